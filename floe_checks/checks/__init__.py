@@ -1,0 +1,1 @@
+"""Check modules bundled with the plugin; collected whenever a floe environment is selected."""

@@ -1,0 +1,1 @@
+"""Subcommands of the ``floe`` CLI, one module each."""

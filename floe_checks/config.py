@@ -1,0 +1,424 @@
+"""floe.yaml: the environments a user deploys to, as typed pydantic models.
+
+Rules (SPEC SC-004 and the foundation issue):
+
+* unknown keys are errors, every section is optional and chosen by ``type``;
+* a secret field accepts only an environment reference ``${VAR}`` and is held as ``SecretStr``;
+* non-secret fields may use ``${VAR}`` or ``${VAR:-default}``;
+* every problem becomes a :class:`~floe_checks.errors.ConfigError` naming the file, the dotted
+  field path and the fix. Secret values never appear in a message: pydantic's own error text
+  includes the input value, so messages are built here from ``errors(include_input=False)``.
+
+Importing this module is cheap (pydantic and yaml only).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from floe_checks.errors import ConfigError
+
+DEFAULT_CONFIG_FILE = "floe.yaml"
+LOCAL_ENV = "local"
+
+_SECRET_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_ANY_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def _interpolate(value: Any) -> Any:
+    """Replace ``${VAR}`` / ``${VAR:-default}`` in a non-secret string."""
+    if not isinstance(value, str) or "${" not in value:
+        return value
+
+    def repl(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in os.environ:
+            return os.environ[name]
+        if default is not None:
+            return default
+        raise PydanticCustomError(
+            "unset_variable",
+            "environment variable {var} is not set. Fix: export {var}, or write "
+            "${{{var}:-default}} to give a default.",
+            {"var": name},
+        )
+
+    return _ANY_REF.sub(repl, value)
+
+
+def _resolve_secret(value: Any) -> Any:
+    """Accept only ``${VAR}`` for a secret and read it from the environment."""
+    if isinstance(value, SecretStr):
+        return value
+    if not isinstance(value, str) or not _SECRET_REF.fullmatch(value):
+        raise PydanticCustomError(
+            "literal_secret",
+            "a secret must be an environment reference such as {example}; a literal value "
+            "in floe.yaml is not allowed (SC-004). Fix: move the value into an environment "
+            "variable or your secret store and write {example} here.",
+            {"example": "${MY_SECRET}"},
+        )
+    name = value[2:-1]
+    if name not in os.environ:
+        raise PydanticCustomError(
+            "unset_variable",
+            "environment variable {var} is not set. Fix: export {var} before running.",
+            {"var": name},
+        )
+    return SecretStr(os.environ[name])
+
+
+Text = Annotated[str, BeforeValidator(_interpolate)]
+Int = Annotated[int, BeforeValidator(_interpolate)]
+Bool = Annotated[bool, BeforeValidator(_interpolate)]
+Secret = Annotated[SecretStr, BeforeValidator(_resolve_secret)]
+
+
+class Section(BaseModel):
+    """A floe.yaml section. Remembers its dotted path and which env vars fed its fields."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    _path: str = PrivateAttr(default="")
+    _refs: dict[str, str] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _capture_refs(cls, data: Any, handler: Any) -> Any:
+        refs: dict[str, str] = {}
+        if isinstance(data, Mapping):
+            for key, raw in data.items():
+                if isinstance(raw, str) and (m := _ANY_REF.fullmatch(raw)):
+                    refs[str(key)] = m.group(1)
+        instance = handler(data)
+        instance._refs = refs
+        return instance
+
+    def field_path(self, name: str) -> str:
+        """Dotted floe.yaml path of a field, e.g. ``environments.prod.postgres.password``."""
+        return f"{self._path}.{name}" if self._path else name
+
+    def env_var(self, name: str) -> str | None:
+        """The environment variable a field was read from, if it was written as ``${VAR}``."""
+        return self._refs.get(name)
+
+    def hint(self, name: str) -> str:
+        """Where a user changes a field: its path and, when it has one, its variable."""
+        var = self.env_var(name)
+        return f"{self.field_path(name)} (${{{var}}})" if var else self.field_path(name)
+
+
+# --- compute ---------------------------------------------------------------------------
+
+
+class TrinoCompute(Section):
+    type: Literal["trino"]
+    host: Text
+    port: Int = 8080
+    user: Text = "floe"
+    http_scheme: Literal["http", "https"] = "http"
+    password: Secret | None = None
+    jwt: Secret | None = None
+    catalog: Text | None = None
+    schema_: Text | None = Field(default=None, alias="schema")
+    verify: Bool = True
+
+
+class SnowflakeCompute(Section):
+    type: Literal["snowflake"]
+    account: Text
+    user: Text
+    password: Secret | None = None
+    private_key_path: Text | None = None
+    private_key_passphrase: Secret | None = None
+    warehouse: Text | None = None
+    role: Text | None = None
+    database: Text | None = None
+    schema_: Text | None = Field(default=None, alias="schema")
+    # host/port/protocol only for private links and local emulators.
+    host: Text | None = None
+    port: Int | None = None
+    protocol: Literal["https", "http"] = "https"
+
+
+class BigQueryCompute(Section):
+    type: Literal["bigquery"]
+    project: Text
+    credentials_file: Text | None = None
+    location: Text | None = None
+    api_endpoint: Text | None = None
+    anonymous: Bool = False  # only for emulators: skip Google credential discovery
+
+
+class DuckDBCompute(Section):
+    type: Literal["duckdb"]
+    path: Text = ":memory:"
+    read_write: Bool = False
+
+
+Compute = Annotated[
+    TrinoCompute | SnowflakeCompute | BigQueryCompute | DuckDBCompute,
+    Field(discriminator="type"),
+]
+
+# --- storage ---------------------------------------------------------------------------
+
+
+class S3Storage(Section):
+    type: Literal["s3"]
+    bucket: Text
+    region: Text = "us-east-1"
+    endpoint_url: Text | None = None
+    path_style: Bool = False
+    prefix: Text = "floe-preflight/"
+    access_key_id: Secret | None = None
+    secret_access_key: Secret | None = None
+
+
+class GCSStorage(Section):
+    type: Literal["gcs"]
+    bucket: Text
+    project: Text | None = None
+    credentials_file: Text | None = None
+    endpoint: Text | None = None  # emulator URL; real GCS when unset
+    prefix: Text = "floe-preflight/"
+
+
+class ADLSStorage(Section):
+    type: Literal["adls"]
+    account: Text
+    container: Text
+    account_key: Secret | None = None
+    sas_token: Secret | None = None
+    endpoint: Text | None = None  # blob endpoint override (Azurite, sovereign clouds)
+    prefix: Text = "floe-preflight/"
+
+
+Storage = Annotated[S3Storage | GCSStorage | ADLSStorage, Field(discriminator="type")]
+
+# --- catalog, postgres, cube, dagster --------------------------------------------------
+
+
+class RestCatalog(Section):
+    type: Literal["polaris", "iceberg-rest"]
+    uri: Text
+    client_id: Text
+    client_secret: Secret
+    scope: Text = "PRINCIPAL_ROLE:ALL"
+    warehouse: Text | None = None
+    oauth2_server_uri: Text | None = None  # defaults to {uri}/v1/oauth/tokens
+    namespace: Text | None = None  # when set, preflight also checks that it exists
+    verify: Bool = True
+
+
+class PostgresSection(Section):
+    host: Text
+    port: Int = 5432
+    user: Text
+    password: Secret | None = None
+    database: Text = "dagster"
+    schema_: Text = Field(default="public", alias="schema")
+    sslmode: Text = "prefer"
+
+
+class CubeSection(Section):
+    url: Text
+    api_secret: Secret
+
+
+class DagsterSection(Section):
+    url: Text
+
+
+class Environment(BaseModel):
+    """One deployment target: every section is optional."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    compute: Compute | None = None
+    storage: Storage | None = None
+    catalog: RestCatalog | None = None
+    postgres: PostgresSection | None = None
+    cube: CubeSection | None = None
+    dagster: DagsterSection | None = None
+
+    _name: str = PrivateAttr(default="")
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def sections(self) -> dict[str, Section]:
+        """The configured sections, by name, in file order of the model."""
+        out: dict[str, Section] = {}
+        for key in ("compute", "storage", "catalog", "postgres", "cube", "dagster"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = value
+        return out
+
+
+class FloeFile(BaseModel):
+    """The file's outline. Environments stay raw until one is selected, so that a mistake or
+    an unset variable in ``staging`` does not stop a run against ``prod``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    environments: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+
+def builtin_local() -> Environment:
+    """The embedded local stack's environment.
+
+    Its servers pick free ports when the end-to-end stack starts, so the static part is only
+    the embedded compute engine; the stack provider adds the endpoints it started.
+    """
+    env = Environment.model_validate({"compute": {"type": "duckdb"}})
+    _bind(env, LOCAL_ENV)
+    return env
+
+
+def _bind(env: Environment, name: str) -> None:
+    env._name = name
+    for key, section in env.sections().items():
+        section._path = f"environments.{name}.{key}"
+
+
+def _loc_to_path(loc: tuple[int | str, ...]) -> str:
+    parts: list[str] = []
+    for item in loc:
+        text = str(item)
+        # Discriminated unions insert the tag ('trino') into the location: drop it.
+        if text in {"trino", "snowflake", "bigquery", "duckdb", "s3", "gcs", "adls"} and parts:
+            if parts[-1] in {"compute", "storage"}:
+                continue
+        if text.startswith("function-"):
+            continue
+        parts.append(text)
+    return ".".join(parts)
+
+
+_FIXES = {
+    "extra_forbidden": "remove the key or check its spelling against docs/configuration.md",
+    "missing": "add the field",
+    "union_tag_invalid": "use one of the supported types named above",
+    "union_tag_not_found": "add a 'type' field",
+}
+
+
+def _config_error_from_validation(file: str, exc: ValidationError) -> ConfigError:
+    problems: list[tuple[str, str, str]] = []
+    for err in exc.errors(include_input=False, include_url=False):
+        path = _loc_to_path(tuple(err["loc"]))
+        msg = err["msg"]
+        fix = _FIXES.get(err["type"], "")
+        if err["type"] == "union_tag_invalid":
+            ctx = err.get("ctx") or {}
+            msg = f"unknown type {ctx.get('tag')!r}; expected one of {ctx.get('expected_tags')}"
+        problems.append((path, msg, fix))
+    first_path, first_msg, first_fix = problems[0]
+    if len(problems) > 1:
+        more = "; ".join(f"{p}: {m}" for p, m, _ in problems[1:])
+        first_msg = f"{first_msg} (also: {more})"
+    return ConfigError(file, first_msg, field=first_path, remediation=first_fix or None)
+
+
+def load_file(path: Path) -> FloeFile:
+    """Read and validate a floe.yaml file.
+
+    Raises:
+        ConfigError: the file is missing, not YAML, or does not validate.
+    """
+    file = str(path)
+    if not path.is_file():
+        raise ConfigError(
+            file,
+            "file not found.",
+            remediation=(
+                "create it (see docs/configuration.md), or point --floe-config / FLOE_CONFIG "
+                "at your floe.yaml"
+            ),
+        )
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown line"
+        raise ConfigError(
+            file,
+            f"YAML syntax error at {where}: {exc.problem}.",
+            remediation="fix the YAML at that line",
+        ) from None
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ConfigError(file, f"not valid YAML ({type(exc).__name__}).") from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(
+            file,
+            "the top level must be a mapping with an 'environments' key.",
+            remediation="start the file with 'environments:'",
+        )
+    try:
+        return FloeFile.model_validate(raw)
+    except ValidationError as exc:
+        raise _config_error_from_validation(file, exc) from None
+
+
+def validate_environment(file: str, name: str, raw: dict[str, Any]) -> Environment:
+    """Validate one environment's raw mapping (variables are read now)."""
+    try:
+        env = Environment.model_validate(raw)
+    except ValidationError as exc:
+        error = _config_error_from_validation(file, exc)
+        if error.field is not None:
+            error = ConfigError(
+                file,
+                error.problem,
+                field=f"environments.{name}.{error.field}",
+                remediation=error.remediation or None,
+            )
+        raise error from None
+    _bind(env, name)
+    return env
+
+
+def load_environment(path: Path, name: str) -> Environment:
+    """Resolve one environment by name.
+
+    ``local`` is built in and needs no file; a ``local`` entry in floe.yaml overrides it.
+
+    Raises:
+        ConfigError: the file is wrong or the environment is not defined in it.
+    """
+    if name == LOCAL_ENV and not path.is_file():
+        return builtin_local()
+    model = load_file(path)
+    if name in model.environments:
+        return validate_environment(str(path), name, model.environments[name] or {})
+    if name == LOCAL_ENV:
+        return builtin_local()
+    defined = sorted([*model.environments, LOCAL_ENV])
+    raise ConfigError(
+        str(path),
+        f"environment {name!r} is not defined.",
+        field=f"environments.{name}",
+        remediation=f"use one of: {', '.join(defined)}; or add it under 'environments:'",
+    )

@@ -1,0 +1,1 @@
+"""Preflight: real connectivity checks of the services an environment names."""

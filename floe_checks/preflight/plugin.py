@@ -1,0 +1,1 @@
+"""pytest glue for preflight (report table, JSON report, JUnit properties)."""

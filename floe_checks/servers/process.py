@@ -1,0 +1,131 @@
+"""A background server process: own session, log file, bounded readiness wait, stop by PID."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from floe_checks.errors import StackError
+
+
+@dataclass
+class ManagedProcess:
+    """A started server. ``stop()`` signals its whole process group and waits.
+
+    Args:
+        name: service name used in messages ("postgres", "cube", …).
+        argv: the command.
+        log_path: stdout and stderr go here, for diagnostics.
+        stop_signal: Dagster wants SIGINT; most servers SIGTERM.
+    """
+
+    name: str
+    argv: Sequence[str]
+    log_path: Path
+    env: Mapping[str, str] | None = None
+    cwd: Path | None = None
+    stop_signal: int = signal.SIGTERM
+    popen: subprocess.Popen[bytes] | None = field(default=None, init=False)
+
+    def start(self) -> ManagedProcess:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("ab")
+        try:
+            self.popen = subprocess.Popen(
+                list(self.argv),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=dict(self.env) if self.env is not None else None,
+                cwd=self.cwd,
+                start_new_session=True,
+            )
+        except FileNotFoundError as exc:
+            raise StackError(
+                f"{self.name}: cannot start {self.argv[0]!r}: not found",
+                remediation="run scripts/setup.sh, which installs every local server",
+            ) from exc
+        finally:
+            log.close()
+        return self
+
+    @property
+    def pid(self) -> int:
+        if self.popen is None:
+            raise StackError(f"{self.name} was not started")
+        return self.popen.pid
+
+    def alive(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    def log_tail(self, lines: int = 40) -> str:
+        """The last lines of the server's log (for failure reports)."""
+        try:
+            text = self.log_path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def wait_ready(self, probe: Callable[[], bool], timeout: float, interval: float = 0.1) -> None:
+        """Poll ``probe`` with bounded backoff until it is true, the process dies, or time runs out."""
+        deadline = time.monotonic() + timeout
+        delay = interval
+        while time.monotonic() < deadline:
+            if not self.alive():
+                raise StackError(
+                    f"{self.name} exited during start-up (code {self.popen and self.popen.returncode}). "
+                    f"Log {self.log_path}:\n{self.log_tail()}",
+                    remediation=f"read {self.log_path}",
+                )
+            try:
+                if probe():
+                    return
+            except Exception:  # noqa: S110 - not ready yet is any failure of the probe
+                pass
+            time.sleep(delay)
+            delay = min(delay * 1.5, 1.0)
+        raise StackError(
+            f"{self.name} was not ready after {timeout:.0f} s. Log {self.log_path}:\n{self.log_tail()}",
+            remediation=f"read {self.log_path}",
+        )
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """Signal the process group, wait, then SIGKILL what is left. Safe to call twice."""
+        if self.popen is None:
+            return
+        stop_group(self.popen.pid, self.stop_signal, timeout)
+        try:
+            self.popen.wait(timeout=1)
+        except subprocess.TimeoutExpired:
+            pass
+
+
+def stop_group(pid: int, sig: int = signal.SIGTERM, timeout: float = 15.0) -> None:
+    """Stop the process group led by ``pid`` (used also from state files across processes)."""
+    try:
+        os.killpg(pid, sig)
+    except ProcessLookupError:
+        return
+    except PermissionError:
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pid, 0)
+        except ProcessLookupError:
+            return
+        # reap if it is our child, so the group can disappear
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+        time.sleep(0.1)
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return

@@ -1,0 +1,1 @@
+"""pytest glue for end-to-end stacks (options, shared stack across xdist workers)."""

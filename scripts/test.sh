@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The test command: set up, then run the whole suite (plugin tests, preflight against real
+# local servers, charts, examples and the local end-to-end run) on all cores.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+mkdir -p reports
+exec .venv/bin/python -m pytest -n auto --junitxml=reports/junit.xml \
+  --floe-trace=reports/trace.json "$@"
