@@ -16,7 +16,8 @@ COMMANDS = ("preflight", "demo", "report")
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="floe", description="floe-checks: preflight, demo and compliance tools for floe-runtime."
+        prog="floe",
+        description="floe-checks: preflight, demo and compliance tools for floe-runtime.",
     )
     parser.add_argument("--version", action="version", version=f"floe-checks {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -306,9 +306,9 @@ def _loc_to_path(loc: tuple[int | str, ...]) -> str:
     for item in loc:
         text = str(item)
         # Discriminated unions insert the tag ('trino') into the location: drop it.
-        if text in {"trino", "snowflake", "bigquery", "duckdb", "s3", "gcs", "adls"} and parts:
-            if parts[-1] in {"compute", "storage"}:
-                continue
+        tags = {"trino", "snowflake", "bigquery", "duckdb", "s3", "gcs", "adls"}
+        if text in tags and parts and parts[-1] in {"compute", "storage"}:
+            continue
         if text.startswith("function-"):
             continue
         parts.append(text)

@@ -53,7 +53,7 @@ class ConfigError(FloeError):
         super().__init__(text, remediation=remediation)
 
 
-class FailureKind(str, enum.Enum):
+class FailureKind(enum.StrEnum):
     """How a check failed, classified once for every backend."""
 
     DNS = "dns"

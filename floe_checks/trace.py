@@ -36,7 +36,9 @@ class TraceMatrix:
 
     tests: dict[str, TestOutcome] = field(default_factory=dict)
 
-    def record(self, nodeid: str, requirements: Iterable[str], outcome: str, reason: str = "") -> None:
+    def record(
+        self, nodeid: str, requirements: Iterable[str], outcome: str, reason: str = ""
+    ) -> None:
         test = self.tests.get(nodeid)
         if test is None:
             test = self.tests[nodeid] = TestOutcome(nodeid, list(requirements), outcome, reason)
@@ -98,13 +100,21 @@ def _requirement_status(tests: list[TestOutcome]) -> str:
 
 def to_markdown(data: dict[str, object]) -> str:
     """Render the matrix as a Markdown table, one row per requirement."""
-    lines = ["# Requirement traceability", "", "| requirement | title | status | tests |", "|---|---|---|---|"]
+    lines = [
+        "# Requirement traceability",
+        "",
+        "| requirement | title | status | tests |",
+        "|---|---|---|---|",
+    ]
     rows = data["requirements"]
     assert isinstance(rows, list)
     for row in rows:
-        tests = "<br>".join(
-            f"`{t['nodeid']}` {t['outcome']}" + (f" ({t['reason']})" if t["reason"] else "")
-            for t in row["tests"]
-        ) or "—"
+        tests = (
+            "<br>".join(
+                f"`{t['nodeid']}` {t['outcome']}" + (f" ({t['reason']})" if t["reason"] else "")
+                for t in row["tests"]
+            )
+            or "—"
+        )
         lines.append(f"| {row['id']} | {row['title']} | {row['status']} | {tests} |")
     return "\n".join(lines) + "\n"

@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 
-class Service(str, enum.Enum):
+class Service(enum.StrEnum):
     COMPUTE = "compute"
     STORAGE = "storage"
     CATALOG = "catalog"
@@ -19,7 +19,7 @@ class Service(str, enum.Enum):
     DAGSTER = "dagster"
 
 
-class Status(str, enum.Enum):
+class Status(enum.StrEnum):
     OK = "ok"
     WARNING = "warning"
     ERROR = "error"
@@ -52,7 +52,9 @@ class Report(BaseModel):
     model_config = ConfigDict(use_enum_values=True)
 
     timestamp: str = Field(
-        default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+        default_factory=lambda: (
+            datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+        )
     )
     overall_status: str = "pass"
     duration_ms: int = 0

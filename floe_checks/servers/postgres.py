@@ -32,7 +32,7 @@ def find_pg_bin(name: str) -> str:
         return candidates[0]
     raise PrerequisiteMissing(
         f"PostgreSQL server binary {name!r} not found",
-        remediation="install PostgreSQL (Debian: apt-get install postgresql), or run scripts/setup.sh",
+        remediation="install PostgreSQL (apt-get install postgresql) or run scripts/setup.sh",
     )
 
 
@@ -69,16 +69,44 @@ class PostgresServer:
                 shutil.chown(path, user=user, group=None)
         if not self.data_dir.exists():
             subprocess.run(
-                [initdb, "-D", str(self.data_dir), "-U", SUPERUSER, "-E", "UTF8", "--locale=C",
-                 "--auth-local=trust", "--auth-host=scram-sha-256", f"--pwfile={pwfile}"],
-                check=True, capture_output=True, user=user, cwd=self.base_dir,
+                [
+                    initdb,
+                    "-D",
+                    str(self.data_dir),
+                    "-U",
+                    SUPERUSER,
+                    "-E",
+                    "UTF8",
+                    "--locale=C",
+                    "--auth-local=trust",
+                    "--auth-host=scram-sha-256",
+                    f"--pwfile={pwfile}",
+                ],
+                check=True,
+                capture_output=True,
+                user=user,
+                cwd=self.base_dir,
             )
         pwfile.unlink()
         self.process = ManagedProcess(
             "postgres",
-            [postgres, "-D", str(self.data_dir), "-p", str(self.port),
-             "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={sock_dir}",
-             "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"],
+            [
+                postgres,
+                "-D",
+                str(self.data_dir),
+                "-p",
+                str(self.port),
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                f"unix_socket_directories={sock_dir}",
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+            ],
             log_path=self.base_dir / "postgres.log",
             stop_signal=signal.SIGINT,  # "fast" shutdown; SIGTERM waits for clients
             cwd=self.base_dir,
@@ -99,13 +127,20 @@ class PostgresServer:
         log = self.process.log_path.open("ab")
         try:
             self.process.popen = subprocess.Popen(
-                list(self.process.argv), stdout=log, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, start_new_session=True, user=user, cwd=self.base_dir,
+                list(self.process.argv),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                user=user,
+                cwd=self.base_dir,
             )
         finally:
             log.close()
 
-    def dsn(self, database: str = "postgres", user: str = SUPERUSER, password: str | None = None) -> str:
+    def dsn(
+        self, database: str = "postgres", user: str = SUPERUSER, password: str | None = None
+    ) -> str:
         pw = self.password if password is None else password
         return f"postgresql://{user}:{pw}@{self.host}:{self.port}/{database}"
 
@@ -113,8 +148,21 @@ class PostgresServer:
         """Run statements as the superuser over the unix socket, each in its own transaction
         (so CREATE DATABASE works); returns psql's output. No psycopg2 needed."""
         psql = shutil.which("psql") or find_pg_bin("psql")
-        argv = [psql, "-h", str(self.base_dir / "sock"), "-p", str(self.port), "-U", SUPERUSER,
-                "-d", database, "-v", "ON_ERROR_STOP=1", "-q", "-tA"]
+        argv = [
+            psql,
+            "-h",
+            str(self.base_dir / "sock"),
+            "-p",
+            str(self.port),
+            "-U",
+            SUPERUSER,
+            "-d",
+            database,
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-q",
+            "-tA",
+        ]
         for sql in statements:
             argv += ["-c", sql]
         done = subprocess.run(argv, capture_output=True, text=True, check=False)

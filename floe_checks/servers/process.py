@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -72,13 +73,14 @@ class ManagedProcess:
         return "\n".join(text.splitlines()[-lines:])
 
     def wait_ready(self, probe: Callable[[], bool], timeout: float, interval: float = 0.1) -> None:
-        """Poll ``probe`` with bounded backoff until it is true, the process dies, or time runs out."""
+        """Poll ``probe`` with bounded backoff until true, the process dies, or time runs out."""
         deadline = time.monotonic() + timeout
         delay = interval
         while time.monotonic() < deadline:
             if not self.alive():
                 raise StackError(
-                    f"{self.name} exited during start-up (code {self.popen and self.popen.returncode}). "
+                    f"{self.name} exited during start-up "
+                    f"(code {self.popen and self.popen.returncode}). "
                     f"Log {self.log_path}:\n{self.log_tail()}",
                     remediation=f"read {self.log_path}",
                 )
@@ -90,7 +92,8 @@ class ManagedProcess:
             time.sleep(delay)
             delay = min(delay * 1.5, 1.0)
         raise StackError(
-            f"{self.name} was not ready after {timeout:.0f} s. Log {self.log_path}:\n{self.log_tail()}",
+            f"{self.name} was not ready after {timeout:.0f} s. "
+            f"Log {self.log_path}:\n{self.log_tail()}",
             remediation=f"read {self.log_path}",
         )
 
@@ -99,10 +102,8 @@ class ManagedProcess:
         if self.popen is None:
             return
         stop_group(self.popen.pid, self.stop_signal, timeout)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.popen.wait(timeout=1)
-        except subprocess.TimeoutExpired:
-            pass
 
 
 def stop_group(pid: int, sig: int = signal.SIGTERM, timeout: float = 15.0) -> None:
@@ -120,10 +121,8 @@ def stop_group(pid: int, sig: int = signal.SIGTERM, timeout: float = 15.0) -> No
         except ProcessLookupError:
             return
         # reap if it is our child, so the group can disappear
-        try:
+        with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            pass
         time.sleep(0.1)
     try:
         os.killpg(pid, signal.SIGKILL)

@@ -1,0 +1,101 @@
+"""Failure classification and remediation text: the one place both live.
+
+Probes raise :class:`~floe_checks.errors.CheckFailure` built with :func:`failure`, which turns a
+:class:`~floe_checks.errors.FailureKind` plus the section and the fields involved into a
+remediation naming the exact floe.yaml field (and its environment variable).
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+from collections.abc import Sequence
+
+from floe_checks.config import Section
+from floe_checks.errors import CheckFailure, FailureKind
+
+_TEMPLATES: dict[FailureKind, str] = {
+    FailureKind.DNS: "the host name does not resolve: check {fields} and this machine's DNS.",
+    FailureKind.REFUSED: (
+        "nothing accepts connections at {endpoint}: check {fields}, that the service is running, "
+        "and that firewalls or network policies let this machine through."
+    ),
+    FailureKind.TIMEOUT: (
+        "no answer from {endpoint} within {timeout:g} s: check {fields}, security groups and "
+        "network policies, or raise --timeout if the service is just slow."
+    ),
+    FailureKind.TLS: (
+        "the TLS handshake with {endpoint} failed: check the scheme and port in {fields} and "
+        "the CA bundle of this machine."
+    ),
+    FailureKind.AUTHENTICATION: "the credentials were rejected: check {fields}.",
+    FailureKind.AUTHORIZATION: (
+        "the credentials are valid but lack a permission ({what}): grant it to the identity in "
+        "{fields}."
+    ),
+    FailureKind.NOT_FOUND: "{what} does not exist: create it, or fix {fields}.",
+    FailureKind.PROTOCOL: (
+        "{endpoint} answered, but not as {what} would: check that {fields} points at the right "
+        "service and path."
+    ),
+    FailureKind.MISSING_CLIENT: (
+        "the client library is not installed: pip install 'floe-checks[{what}]'."
+    ),
+    FailureKind.QUERY: "the query failed ({what}): check {fields} and the engine's logs.",
+    FailureKind.UNKNOWN: "unexpected failure ({what}): check {fields} and the service's logs.",
+}
+
+
+def remediation(
+    kind: FailureKind,
+    section: Section,
+    fields: Sequence[str],
+    *,
+    endpoint: str = "the endpoint",
+    timeout: float = 0.0,
+    what: str = "",
+) -> str:
+    """The remediation sentence for a failure of ``kind`` involving ``fields`` of ``section``."""
+    names = ", ".join(section.hint(f) for f in fields) or section.field_path("")
+    return _TEMPLATES[kind].format(fields=names, endpoint=endpoint, timeout=timeout, what=what)
+
+
+def failure(
+    kind: FailureKind,
+    message: str,
+    section: Section,
+    fields: Sequence[str],
+    *,
+    endpoint: str = "the endpoint",
+    timeout: float = 0.0,
+    what: str = "",
+    details: dict[str, object] | None = None,
+) -> CheckFailure:
+    """Build the exception a probe raises."""
+    facts = {"endpoint": endpoint, "failure": kind.value, **(details or {})}
+    return CheckFailure(
+        kind,
+        message,
+        remediation=remediation(
+            kind, section, fields, endpoint=endpoint, timeout=timeout, what=what
+        ),
+        details=facts,
+    )
+
+
+def classify_network_error(exc: BaseException) -> FailureKind | None:
+    """Classify an OS-level network error (walks ``__cause__``/``__context__``), or None."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, socket.gaierror):
+            return FailureKind.DNS
+        if isinstance(current, ConnectionRefusedError):
+            return FailureKind.REFUSED
+        if isinstance(current, TimeoutError | socket.timeout):
+            return FailureKind.TIMEOUT
+        if isinstance(current, ssl.SSLError):
+            return FailureKind.TLS
+        current = current.__cause__ or current.__context__
+    return None
