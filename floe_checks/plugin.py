@@ -14,7 +14,9 @@ Importing this module must stay cheap: no cloud SDK, database client, dagster or
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -134,22 +136,45 @@ def _requirement_ids(item: pytest.Item) -> list[str]:
     return ids
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Validate requirement IDs and attach them to each test's JUnit properties."""
+def _marker_problems(item: pytest.Item) -> list[str]:
     problems: list[str] = []
+    if any(mark.args == () for mark in item.iter_markers("requirement")):
+        problems.append(f"{item.nodeid}: @pytest.mark.requirement needs at least one ID")
+    bad = unknown_ids(_requirement_ids(item))
+    if bad:
+        problems.append(
+            f"{item.nodeid}: unknown requirement ID(s) {', '.join(bad)}; "
+            "the known IDs are in floe_checks/requirements.yaml"
+        )
+    return problems
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Generator[None, Any, Any]:
+    """Turn a bad requirement marker into a collection error of the module that holds it.
+
+    A real collection error (rather than a usage error from a later hook) is what works the
+    same with and without xdist.
+    """
+    report = yield
+    if report.outcome == "passed":
+        problems = [
+            problem
+            for node in report.result
+            if isinstance(node, pytest.Item)
+            for problem in _marker_problems(node)
+        ]
+        if problems:
+            report.outcome = "failed"
+            report.longrepr = "requirement markers:\n  " + "\n  ".join(problems)
+            report.result = []
+    return report
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Attach each test's requirement IDs to its JUnit properties (travels through xdist)."""
     for item in items:
-        ids = _requirement_ids(item)
-        if any(mark.args == () for mark in item.iter_markers("requirement")):
-            problems.append(f"{item.nodeid}: @pytest.mark.requirement needs at least one ID")
-        bad = unknown_ids(ids)
-        if bad:
-            problems.append(
-                f"{item.nodeid}: unknown requirement ID(s) {', '.join(bad)}; "
-                "the known IDs are in floe_checks/requirements.yaml"
-            )
-        item.user_properties.extend(("requirement", rid) for rid in ids)
-    if problems:
-        raise pytest.UsageError("requirement markers:\n  " + "\n  ".join(problems))
+        item.user_properties.extend(("requirement", rid) for rid in _requirement_ids(item))
 
 
 @pytest.fixture(scope="session")

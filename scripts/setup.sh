@@ -8,8 +8,10 @@ PYTHON=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
-.venv/bin/python -m pip install -q --disable-pip-version-check -U pip
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[all,dev]'
+# pip's notes about local index mirrors that this machine does not have are noise: drop them.
+quiet() { "$@" 2>&1 | { grep -v -e "^WARNING: Location 'file:" -e "^  " -e "^$" || true; }; return "${PIPESTATUS[0]}"; }
+quiet .venv/bin/python -m pip install -q --disable-pip-version-check -U pip
+quiet .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[all,dev]'
 for step in scripts/setup.d/*.sh; do
   [ -e "$step" ] || continue
   echo "setup: $step"
