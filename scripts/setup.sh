@@ -9,7 +9,7 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 # pip's notes about local index mirrors that this machine does not have are noise: drop them.
-quiet() { "$@" 2>&1 | { grep -v -e "^WARNING: Location 'file:" -e "^  " -e "^$" || true; }; return "${PIPESTATUS[0]}"; }
+quiet() { "$@" 2>&1 | { grep -v -e "^WARNING: Location 'file:" || true; }; return "${PIPESTATUS[0]}"; }
 quiet .venv/bin/python -m pip install -q --disable-pip-version-check -U pip
 quiet .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[all,dev]'
 for step in scripts/setup.d/*.sh; do
