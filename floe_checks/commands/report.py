@@ -1,0 +1,49 @@
+"""``floe report``: merge JUnit files of several runs into one compliance matrix."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "report",
+        help="merge JUnit files from several runs into one requirement matrix",
+        description=(
+            "Merge JUnit XML files (one per tox env or backend) into one traceability matrix: "
+            "requirement → run → outcome. A file's label comes from its name "
+            "(junit-duckdb.xml → duckdb) or from LABEL=PATH."
+        ),
+    )
+    parser.add_argument("junit", nargs="+", metavar="[LABEL=]PATH", help="JUnit XML files")
+    parser.add_argument("--json", type=Path, metavar="PATH", help="write the matrix as JSON")
+    parser.add_argument("--markdown", type=Path, metavar="PATH", help="write it as Markdown")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from floe_checks import compliance
+    from floe_checks.errors import ConfigError
+
+    runs = [compliance.parse_run_file(spec) for spec in args.junit]
+    labels = [r.label for r in runs]
+    duplicates = sorted({label for label in labels if labels.count(label) > 1})
+    if duplicates:
+        print(
+            f"floe report: run label(s) used twice: {', '.join(duplicates)}. "
+            "Fix: name them with LABEL=PATH.",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        data = compliance.merge(runs)
+    except ConfigError as exc:
+        print(f"floe report: {exc}", file=sys.stderr)
+        return 2
+    compliance.write(data, args.json, args.markdown)
+    if args.json is None and args.markdown is None:
+        sys.stdout.write(compliance.to_markdown(data))
+    return 0
