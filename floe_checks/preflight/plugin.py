@@ -1,1 +1,235 @@
-"""pytest glue for preflight (report table, JSON report, JUnit properties)."""
+"""pytest glue for preflight: options, the per-test result hand-over, the report and the table.
+
+* ``--floe-report PATH`` writes the SPEC's JSON report; ``--floe-timeout`` (per check, 5 to 300 s,
+  default 30) and ``--floe-slow-ms`` (default 1000) tune the runner; ``--floe-check NAME``
+  narrows the run to some services (``floe preflight --check-*`` uses it).
+* Each preflight test stores its :class:`CheckResult` in its ``user_properties`` — the one
+  channel pytest-xdist carries from workers to the controller — together with ``service``,
+  ``backend``, ``status`` and ``remediation``, which also land in the JUnit XML.
+* On the controller, :class:`PreflightReporter` collects the results, writes the report at
+  session end and prints a Rich table in the terminal summary.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from floe_checks.preflight.result import CheckResult, Report, Status
+from floe_checks.preflight.runner import (
+    DEFAULT_SLOW_MS,
+    DEFAULT_TIMEOUT,
+    MAX_TIMEOUT,
+    MIN_TIMEOUT,
+    validate_timeout,
+)
+
+# The user property that carries a whole result to the controller; removed before JUnit XML.
+RESULT_PROPERTY = "floe_preflight_result"
+SERVICE_ORDER = ("compute", "storage", "catalog", "postgres", "cube", "dagster")
+
+_OPTIONS_KEY = pytest.StashKey["PreflightOptions"]()
+
+
+@dataclass(frozen=True)
+class PreflightOptions:
+    """The preflight settings of a run."""
+
+    timeout: float = DEFAULT_TIMEOUT
+    slow_ms: int = DEFAULT_SLOW_MS
+    services: tuple[str, ...] = ()
+    report: str | None = None
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("floe", "floe-checks")
+    group.addoption(
+        "--floe-report",
+        metavar="PATH",
+        help="write the preflight report (SPEC result contract) as JSON at PATH.",
+    )
+    group.addoption(
+        "--floe-timeout",
+        metavar="SECONDS",
+        type=float,
+        default=None,
+        help=f"timeout of each preflight check, {MIN_TIMEOUT:g} to {MAX_TIMEOUT:g} s "
+        f"(default {DEFAULT_TIMEOUT:g}).",
+    )
+    group.addoption(
+        "--floe-slow-ms",
+        metavar="MS",
+        type=int,
+        default=None,
+        help=f"a check answering slower than this is a warning (default {DEFAULT_SLOW_MS}).",
+    )
+    group.addoption(
+        "--floe-check",
+        metavar="SERVICE",
+        action="append",
+        default=[],
+        choices=SERVICE_ORDER,
+        help="run only the preflight check of this service (repeatable; default: all configured).",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    timeout = config.getoption("floe_timeout", None)
+    slow_ms = config.getoption("floe_slow_ms", None)
+    try:
+        timeout = validate_timeout(DEFAULT_TIMEOUT if timeout is None else float(timeout))
+    except ValueError as exc:
+        raise pytest.UsageError(f"--floe-timeout: {exc}") from None
+    if slow_ms is not None and slow_ms < 1:
+        raise pytest.UsageError("--floe-slow-ms: must be a positive number of milliseconds")
+    options = PreflightOptions(
+        timeout=timeout,
+        slow_ms=DEFAULT_SLOW_MS if slow_ms is None else int(slow_ms),
+        services=tuple(config.getoption("floe_check", None) or ()),
+        report=config.getoption("floe_report", None),
+    )
+    config.stash[_OPTIONS_KEY] = options
+    if not hasattr(config, "workerinput"):
+        config.pluginmanager.register(PreflightReporter(config, options), "floe-preflight")
+
+
+def preflight_options(config: pytest.Config) -> PreflightOptions:
+    """The preflight settings of this run (defaults when the plugin was not configured)."""
+    return config.stash.get(_OPTIONS_KEY, PreflightOptions())
+
+
+def record_result(item: pytest.Item, result: CheckResult) -> None:
+    """Attach a result to a test: JUnit properties plus the hand-over to the controller."""
+    item.user_properties.extend(
+        [
+            ("service", str(result.service)),
+            ("backend", result.backend),
+            ("status", str(result.status)),
+        ]
+    )
+    if result.remediation:
+        item.user_properties.append(("remediation", result.remediation))
+    item.user_properties.append((RESULT_PROPERTY, result.model_dump_json()))
+
+
+def build_report(environment: str, results: list[CheckResult], duration_ms: int) -> Report:
+    """The report of a run, checks in SPEC service order."""
+    order = {name: i for i, name in enumerate(SERVICE_ORDER)}
+    checks = sorted(results, key=lambda r: (order.get(str(r.service), 99), r.backend))
+    return Report(environment=environment, checks=checks).finish(duration_ms)
+
+
+_STATUS_STYLE = {
+    Status.OK.value: "green",
+    Status.WARNING.value: "yellow",
+    Status.ERROR.value: "red",
+}
+
+
+def render_table(report: Report, width: int = 120, color: bool = False) -> str:
+    """The report as a Rich table (text, with ANSI colours when ``color``)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"floe preflight: {report.environment}", title_justify="left")
+    table.add_column("service")
+    table.add_column("backend")
+    table.add_column("status")
+    table.add_column("time", justify="right")
+    table.add_column("message / remediation", overflow="fold")
+    for check in report.checks:
+        status = str(check.status)
+        text = check.message
+        if check.remediation:
+            text += f"\nRemediation: {check.remediation}"
+        table.add_row(
+            str(check.service),
+            check.backend,
+            f"[{_STATUS_STYLE.get(status, 'white')}]{status}[/]",
+            f"{check.duration_ms} ms",
+            text,
+            end_section=False,
+        )
+    buffer = io.StringIO()
+    console = Console(
+        file=buffer,
+        width=width,
+        force_terminal=color,
+        color_system="standard" if color else None,
+        highlight=False,
+        soft_wrap=False,
+    )
+    console.print(table)
+    verdict = "PASS" if report.overall_status == "pass" else "FAIL"
+    console.print(f"overall: {verdict} in {report.duration_ms} ms")
+    return buffer.getvalue()
+
+
+class PreflightReporter:
+    """Controller-side collector: results in, report file and table out."""
+
+    def __init__(self, config: pytest.Config, options: PreflightOptions) -> None:
+        self.config = config
+        self.options = options
+        self.results: list[CheckResult] = []
+        self.report: Report | None = None
+        self.started = time.perf_counter()
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        self.started = time.perf_counter()
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        kept = []
+        for name, value in report.user_properties:
+            if name != RESULT_PROPERTY:
+                kept.append((name, value))
+            elif report.when == "call":
+                self.results.append(CheckResult.model_validate_json(str(value)))
+        report.user_properties = kept
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if not self.results and not self.options.report:
+            return
+        from floe_checks.plugin import selected_environment
+
+        env = selected_environment(self.config)
+        duration_ms = round((time.perf_counter() - self.started) * 1000)
+        self.report = build_report(env.name if env else "", self.results, duration_ms)
+        if self.options.report:
+            target = Path(self.config.invocation_params.dir, self.options.report)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(self.report.model_dump_json(indent=2) + "\n", encoding="utf-8")
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        if self.report is None or not self.report.checks:
+            return
+        writer = self.config.get_terminal_writer()
+        terminalreporter.write_sep("=", "floe preflight")
+        terminalreporter.write(
+            render_table(self.report, width=max(writer.fullwidth, 80), color=writer.hasmarkup)
+        )
+        if self.options.report:
+            terminalreporter.write_line(f"floe preflight report: {self.options.report}")
+
+
+def _is_placeholder(item: pytest.Item) -> bool:
+    callspec = getattr(item, "callspec", None)
+    if item.get_closest_marker("preflight") is None or callspec is None:
+        return False
+    params: dict[str, object] = callspec.params
+    return "floe_service" in params and not isinstance(params["floe_service"], str)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Drop the placeholder pytest makes for an empty parametrization of the bundled check:
+    an environment without services has nothing to check, and nothing is collected."""
+    placeholders = [item for item in items if _is_placeholder(item)]
+    if placeholders:
+        config.hook.pytest_deselected(items=placeholders)
+        items[:] = [item for item in items if item not in placeholders]

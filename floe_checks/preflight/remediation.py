@@ -99,3 +99,33 @@ def classify_network_error(exc: BaseException) -> FailureKind | None:
             return FailureKind.TLS
         current = current.__cause__ or current.__context__
     return None
+
+
+def kind_for_http_status(status: int) -> FailureKind:
+    """Classify an HTTP error status: 401 authentication, 403 authorization, 404 not found,
+    408/504 timeout, anything else a protocol failure."""
+    if status == 401:
+        return FailureKind.AUTHENTICATION
+    if status == 403:
+        return FailureKind.AUTHORIZATION
+    if status == 404:
+        return FailureKind.NOT_FOUND
+    if status in (408, 504):
+        return FailureKind.TIMEOUT
+    return FailureKind.PROTOCOL
+
+
+def slow_answer(section: Section, fields: Sequence[str], duration_ms: int, slow_ms: int) -> str:
+    """The remediation of a check that passed but answered slower than the threshold."""
+    names = ", ".join(section.hint(f) for f in fields) or section.field_path("")
+    return (
+        f"the answer took {duration_ms} ms, over the {slow_ms} ms threshold (--floe-slow-ms): "
+        f"check the network path to {names} and the service's load before deploying."
+    )
+
+
+def check_timed_out(
+    section: Section, fields: Sequence[str], *, endpoint: str, timeout: float
+) -> str:
+    """The remediation of a check the runner had to abandon after its timeout."""
+    return remediation(FailureKind.TIMEOUT, section, fields, endpoint=endpoint, timeout=timeout)

@@ -1,0 +1,219 @@
+"""``floe preflight``: check every service an environment names, before a deploy.
+
+It runs the same bundled pytest checks as ``pytest --floe-env=NAME -m preflight``, in-process,
+then prints one SPEC line per check (or the JSON report with ``--json``) on stdout.
+
+Exit codes: 0 every check passed (warnings allowed), 1 a check failed, 2 a configuration
+error (floe.yaml, an unset variable, a bad option) — the message names the field.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from floe_checks.preflight.result import Report
+from floe_checks.preflight.runner import DEFAULT_TIMEOUT, MAX_TIMEOUT, MIN_TIMEOUT
+
+SERVICES = ("compute", "storage", "catalog", "postgres", "cube", "dagster")
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``preflight`` subcommand."""
+    parser = subparsers.add_parser(
+        "preflight",
+        help="check connectivity to every service of an environment before a deploy",
+        description="Run the preflight checks of a floe environment (007-FR-015). "
+        "Exit 0: all ok (warnings allowed); 1: a check failed; 2: configuration error.",
+    )
+    picks = parser.add_argument_group("what to check (default: --all)")
+    for name in SERVICES:
+        picks.add_argument(
+            f"--check-{name}",
+            dest="checks",
+            action="append_const",
+            const=name,
+            help=f"check the {name} service",
+        )
+    picks.add_argument(
+        "--all", action="store_true", help="check every configured service (the default)"
+    )
+    parser.add_argument(
+        "--env",
+        metavar="NAME",
+        help="environment in floe.yaml (default: $FLOE_ENV, else 'local')",
+    )
+    parser.add_argument(
+        "--config",
+        metavar="PATH",
+        help="path of floe.yaml (default: $FLOE_CONFIG, else ./floe.yaml)",
+    )
+    parser.add_argument("--json", action="store_true", help="print the JSON report on stdout")
+    parser.add_argument(
+        "--timeout",
+        metavar="SECONDS",
+        default=str(DEFAULT_TIMEOUT),
+        help=f"timeout of each check, {MIN_TIMEOUT:g} to {MAX_TIMEOUT:g} "
+        f"(default {DEFAULT_TIMEOUT:g})",
+    )
+    parser.add_argument("--junitxml", metavar="PATH", help="also write JUnit XML at PATH")
+    parser.add_argument(
+        "--workers",
+        metavar="N",
+        default="auto",
+        help="checks run concurrently in N worker processes; 'auto' is one per check "
+        "(up to 8), 0 runs them one after another in this process",
+    )
+    parser.set_defaults(func=run)
+
+
+def _config_error(message: str) -> int:
+    print(f"floe preflight: configuration error: {message}", file=sys.stderr)
+    return EXIT_CONFIG
+
+
+def _workers(value: str, checks: int) -> int:
+    if value == "auto":
+        return min(checks, 8) if checks > 1 else 0
+    count = int(value)
+    if count < 0:
+        raise ValueError("must be 0 or more")
+    return count
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the checks; return the exit code."""
+    from floe_checks.config import load_environment
+    from floe_checks.errors import ConfigError
+    from floe_checks.preflight.runner import validate_timeout
+
+    try:
+        timeout = validate_timeout(float(args.timeout))
+    except ValueError as exc:
+        detail = str(exc) if "range" in str(exc) else f"{args.timeout!r} is not a number"
+        return _config_error(f"--timeout: {detail}")
+    env_name = args.env or os.environ.get("FLOE_ENV") or "local"
+    config_path = Path(args.config or os.environ.get("FLOE_CONFIG") or "floe.yaml").resolve()
+    try:
+        env = load_environment(config_path, env_name)
+    except ConfigError as exc:
+        return _config_error(str(exc))
+    configured = list(env.sections())
+    wanted = list(dict.fromkeys(args.checks or [])) if not args.all else []
+    missing = [name for name in wanted if name not in configured]
+    if missing:
+        fields = ", ".join(f"environments.{env_name}.{name}" for name in missing)
+        return _config_error(
+            f"{config_path}: {fields}: not configured, but --check-{missing[0]} asks for it. "
+            "Fix: add the section, or drop the option."
+        )
+    selected = wanted or configured
+    if not selected:
+        return _config_error(
+            f"{config_path}: environments.{env_name}: no service is configured. "
+            "Fix: add a compute, storage, catalog, postgres, cube or dagster section."
+        )
+    try:
+        workers = _workers(str(args.workers), len(selected))
+    except ValueError:
+        return _config_error(f"--workers: {args.workers!r} is not 'auto' or a whole number >= 0")
+
+    with tempfile.TemporaryDirectory(prefix="floe-preflight-") as tmp:
+        report_path = Path(tmp, "report.json")
+        argv = _pytest_argv(
+            tmp=Path(tmp),
+            env_name=env_name,
+            config_path=config_path,
+            timeout=timeout,
+            services=wanted,
+            report_path=report_path,
+            junitxml=args.junitxml,
+            workers=workers,
+        )
+        code, output = _run_pytest(argv)
+        if not report_path.is_file():
+            # pytest stopped before any check ran: a usage error is a configuration problem.
+            print(output.strip(), file=sys.stderr)
+            return EXIT_CONFIG if code == 4 else EXIT_FAILED
+        report = Report.model_validate_json(report_path.read_text(encoding="utf-8"))
+    if args.json:
+        print(report.model_dump_json(indent=2))
+    else:
+        for check in report.checks:
+            print(check.line())
+        print(
+            f"preflight {report.environment}: {report.overall_status.upper()} "
+            f"({len(report.checks)} checks, {report.duration_ms} ms)"
+        )
+    if report.overall_status != "pass" or code not in (0, 1):
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _pytest_argv(
+    *,
+    tmp: Path,
+    env_name: str,
+    config_path: Path,
+    timeout: float,
+    services: list[str],
+    report_path: Path,
+    junitxml: str | None,
+    workers: int,
+) -> list[str]:
+    from floe_checks.plugin import CHECKS_DIR
+
+    # An empty ini file of our own: the user's pytest.ini (addopts, testpaths, plugins) must not
+    # change what preflight runs.
+    ini = tmp / "pytest.ini"
+    ini.write_text("[pytest]\n", encoding="utf-8")
+    argv = [
+        str(CHECKS_DIR),
+        "-c",
+        str(ini),
+        "--rootdir",
+        str(tmp),
+        "-m",
+        "preflight",
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        "--no-header",
+        "-o",
+        "console_output_style=classic",
+        "--floe-env",
+        env_name,
+        "--floe-config",
+        str(config_path),
+        "--floe-timeout",
+        f"{timeout:g}",
+        "--floe-report",
+        str(report_path),
+    ]
+    for name in services:
+        argv += ["--floe-check", name]
+    if junitxml:
+        argv += ["--junitxml", str(Path(junitxml).resolve())]
+    if workers > 0:
+        argv += ["-n", str(workers)]
+    else:
+        argv += ["-p", "no:xdist"]
+    if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
+        argv += ["-p", "floe_checks.plugin"]
+    return argv
+
+
+def _run_pytest(argv: list[str]) -> tuple[int, str]:
+    """pytest in this process, its terminal output captured (we print our own)."""
+    import pytest
+
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
+        code = pytest.main(argv)
+    return int(code), buffer.getvalue()

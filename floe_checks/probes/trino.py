@@ -1,0 +1,153 @@
+"""Trino (the ``trino`` client, DB-API): ``SELECT 1`` over http or https, with basic auth
+(``password``) or a JWT (``jwt``), exactly as dbt-trino and Cube's Trino driver connect."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from floe_checks.config import TrinoCompute
+from floe_checks.errors import CheckFailure, FailureKind
+from floe_checks.preflight.remediation import failure
+from floe_checks.preflight.result import Service
+from floe_checks.probes.rest import transport_failure
+
+SERVICE = Service.COMPUTE
+
+_ADDRESS = ("host", "port", "http_scheme")
+
+
+def _credential_fields(section: TrinoCompute) -> list[str]:
+    if section.jwt is not None:
+        return ["jwt"]
+    return ["user", "password"] if section.password is not None else ["user"]
+
+
+def _http_failure(section: TrinoCompute, exc: Exception, endpoint: str) -> CheckFailure:
+    text = str(exc)
+    status = None
+    if text.startswith("error "):
+        head = text[6:9]
+        status = int(head) if head.isdigit() else None
+    facts: dict[str, object] = {"http_status": status}
+    if status == 401:
+        return failure(
+            FailureKind.AUTHENTICATION,
+            "Trino rejected the credentials (401 Unauthorized).",
+            section,
+            _credential_fields(section),
+            endpoint=endpoint,
+            details=facts,
+        )
+    if status == 403:
+        return failure(
+            FailureKind.AUTHORIZATION,
+            f"Trino refused user {section.user!r} (403 Forbidden).",
+            section,
+            ["user"],
+            endpoint=endpoint,
+            what="query access for this user",
+            details=facts,
+        )
+    return failure(
+        FailureKind.PROTOCOL,
+        f"Trino answered HTTP {status or '?'} to the statement request.",
+        section,
+        _ADDRESS,
+        endpoint=endpoint,
+        what="a Trino coordinator",
+        details=facts,
+    )
+
+
+def check(section: TrinoCompute, timeout: float) -> dict[str, object]:
+    """Run ``SELECT 1`` through the Trino client.
+
+    Raises:
+        CheckFailure: the coordinator is unreachable, rejects the login, or the query fails.
+    """
+    import requests
+    import trino
+    from trino import exceptions as tx
+
+    endpoint = f"{section.http_scheme}://{section.host}:{section.port}"
+    auth: Any = None
+    if section.jwt is not None:
+        auth = trino.auth.JWTAuthentication(section.jwt.get_secret_value())
+    elif section.password is not None:
+        auth = trino.auth.BasicAuthentication(section.user, section.password.get_secret_value())
+    conn = trino.dbapi.connect(  # type: ignore[no-untyped-call]
+        host=section.host,
+        port=section.port,
+        user=section.user,
+        http_scheme=section.http_scheme,
+        auth=auth,
+        catalog=section.catalog,
+        schema=section.schema_,
+        verify=section.verify,
+        source="floe-preflight",
+        request_timeout=timeout,
+        max_attempts=1,
+    )
+    try:
+        cur = conn.cursor()
+        try:
+            cur.execute("SELECT 1")
+            rows = cur.fetchall()
+        except requests.exceptions.RequestException as exc:
+            raise transport_failure(
+                exc, section, _ADDRESS, endpoint=endpoint, timeout=timeout, step="SELECT 1"
+            ) from None
+        except tx.TrinoUserError as exc:
+            kind = FailureKind.QUERY
+            fields = ["catalog", "schema"] if section.catalog else list(_ADDRESS)
+            if exc.error_name in ("CATALOG_NOT_FOUND", "SCHEMA_NOT_FOUND"):
+                kind = FailureKind.NOT_FOUND
+            elif exc.error_name == "PERMISSION_DENIED":
+                kind, fields = FailureKind.AUTHORIZATION, ["user"]
+            raise failure(
+                kind,
+                f"Trino rejected SELECT 1: {exc.error_name}: {exc.message}",
+                section,
+                fields,
+                endpoint=endpoint,
+                what=exc.error_name or "query error",
+                details={"error_name": exc.error_name, "error_type": exc.error_type},
+            ) from None
+        except tx.TrinoQueryError as exc:
+            raise failure(
+                FailureKind.QUERY,
+                f"SELECT 1 failed in Trino: {exc.error_name}: {exc.message}",
+                section,
+                _ADDRESS,
+                endpoint=endpoint,
+                what=exc.error_name or "query error",
+                details={"error_name": exc.error_name, "error_type": exc.error_type},
+            ) from None
+        except tx.HttpError as exc:
+            raise _http_failure(section, exc, endpoint) from None
+        except tx.TrinoConnectionError as exc:
+            raise failure(
+                FailureKind.PROTOCOL,
+                f"Trino at {endpoint} gave an answer the client cannot use: {exc}",
+                section,
+                _ADDRESS,
+                endpoint=endpoint,
+                what="a Trino coordinator",
+            ) from None
+    finally:
+        conn.close()
+    if rows != [[1]]:
+        raise failure(
+            FailureKind.QUERY,
+            f"SELECT 1 returned {rows!r}.",
+            section,
+            _ADDRESS,
+            endpoint=endpoint,
+            what="SELECT 1",
+        )
+    return {
+        "endpoint": endpoint,
+        "user": section.user,
+        "auth": "jwt" if section.jwt else ("password" if section.password else "none"),
+        "message": f"SELECT 1 ok on Trino at {endpoint} as {section.user!r}.",
+    }
