@@ -1,0 +1,188 @@
+"""Azure Data Lake Storage / Blob: list the container under the prefix, then write, read back and
+delete a probe blob under the prefix. Read and write are reported separately.
+
+It speaks the Blob API (``azure-storage-blob``), which every ADLS Gen2 account also serves and
+which is what Iceberg and dbt readers use for objects. Credentials: ``account_key``, else
+``sas_token``, else ``DefaultAzureCredential`` (environment, workload identity, managed
+identity, Azure CLI). Each request has the per-check timeout as connection and read timeout and
+no retries.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from floe_checks.config import ADLSStorage
+from floe_checks.errors import FailureKind
+from floe_checks.preflight.remediation import (
+    classify_network_error,
+    failure,
+    kind_for_http_status,
+)
+from floe_checks.preflight.result import Service
+
+SERVICE = Service.STORAGE
+
+# Azure's answer to a bad signature or key; Azurite uses the same text with another code.
+_AUTHENTICATION_FAILED = "Server failed to authenticate the request"
+# What each step needs, as SAS permission and as Azure RBAC role.
+_STEP_NEEDS = {
+    "list": "list blobs (SAS permission 'l', or the role Storage Blob Data Reader)",
+    "write": "write blobs (SAS permissions 'c' and 'w', or Storage Blob Data Contributor)",
+    "read": "read blobs (SAS permission 'r', or Storage Blob Data Reader)",
+    "delete": "delete blobs (SAS permission 'd', or Storage Blob Data Contributor)",
+}
+
+
+def _credential_fields(section: ADLSStorage) -> list[str]:
+    if section.account_key is not None:
+        return ["account", "account_key"]
+    if section.sas_token is not None:
+        return ["sas_token"]
+    return ["account_key", "sas_token"]
+
+
+def _credential(section: ADLSStorage) -> Any:
+    from azure.core.credentials import AzureNamedKeyCredential, AzureSasCredential
+
+    if section.account_key is not None:
+        return AzureNamedKeyCredential(section.account, section.account_key.get_secret_value())
+    if section.sas_token is not None:
+        return AzureSasCredential(section.sas_token.get_secret_value().lstrip("?"))
+    from azure.identity import DefaultAzureCredential
+
+    return DefaultAzureCredential()
+
+
+def _classify(exc: BaseException) -> FailureKind:
+    from azure.core.exceptions import (
+        ClientAuthenticationError,
+        HttpResponseError,
+        ServiceRequestTimeoutError,
+        ServiceResponseTimeoutError,
+    )
+
+    if isinstance(exc, ServiceRequestTimeoutError | ServiceResponseTimeoutError):
+        return FailureKind.TIMEOUT
+    # azure-core keeps the transport's exception in ``inner_exception``, not in __cause__.
+    for candidate in (exc, getattr(exc, "inner_exception", None)):
+        if isinstance(candidate, BaseException):
+            network = classify_network_error(candidate)
+            if network is not None:
+                return network
+    if isinstance(exc, HttpResponseError) and exc.status_code is not None:
+        if exc.status_code == 403 and _AUTHENTICATION_FAILED in str(exc):
+            return FailureKind.AUTHENTICATION
+        return kind_for_http_status(exc.status_code)
+    if isinstance(exc, ClientAuthenticationError):
+        # Raised by azure-identity when no credential in the chain could get a token.
+        return FailureKind.AUTHENTICATION
+    return FailureKind.UNKNOWN
+
+
+def _fields(kind: FailureKind, section: ADLSStorage) -> list[str]:
+    if kind == FailureKind.AUTHENTICATION:
+        return _credential_fields(section)
+    if kind == FailureKind.AUTHORIZATION:
+        return [*_credential_fields(section), "container"]
+    if kind == FailureKind.NOT_FOUND:
+        return ["container", "account"]
+    return ["endpoint"] if section.endpoint else ["account"]
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def check(section: ADLSStorage, timeout: float) -> dict[str, object]:
+    """List the container, then write, read and delete a probe blob under the prefix.
+
+    Raises:
+        CheckFailure: the container is missing, the credential is wrong or lacks a permission,
+            or the endpoint is wrong.
+    """
+    from azure.storage.blob import BlobServiceClient
+
+    endpoint = section.endpoint or f"https://{section.account}.blob.core.windows.net"
+    service = BlobServiceClient(
+        account_url=endpoint,
+        credential=_credential(section),
+        connection_timeout=timeout,
+        read_timeout=timeout,
+        retry_total=0,
+    )
+    url = f"{endpoint.rstrip('/')}/{section.container}/{section.prefix}"
+    key = f"{section.prefix}floe-preflight-{uuid.uuid4().hex}.txt"
+    payload = f"floe-checks preflight probe {key}\n".encode()
+    steps: dict[str, str] = {}
+    step = "list"
+    try:
+        container = service.get_container_client(section.container)
+        # Listing, not Get Container Properties: a container SAS cannot read properties.
+        next(iter(container.list_blobs(name_starts_with=section.prefix, results_per_page=1)), None)
+        steps["list"] = "ok"
+        blob = container.get_blob_client(key)
+        step = "write"
+        blob.upload_blob(payload, overwrite=True)
+        steps["write"] = "ok"
+        step = "read"
+        got = blob.download_blob().readall()
+        steps["read"] = "ok" if got == payload else "mismatch"
+        step = "delete"
+        blob.delete_blob()
+        steps["delete"] = "ok"
+    except Exception as exc:
+        kind = _classify(exc)
+        steps[step] = kind.value
+        status = getattr(exc, "status_code", None)
+        code = getattr(exc, "error_code", None)
+        raise failure(
+            kind,
+            f"Azure Blob {step} at {url} failed: {_first_line(exc)}",
+            section,
+            _fields(kind, section),
+            endpoint=endpoint,
+            timeout=timeout,
+            what={
+                FailureKind.AUTHORIZATION: f"{_STEP_NEEDS[step]} on {section.container}",
+                FailureKind.NOT_FOUND: f"the container {section.container}",
+                FailureKind.PROTOCOL: "the Azure Blob API",
+            }.get(kind, _first_line(exc)),
+            details={
+                "container": section.container,
+                "probe_blob": key,
+                **{name: steps.get(name, "not checked") for name in _STEP_NEEDS},
+                **({"http_status": status} if status is not None else {}),
+                **({"error_code": str(code)} if code is not None else {}),
+            },
+        ) from None
+    finally:
+        service.close()
+    if steps["read"] != "ok":
+        raise failure(
+            FailureKind.PROTOCOL,
+            f"Azure Blob read back other bytes than written at {url}.",
+            section,
+            ["endpoint"] if section.endpoint else ["account"],
+            endpoint=endpoint,
+            timeout=timeout,
+            what="the Azure Blob API",
+            details={"container": section.container, "probe_blob": key, **steps},
+        )
+    if section.account_key is not None:
+        credentials = "account key"
+    elif section.sas_token is not None:
+        credentials = "SAS token"
+    else:
+        credentials = "DefaultAzureCredential"
+    return {
+        "message": f"wrote, read back and deleted a probe blob under {url}",
+        "endpoint": endpoint,
+        "container": section.container,
+        "prefix": section.prefix,
+        "probe_blob": key,
+        "credentials": credentials,
+        **steps,
+    }
