@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
 import time
 from collections.abc import Mapping
@@ -149,10 +150,8 @@ class IcebergLoader:
     def ensure_namespace(self) -> None:
         from pyiceberg.exceptions import NamespaceAlreadyExistsError
 
-        try:
+        with contextlib.suppress(NamespaceAlreadyExistsError):  # a racing creator won
             self.catalog.create_namespace_if_not_exists(self.namespace)
-        except NamespaceAlreadyExistsError:  # a concurrent creator won the race
-            pass
 
     def ensure_table(self, name: str) -> Table:
         """Load raw table ``name``, creating it (and the namespace) first if needed."""
