@@ -46,7 +46,7 @@ def check(section: GCSStorage, timeout: float) -> dict[str, object]:
         CheckFailure: the bucket is missing, a permission is missing or the endpoint is wrong.
     """
     from google.api_core.client_options import ClientOptions
-    from google.cloud import storage  # type: ignore[attr-defined]
+    from google.cloud import storage  # type: ignore[attr-defined,unused-ignore]
 
     endpoint = section.endpoint or _DEFAULT_ENDPOINT
     anonymous = section.endpoint is not None and section.credentials_file is None

@@ -3,6 +3,7 @@ libraries do, and classifying the errors of Google's API clients."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -52,10 +53,9 @@ def load_credentials(
                 what=f"the credentials file {path}",
             )
         try:
-            credentials, _ = google.auth.load_credentials_from_file(  # type: ignore[no-untyped-call]
-                str(path), scopes=scopes
-            )
-        except DefaultCredentialsError as exc:
+            return _from_file(path, scopes)
+        except ValueError as exc:
+            # Messages name missing fields, never their values.
             raise failure(
                 FailureKind.AUTHENTICATION,
                 f"the credentials file {path} is not usable: {first_line(exc)}",
@@ -64,8 +64,6 @@ def load_credentials(
                 endpoint=endpoint,
                 timeout=timeout,
             ) from None
-        from_file: Credentials = credentials
-        return from_file
     try:
         credentials, _ = google.auth.default(scopes=scopes)
     except DefaultCredentialsError:
@@ -80,6 +78,36 @@ def load_credentials(
         ) from None
     loaded: Credentials = credentials
     return loaded
+
+
+def _from_file(path: Path, scopes: Sequence[str]) -> Credentials:
+    """Load a credentials file by its declared ``type`` with that type's own loader (google-auth
+    deprecates the generic loader for files of unknown origin).
+
+    Raises:
+        ValueError: not JSON, an unsupported type, or missing fields.
+    """
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"not a JSON credentials file ({type(exc).__name__})") from None
+    kind = info.get("type") if isinstance(info, dict) else None
+    if kind == "service_account":
+        from google.oauth2 import service_account
+
+        return service_account.Credentials.from_service_account_info(info, scopes=scopes)  # type: ignore[no-untyped-call, no-any-return]
+    if kind == "authorized_user":
+        from google.oauth2 import credentials
+
+        return credentials.Credentials.from_authorized_user_info(info, scopes=scopes)  # type: ignore[no-untyped-call, no-any-return]
+    if kind == "external_account":
+        from google.auth import identity_pool
+
+        return identity_pool.Credentials.from_info(info, scopes=scopes)  # type: ignore[no-untyped-call, no-any-return]
+    raise ValueError(
+        f"unsupported credentials type {kind!r}: use a service_account, authorized_user or "
+        "external_account file, or application default credentials"
+    )
 
 
 def classify(exc: BaseException) -> FailureKind:

@@ -156,7 +156,7 @@ def gcs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
     )
     try:
         from google.auth.credentials import AnonymousCredentials
-        from google.cloud import storage  # type: ignore[attr-defined]
+        from google.cloud import storage  # type: ignore[attr-defined,unused-ignore]
 
         client = storage.Client(
             project="floe-demo",
