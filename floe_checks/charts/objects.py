@@ -1,0 +1,175 @@
+"""Typed views of rendered Kubernetes objects, so checks read fields instead of dict paths.
+
+Like Dagster's own chart tests, we load ``helm template`` output into typed models and assert
+on fields. The views keep the raw dict (``raw``) for anything they do not model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Pod")
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One liveness/readiness/startup probe."""
+
+    kind: str  # "httpGet", "tcpSocket", "exec", "grpc"
+    path: str | None
+    port: int | str | None
+
+    @classmethod
+    def parse(cls, raw: dict[str, Any] | None) -> Probe | None:
+        if not raw:
+            return None
+        for kind in ("httpGet", "tcpSocket", "grpc"):
+            if kind in raw:
+                spec = raw[kind] or {}
+                return cls(kind, spec.get("path"), spec.get("port"))
+        if "exec" in raw:
+            return cls("exec", None, None)
+        return None
+
+
+@dataclass(frozen=True)
+class Container:
+    """A container (or init container) of a workload's pod template."""
+
+    name: str
+    image: str
+    init: bool
+    security_context: dict[str, Any]
+    resources: dict[str, Any]
+    liveness: Probe | None
+    readiness: Probe | None
+    ports: dict[str, int]  # name (or str(number)) → containerPort
+    mounts: dict[str, str]  # mountPath → volume name
+    env: list[dict[str, Any]]
+    env_from: list[dict[str, Any]]
+
+    @classmethod
+    def parse(cls, raw: dict[str, Any], *, init: bool) -> Container:
+        ports: dict[str, int] = {}
+        for port in raw.get("ports") or []:
+            number = int(port["containerPort"])
+            ports[str(number)] = number
+            if port.get("name"):
+                ports[str(port["name"])] = number
+        return cls(
+            name=str(raw.get("name")),
+            image=str(raw.get("image", "")),
+            init=init,
+            security_context=dict(raw.get("securityContext") or {}),
+            resources=dict(raw.get("resources") or {}),
+            liveness=Probe.parse(raw.get("livenessProbe")),
+            readiness=Probe.parse(raw.get("readinessProbe")),
+            ports=ports,
+            mounts={str(m["mountPath"]): str(m["name"]) for m in raw.get("volumeMounts") or []},
+            env=list(raw.get("env") or []),
+            env_from=list(raw.get("envFrom") or []),
+        )
+
+    def port_number(self, port: int | str | None) -> int | None:
+        """Resolve a probe or Service target port (number or name) against this container."""
+        if port is None:
+            return None
+        return self.ports.get(str(port))
+
+
+@dataclass(frozen=True)
+class Workload:
+    """A Deployment, StatefulSet, Job, … reduced to its pod template."""
+
+    kind: str
+    name: str
+    pod_labels: dict[str, str]
+    pod_security_context: dict[str, Any]
+    containers: list[Container]
+    volumes: dict[str, dict[str, Any]]  # volume name → volume source
+    raw: dict[str, Any] = field(repr=False)
+
+    @property
+    def ref(self) -> str:
+        return f"{self.kind}/{self.name}"
+
+    def all_containers(self) -> Iterator[Container]:
+        yield from self.containers
+
+
+@dataclass(frozen=True)
+class Service:
+    """A Service: its selector and (port, targetPort) pairs."""
+
+    name: str
+    selector: dict[str, str]
+    ports: list[tuple[int, int | str]]
+    type: str
+
+
+def _pod_template(obj: dict[str, Any]) -> dict[str, Any] | None:
+    kind = obj.get("kind")
+    spec = obj.get("spec") or {}
+    if kind == "Pod":
+        return {"metadata": obj.get("metadata") or {}, "spec": spec}
+    if kind == "CronJob":
+        return ((spec.get("jobTemplate") or {}).get("spec") or {}).get("template")
+    if kind in WORKLOAD_KINDS:
+        template: dict[str, Any] | None = spec.get("template")
+        return template
+    return None
+
+
+def workloads(objects: Iterable[dict[str, Any]]) -> list[Workload]:
+    """Every object with a pod template, as :class:`Workload`."""
+    result = []
+    for obj in objects:
+        template = _pod_template(obj)
+        if template is None:
+            continue
+        pod = template.get("spec") or {}
+        containers = [Container.parse(c, init=True) for c in pod.get("initContainers") or []]
+        containers += [Container.parse(c, init=False) for c in pod.get("containers") or []]
+        result.append(
+            Workload(
+                kind=str(obj["kind"]),
+                name=str(obj["metadata"]["name"]),
+                pod_labels=dict((template.get("metadata") or {}).get("labels") or {}),
+                pod_security_context=dict(pod.get("securityContext") or {}),
+                containers=containers,
+                volumes={str(v["name"]): v for v in pod.get("volumes") or []},
+                raw=obj,
+            )
+        )
+    return result
+
+
+def services(objects: Iterable[dict[str, Any]]) -> list[Service]:
+    """Every Service, as :class:`Service`."""
+    result = []
+    for obj in objects:
+        if obj.get("kind") != "Service":
+            continue
+        spec = obj.get("spec") or {}
+        ports = [(int(p["port"]), p.get("targetPort", p["port"])) for p in spec.get("ports") or []]
+        result.append(
+            Service(
+                name=str(obj["metadata"]["name"]),
+                selector=dict(spec.get("selector") or {}),
+                ports=ports,
+                type=str(spec.get("type", "ClusterIP")),
+            )
+        )
+    return result
+
+
+def by_kind(objects: Iterable[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
+    """Objects of one kind, by name."""
+    return {str(o["metadata"]["name"]): o for o in objects if o.get("kind") == kind}
+
+
+def ref(obj: dict[str, Any]) -> str:
+    """``Kind/name`` of a rendered object, for messages."""
+    return f"{obj.get('kind')}/{(obj.get('metadata') or {}).get('name')}"

@@ -1,0 +1,50 @@
+"""No credential in a values file (SC-004): secrets travel only as references to Secrets.
+
+A key that names a credential (password, token, secret, API key, …) may hold an empty string,
+a mapping (``apiSecret: {existingSecret: …}``) or a list, never a non-empty string. Keys that
+*name* a Secret or a key inside one (``existingSecret``, ``postgresqlSecretName``,
+``passwordKey``, ``secretKey``) are references, not credentials.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+_CREDENTIAL = re.compile(
+    r"(password|passwd|secret|token|apikey|api_key|privatekey|private_key|accesskey|"
+    r"access_key|credentials?)",
+    re.IGNORECASE,
+)
+_REFERENCE = re.compile(r"(existingsecret|secretname|secretref|key|ref|name|property|store)$",
+                        re.IGNORECASE)
+
+
+def plaintext_credentials(values: Any, path: str = "") -> list[str]:
+    """Dotted paths of credential-named keys that hold a non-empty string."""
+    found: list[str] = []
+    if isinstance(values, dict):
+        for key, value in values.items():
+            dotted = f"{path}.{key}" if path else str(key)
+            if (isinstance(value, str) and value.strip() and _CREDENTIAL.search(str(key))
+                    and not _REFERENCE.search(str(key))):
+                found.append(dotted)
+            found += plaintext_credentials(value, dotted)
+    elif isinstance(values, list):
+        for i, item in enumerate(values):
+            found += plaintext_credentials(item, f"{path}[{i}]")
+    return found
+
+
+def check_values_file(path: Path) -> list[str]:
+    """Problems of one values file: each plaintext credential, named by file and key path."""
+    docs = [d for d in yaml.safe_load_all(path.read_text()) if d is not None]
+    return [
+        f"{path}: {dotted} holds a plaintext credential; reference a Secret "
+        "(existingSecret / ExternalSecret) instead"
+        for doc in docs
+        for dotted in plaintext_credentials(doc)
+    ]
