@@ -1,5 +1,6 @@
-"""Azure Data Lake Storage / Blob: list the container under the prefix, then write, read back and
-delete a probe blob under the prefix. Read and write are reported separately.
+"""Azure Data Lake Storage / Blob: list the container under the prefix, then write, read back
+and delete a probe blob there (:mod:`~floe_checks.probes.object_round_trip`). Read and write
+are reported separately.
 
 It speaks the Blob API (``azure-storage-blob``), which every ADLS Gen2 account also serves and
 which is what Iceberg and dbt readers use for objects. Credentials: ``account_key``, else
@@ -10,17 +11,17 @@ no retries.
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from floe_checks.config import ADLSStorage
-from floe_checks.errors import FailureKind
+from floe_checks.errors import CheckFailure, FailureKind
 from floe_checks.preflight.remediation import (
     classify_network_error,
     failure,
     kind_for_http_status,
 )
 from floe_checks.preflight.result import Service
+from floe_checks.probes.object_round_trip import ReadBackMismatch, round_trip
 
 SERVICE = Service.STORAGE
 
@@ -30,7 +31,7 @@ _AUTHENTICATION_FAILED = "Server failed to authenticate the request"
 _STEP_NEEDS = {
     "list": "list blobs (SAS permission 'l', or the role Storage Blob Data Reader)",
     "write": "write blobs (SAS permissions 'c' and 'w', or Storage Blob Data Contributor)",
-    "read": "read blobs (SAS permission 'r', or Storage Blob Data Reader)",
+    "read back": "read blobs (SAS permission 'r', or Storage Blob Data Reader)",
     "delete": "delete blobs (SAS permission 'd', or Storage Blob Data Contributor)",
 }
 
@@ -63,6 +64,8 @@ def _classify(exc: BaseException) -> FailureKind:
         ServiceResponseTimeoutError,
     )
 
+    if isinstance(exc, ReadBackMismatch):
+        return FailureKind.PROTOCOL
     if isinstance(exc, ServiceRequestTimeoutError | ServiceResponseTimeoutError):
         return FailureKind.TIMEOUT
     # azure-core keeps the transport's exception in ``inner_exception``, not in __cause__.
@@ -96,8 +99,31 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+class _Container:
+    """The round trip's steps through azure-storage-blob (timeouts and retries are set on the
+    service client)."""
+
+    def __init__(self, container: Any) -> None:
+        self._container = container
+
+    def list(self, prefix: str) -> None:
+        # Listing, not Get Container Properties: a container SAS cannot read properties.
+        blobs = self._container.list_blobs(name_starts_with=prefix, results_per_page=1)
+        next(iter(blobs), None)
+
+    def write(self, key: str, data: bytes) -> None:
+        self._container.get_blob_client(key).upload_blob(data, overwrite=True)
+
+    def read(self, key: str) -> bytes:
+        data: bytes = self._container.get_blob_client(key).download_blob().readall()
+        return data
+
+    def delete(self, key: str) -> None:
+        self._container.get_blob_client(key).delete_blob()
+
+
 def check(section: ADLSStorage, timeout: float) -> dict[str, object]:
-    """List the container, then write, read and delete a probe blob under the prefix.
+    """List the container, then write, read back and delete a probe blob under the prefix.
 
     Raises:
         CheckFailure: the container is missing, the credential is wrong or lacks a permission,
@@ -114,31 +140,12 @@ def check(section: ADLSStorage, timeout: float) -> dict[str, object]:
         retry_total=0,
     )
     url = f"{endpoint.rstrip('/')}/{section.container}/{section.prefix}"
-    key = f"{section.prefix}floe-preflight-{uuid.uuid4().hex}.txt"
-    payload = f"floe-checks preflight probe {key}\n".encode()
-    steps: dict[str, str] = {}
-    step = "list"
-    try:
-        container = service.get_container_client(section.container)
-        # Listing, not Get Container Properties: a container SAS cannot read properties.
-        next(iter(container.list_blobs(name_starts_with=section.prefix, results_per_page=1)), None)
-        steps["list"] = "ok"
-        blob = container.get_blob_client(key)
-        step = "write"
-        blob.upload_blob(payload, overwrite=True)
-        steps["write"] = "ok"
-        step = "read"
-        got = blob.download_blob().readall()
-        steps["read"] = "ok" if got == payload else "mismatch"
-        step = "delete"
-        blob.delete_blob()
-        steps["delete"] = "ok"
-    except Exception as exc:
+
+    def fail(step: str, exc: Exception) -> CheckFailure:
         kind = _classify(exc)
-        steps[step] = kind.value
         status = getattr(exc, "status_code", None)
         code = getattr(exc, "error_code", None)
-        raise failure(
+        return failure(
             kind,
             f"Azure Blob {step} at {url} failed: {_first_line(exc)}",
             section,
@@ -152,25 +159,16 @@ def check(section: ADLSStorage, timeout: float) -> dict[str, object]:
             }.get(kind, _first_line(exc)),
             details={
                 "container": section.container,
-                "probe_blob": key,
-                **{name: steps.get(name, "not checked") for name in _STEP_NEEDS},
                 **({"http_status": status} if status is not None else {}),
                 **({"error_code": str(code)} if code is not None else {}),
             },
-        ) from None
+        )
+
+    try:
+        container = service.get_container_client(section.container)
+        steps = round_trip(_Container(container), section.prefix, fail)
     finally:
         service.close()
-    if steps["read"] != "ok":
-        raise failure(
-            FailureKind.PROTOCOL,
-            f"Azure Blob read back other bytes than written at {url}.",
-            section,
-            ["endpoint"] if section.endpoint else ["account"],
-            endpoint=endpoint,
-            timeout=timeout,
-            what="the Azure Blob API",
-            details={"container": section.container, "probe_blob": key, **steps},
-        )
     if section.account_key is not None:
         credentials = "account key"
     elif section.sas_token is not None:
@@ -178,11 +176,10 @@ def check(section: ADLSStorage, timeout: float) -> dict[str, object]:
     else:
         credentials = "DefaultAzureCredential"
     return {
-        "message": f"wrote, read back and deleted a probe blob under {url}",
+        "message": f"listed, wrote, read back and deleted a probe blob under {url}",
         "endpoint": endpoint,
         "container": section.container,
         "prefix": section.prefix,
-        "probe_blob": key,
         "credentials": credentials,
         **steps,
     }

@@ -1,5 +1,6 @@
 """Google Cloud Storage: list the bucket under the prefix, then write, read back and delete a
-probe object there. Read and write are reported separately.
+probe object there (:mod:`~floe_checks.probes.object_round_trip`). Read and write are reported
+separately.
 
 Credentials: ``credentials_file`` when set; otherwise anonymous when ``endpoint`` points at an
 emulator; otherwise application default credentials. Every request has the per-check timeout
@@ -8,13 +9,14 @@ and no retries.
 
 from __future__ import annotations
 
-import uuid
+from typing import Any
 
 from floe_checks.config import GCSStorage
-from floe_checks.errors import FailureKind
+from floe_checks.errors import CheckFailure, FailureKind
 from floe_checks.preflight.remediation import failure
 from floe_checks.preflight.result import Service
 from floe_checks.probes.google_client import classify, first_line, http_status, load_credentials
+from floe_checks.probes.object_round_trip import ReadBackMismatch, round_trip
 
 SERVICE = Service.STORAGE
 
@@ -24,7 +26,7 @@ _DEFAULT_ENDPOINT = "https://storage.googleapis.com"
 _PERMISSION = {
     "list": "storage.objects.list",
     "write": "storage.objects.create",
-    "read": "storage.objects.get",
+    "read back": "storage.objects.get",
     "delete": "storage.objects.delete",
 }
 
@@ -39,8 +41,35 @@ def _fields(kind: FailureKind, section: GCSStorage) -> list[str]:
     return ["endpoint"]
 
 
+class _Bucket:
+    """The round trip's steps through google-cloud-storage: per-call timeout, no retries."""
+
+    def __init__(self, client: Any, name: str, timeout: float) -> None:
+        self._client = client
+        self._bucket = client.bucket(name)
+        self._timeout = timeout
+
+    def list(self, prefix: str) -> None:
+        blobs = self._client.list_blobs(
+            self._bucket, prefix=prefix, max_results=1, timeout=self._timeout, retry=None
+        )
+        list(blobs)
+
+    def write(self, key: str, data: bytes) -> None:
+        self._bucket.blob(key).upload_from_string(
+            data, content_type="text/plain", timeout=self._timeout, retry=None
+        )
+
+    def read(self, key: str) -> bytes:
+        data: bytes = self._bucket.blob(key).download_as_bytes(timeout=self._timeout, retry=None)
+        return data
+
+    def delete(self, key: str) -> None:
+        self._bucket.blob(key).delete(timeout=self._timeout, retry=None)
+
+
 def check(section: GCSStorage, timeout: float) -> dict[str, object]:
-    """List, write, read and delete under ``gs://bucket/prefix``.
+    """List, write, read back and delete under ``gs://bucket/prefix``.
 
     Raises:
         CheckFailure: the bucket is missing, a permission is missing or the endpoint is wrong.
@@ -55,37 +84,14 @@ def check(section: GCSStorage, timeout: float) -> dict[str, object]:
     )
     options = ClientOptions(api_endpoint=section.endpoint) if section.endpoint else None
     client = storage.Client(
-        project=section.project,
-        credentials=credentials,
-        client_options=options,
+        project=section.project, credentials=credentials, client_options=options
     )
     url = f"gs://{section.bucket}/{section.prefix}"
-    key = f"{section.prefix}floe-preflight-{uuid.uuid4().hex}.txt"
-    payload = f"floe-checks preflight probe {key}\n".encode()
-    bucket = client.bucket(section.bucket)
-    blob = bucket.blob(key)
-    steps: dict[str, str] = {}
-    step = "list"
-    try:
-        blobs = client.list_blobs(
-            section.bucket, prefix=section.prefix, max_results=1, timeout=timeout, retry=None
-        )
-        list(blobs)
-        steps["list"] = "ok"
-        step = "write"
-        blob.upload_from_string(payload, content_type="text/plain", timeout=timeout, retry=None)
-        steps["write"] = "ok"
-        step = "read"
-        got = blob.download_as_bytes(timeout=timeout, retry=None)
-        steps["read"] = "ok" if got == payload else "mismatch"
-        step = "delete"
-        blob.delete(timeout=timeout, retry=None)
-        steps["delete"] = "ok"
-    except Exception as exc:
-        kind = classify(exc)
-        steps[step] = kind.value
+
+    def fail(step: str, exc: Exception) -> CheckFailure:
+        kind = FailureKind.PROTOCOL if isinstance(exc, ReadBackMismatch) else classify(exc)
         status = http_status(exc)
-        raise failure(
+        return failure(
             kind,
             f"GCS {step} at {url} failed: {first_line(exc)}",
             section,
@@ -97,32 +103,18 @@ def check(section: GCSStorage, timeout: float) -> dict[str, object]:
                 FailureKind.NOT_FOUND: f"the bucket gs://{section.bucket}",
                 FailureKind.PROTOCOL: "the GCS JSON API",
             }.get(kind, first_line(exc)),
-            details={
-                "bucket": section.bucket,
-                "probe_object": key,
-                **{name: steps.get(name, "not checked") for name in _PERMISSION},
-                **({"http_status": status} if status is not None else {}),
-            },
-        ) from None
+            details={"bucket": section.bucket, **({"http_status": status} if status else {})},
+        )
+
+    try:
+        steps = round_trip(_Bucket(client, section.bucket, timeout), section.prefix, fail)
     finally:
         client.close()
-    if steps["read"] != "ok":
-        raise failure(
-            FailureKind.PROTOCOL,
-            f"GCS read back other bytes than written at gs://{section.bucket}/{key}.",
-            section,
-            ["endpoint"],
-            endpoint=endpoint,
-            timeout=timeout,
-            what="the GCS JSON API",
-            details={"bucket": section.bucket, "probe_object": key, **steps},
-        )
     return {
-        "message": f"wrote, read back and deleted a probe object under {url}",
+        "message": f"listed, wrote, read back and deleted a probe object under {url}",
         "endpoint": endpoint,
         "bucket": section.bucket,
         "prefix": section.prefix,
-        "probe_object": key,
         "credentials": (
             "anonymous"
             if anonymous

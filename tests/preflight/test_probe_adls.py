@@ -92,15 +92,10 @@ def test_account_key_write_read_delete(
     )
 
     assert details["message"] == (
-        f"wrote, read back and deleted a probe blob under "
+        f"listed, wrote, read back and deleted a probe blob under "
         f"{azurite_server.url}/{AZURE_CONTAINER}/{prefix}"
     )
-    assert (details["list"], details["write"], details["read"], details["delete"]) == (
-        "ok",
-        "ok",
-        "ok",
-        "ok",
-    )
+    assert (details["read"], details["write"], details["delete"]) == ("ok", "ok", "ok")
     assert details["credentials"] == "account key"
     assert _blob_names(azurite_server, prefix) == []
 
@@ -152,10 +147,10 @@ def test_read_only_sas_is_authorization_on_write(
         f"'w', or Storage Blob Data Contributor) on {AZURE_CONTAINER}): grant it to the identity "
         f"in {ROOT}.sas_token (${{AZURE_STORAGE_SAS}}), {ROOT}.container."
     )
-    # Read and write are reported separately: listing worked, writing did not.
-    assert (failure.details["list"], failure.details["write"], failure.details["read"]) == (
+    # Read and write are reported separately: listing (read) worked, writing did not.
+    assert (failure.details["read"], failure.details["write"], failure.details["delete"]) == (
         "ok",
-        "authorization",
+        "denied",
         "not checked",
     )
 
@@ -207,3 +202,28 @@ def test_blackhole_is_timeout(silent_endpoint: int, monkeypatch: pytest.MonkeyPa
         f"no answer from {endpoint} within 2 s: check {ROOT}.endpoint, security groups and "
         "network policies, or raise --timeout if the service is just slow."
     )
+
+
+@pytest.mark.requirement("007-FR-017", "007-FR-020")
+def test_sas_without_delete_is_a_warning(
+    azurite_server: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sas = _sas(read=True, write=True, create=True, list=True)
+    monkeypatch.setenv("AZURE_STORAGE_SAS", sas)
+    prefix = "preflight/no-delete/"
+
+    details = adls.check(
+        _storage(azurite_server.url, sas_token="${AZURE_STORAGE_SAS}", prefix=prefix), TIMEOUT
+    )
+
+    assert (details["read"], details["write"], details["delete"]) == ("ok", "ok", "denied")
+    probe_blob = details["probe_object"]
+    assert details["warnings"] == [
+        f"the probe object {probe_blob} could not be deleted: the credentials are valid but "
+        "lack a permission (delete blobs (SAS permission 'd', or Storage Blob Data Contributor) "
+        f"on {AZURE_CONTAINER}): grant it to the identity in {ROOT}.sas_token "
+        f"(${{AZURE_STORAGE_SAS}}), {ROOT}.container."
+    ]
+    assert sas not in str(details)
+    # The blob stayed behind, as the warning says.
+    assert _blob_names(azurite_server, prefix) == [probe_blob]
