@@ -46,6 +46,7 @@ WATCHDOG_GRACE = 1.5
 _ADDRESS_FIELDS = ("uri", "url", "endpoint_url", "endpoint", "api_endpoint")
 _PLACE_FIELDS = ("account", "project", "path")
 REDACTED = "***"
+MIN_REDACTED_LENGTH = 4
 
 
 def validate_timeout(value: float) -> float:
@@ -96,13 +97,15 @@ def secrets_of(section: Section) -> list[str]:
         value = getattr(section, name, None)
         if isinstance(value, SecretStr):
             secret = value.get_secret_value()
-            if secret:
+            # Shorter values would mangle ordinary words; no real credential is that short.
+            if len(secret) >= MIN_REDACTED_LENGTH:
                 values.append(secret)
     return sorted(values, key=len, reverse=True)
 
 
 def redact(value: Any, secrets: Sequence[str]) -> Any:
-    """``value`` with each secret replaced by ``***`` (strings, lists and dicts, recursively)."""
+    """``value`` with each secret replaced by ``***`` (strings, list items and dict values,
+    recursively)."""
     if not secrets:
         return value
     if isinstance(value, str):
@@ -110,7 +113,7 @@ def redact(value: Any, secrets: Sequence[str]) -> Any:
             value = value.replace(secret, REDACTED)
         return value
     if isinstance(value, dict):
-        return {redact(k, secrets): redact(v, secrets) for k, v in value.items()}
+        return {k: redact(v, secrets) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [redact(v, secrets) for v in value]
     return value
@@ -156,8 +159,10 @@ def run_check(
     secrets = secrets_of(section)
     started = time.perf_counter()
     result = _run(service, backend, section, timeout, slow_ms, started)
-    data = redact(result.model_dump(), secrets)
-    return CheckResult.model_validate(data)
+    result.message = redact(result.message, secrets)
+    result.remediation = redact(result.remediation, secrets)
+    result.details = redact(result.details, secrets)
+    return result
 
 
 def _result(

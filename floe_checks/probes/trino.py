@@ -22,6 +22,35 @@ def _credential_fields(section: TrinoCompute) -> list[str]:
     return ["user", "password"] if section.password is not None else ["user"]
 
 
+def _requests_error(exc: BaseException) -> Exception | None:
+    """The ``requests`` exception the trino client wrapped (it chains it implicitly)."""
+    import requests
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, requests.exceptions.RequestException):
+            return current
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _unverified_session_class() -> type:
+    import requests
+
+    class UnverifiedSession(requests.Session):
+        """``verify: false`` that sticks: requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE
+        override a session's ``verify = False`` (psf/requests#3829); this session does not."""
+
+        def merge_environment_settings(self, *args: Any, **kwargs: Any) -> Any:
+            settings = super().merge_environment_settings(*args, **kwargs)
+            settings["verify"] = False
+            return settings
+
+    return UnverifiedSession
+
+
 def _http_failure(section: TrinoCompute, exc: Exception, endpoint: str) -> CheckFailure:
     text = str(exc)
     status = None
@@ -70,11 +99,24 @@ def check(section: TrinoCompute, timeout: float) -> dict[str, object]:
     from trino import exceptions as tx
 
     endpoint = f"{section.http_scheme}://{section.host}:{section.port}"
+    if section.http_scheme == "http" and (section.password or section.jwt):
+        # The client (and Trino) refuse to send credentials over plain http.
+        raise failure(
+            FailureKind.TLS,
+            "Trino password or JWT authentication needs https, but http_scheme is http.",
+            section,
+            ["http_scheme"],
+            endpoint=endpoint,
+        )
     auth: Any = None
     if section.jwt is not None:
         auth = trino.auth.JWTAuthentication(section.jwt.get_secret_value())
     elif section.password is not None:
         auth = trino.auth.BasicAuthentication(section.user, section.password.get_secret_value())
+    session = requests.Session()
+    if not section.verify:
+        session = _unverified_session_class()()
+    session.verify = section.verify
     conn = trino.dbapi.connect(  # type: ignore[no-untyped-call]
         host=section.host,
         port=section.port,
@@ -83,7 +125,7 @@ def check(section: TrinoCompute, timeout: float) -> dict[str, object]:
         auth=auth,
         catalog=section.catalog,
         schema=section.schema_,
-        verify=section.verify,
+        http_session=session,
         source="floe-preflight",
         request_timeout=timeout,
         max_attempts=1,
@@ -126,6 +168,11 @@ def check(section: TrinoCompute, timeout: float) -> dict[str, object]:
         except tx.HttpError as exc:
             raise _http_failure(section, exc, endpoint) from None
         except tx.TrinoConnectionError as exc:
+            cause = _requests_error(exc)
+            if cause is not None:
+                raise transport_failure(
+                    cause, section, _ADDRESS, endpoint=endpoint, timeout=timeout, step="SELECT 1"
+                ) from None
             raise failure(
                 FailureKind.PROTOCOL,
                 f"Trino at {endpoint} gave an answer the client cannot use: {exc}",
