@@ -192,7 +192,7 @@ class IcebergLoader:
     @staticmethod
     def batch_summaries(table: Table) -> list[Mapping[str, str]]:
         """The snapshot summaries of ``table`` that record a demo batch, oldest first."""
-        found = []
+        found: list[Mapping[str, str]] = []
         for snapshot in table.metadata.snapshots:
             props = snapshot.summary.additional_properties if snapshot.summary else {}
             if SUMMARY_BATCH_ID in props:
@@ -203,15 +203,15 @@ class IcebergLoader:
         """Every batch id appended to raw table ``name`` (from metadata only)."""
         return {s[SUMMARY_BATCH_ID] for s in self.batch_summaries(self.ensure_table(name))}
 
-    def next_batch_index(self, seed: int) -> int:
-        """The first batch index of ``seed`` whose orders are not in the lake yet.
+    def next_batch_index(self, seed: int, table: str = "orders") -> int:
+        """The first batch index of ``seed`` not yet in ``table`` (the last one appended).
 
         Orders are appended last, so a batch interrupted half-way is generated again with
         the same index, and its already-appended tables are skipped.
         """
         indices = [
             int(s[SUMMARY_BATCH_INDEX])
-            for s in self.batch_summaries(self.ensure_table("orders"))
+            for s in self.batch_summaries(self.ensure_table(table))
             if s.get(SUMMARY_SEED) == str(seed)
         ]
         return max(indices) + 1 if indices else 0

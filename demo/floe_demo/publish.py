@@ -122,7 +122,7 @@ def publish_to_postgres(
                 if not missing:
                     results.append(PublishResult(table, 0, 0))
                     continue
-                data = loader.read(table, row_filter=In(BATCH_ID, missing))
+                data = loader.read(table, row_filter=In(BATCH_ID, missing))  # type: ignore[misc,call-arg,arg-type]
                 data = data.select([f.name for f in table_schema(table)])
                 _copy(cur, schema_name, table, data)
                 counts = data.group_by(BATCH_ID).aggregate([([], "count_all")]).to_pylist()
