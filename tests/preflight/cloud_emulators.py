@@ -15,7 +15,6 @@ with the setup step to run. Test modules import the fixtures they use::
 from __future__ import annotations
 
 import os
-import socket
 import sys
 import urllib.request
 from collections.abc import Iterator
@@ -207,17 +206,6 @@ def azurite_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulato
         yield Emulator("azurite", port, url, process)
     finally:
         process.stop()
-
-
-@pytest.fixture
-def silent_endpoint() -> Iterator[int]:
-    """A loopback port that accepts TCP connections and never answers (a blackholed service
-    behind a load balancer). Yields the port."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        # The kernel completes handshakes into the backlog; nothing ever accepts or reads.
-        sock.listen(64)
-        yield int(sock.getsockname()[1])
 
 
 def section(service: str, fields: dict[str, Any], env_name: str = "test") -> Section:

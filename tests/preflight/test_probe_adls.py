@@ -23,10 +23,10 @@ from tests.preflight.cloud_emulators import (
     Emulator,
     azurite_server,
     section,
-    silent_endpoint,
 )
+from tests.preflight.conftest import Blackhole
 
-__all__ = ["azurite_server", "silent_endpoint"]
+__all__ = ["azurite_server"]
 
 TIMEOUT = 2.0
 ROOT = "environments.test.storage"
@@ -191,9 +191,9 @@ def test_connection_refused(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.requirement("007-FR-017", "007-FR-020")
-def test_blackhole_is_timeout(silent_endpoint: int, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_blackhole_is_timeout(blackhole: Blackhole, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AZURE_STORAGE_KEY", AZURITE_KEY)
-    endpoint = f"http://127.0.0.1:{silent_endpoint}/{AZURITE_ACCOUNT}"
+    endpoint = f"http://127.0.0.1:{blackhole.port}/{AZURITE_ACCOUNT}"
 
     failure = _fail(_storage(endpoint, account_key="${AZURE_STORAGE_KEY}"), AZURITE_KEY)
 

@@ -16,10 +16,10 @@ from tests.preflight.cloud_emulators import (
     Emulator,
     bigquery_server,
     section,
-    silent_endpoint,
 )
+from tests.preflight.conftest import Blackhole
 
-__all__ = ["bigquery_server", "silent_endpoint"]
+__all__ = ["bigquery_server"]
 
 TIMEOUT = 2.0
 ROOT = "environments.test.compute"
@@ -124,8 +124,8 @@ def test_connection_refused() -> None:
 
 
 @pytest.mark.requirement("007-FR-016", "007-FR-020")
-def test_blackhole_is_timeout(silent_endpoint: int) -> None:
-    endpoint = f"http://127.0.0.1:{silent_endpoint}"
+def test_blackhole_is_timeout(blackhole: Blackhole) -> None:
+    endpoint = f"http://127.0.0.1:{blackhole.port}"
 
     failure = _fail(_compute(anonymous=True, api_endpoint=endpoint))
 

@@ -16,10 +16,10 @@ from tests.preflight.cloud_emulators import (
     Emulator,
     gcs_server,
     section,
-    silent_endpoint,
 )
+from tests.preflight.conftest import Blackhole
 
-__all__ = ["gcs_server", "silent_endpoint"]
+__all__ = ["gcs_server"]
 
 TIMEOUT = 2.0
 ROOT = "environments.test.storage"
@@ -117,8 +117,8 @@ def test_connection_refused() -> None:
 
 
 @pytest.mark.requirement("007-FR-017", "007-FR-020")
-def test_blackhole_is_timeout(silent_endpoint: int) -> None:
-    endpoint = f"http://127.0.0.1:{silent_endpoint}"
+def test_blackhole_is_timeout(blackhole: Blackhole) -> None:
+    endpoint = f"http://127.0.0.1:{blackhole.port}"
 
     failure = _fail(_storage(endpoint))
 

@@ -11,9 +11,10 @@ from floe_checks.config import SnowflakeCompute
 from floe_checks.errors import CheckFailure, FailureKind
 from floe_checks.ports import free_port
 from floe_checks.probes import snowflake
-from tests.preflight.cloud_emulators import Emulator, section, silent_endpoint, snowflake_server
+from tests.preflight.cloud_emulators import Emulator, section, snowflake_server
+from tests.preflight.conftest import Blackhole
 
-__all__ = ["silent_endpoint", "snowflake_server"]
+__all__ = ["snowflake_server"]
 
 PASSWORD = "fs-test-password-3b1f"  # a throwaway value for the emulator
 PASSPHRASE = "fs-test-passphrase-91c2"
@@ -234,12 +235,12 @@ def test_connection_refused() -> None:
 
 @pytest.mark.requirement("007-FR-016", "007-FR-020")
 @pytest.mark.usefixtures("secrets")
-def test_blackhole_is_timeout(silent_endpoint: int) -> None:
-    failure = _fail(_compute(silent_endpoint))
+def test_blackhole_is_timeout(blackhole: Blackhole) -> None:
+    failure = _fail(_compute(blackhole.port))
 
     assert failure.kind == FailureKind.TIMEOUT
     assert failure.remediation == (
-        f"no answer from http://127.0.0.1:{silent_endpoint} within 2 s: check {ROOT}.account, "
+        f"no answer from http://127.0.0.1:{blackhole.port} within 2 s: check {ROOT}.account, "
         f"{ROOT}.host, {ROOT}.port, security groups and network policies, or raise --timeout if "
         "the service is just slow."
     )
