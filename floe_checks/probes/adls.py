@@ -44,7 +44,7 @@ def _credential_fields(section: ADLSStorage) -> list[str]:
     return ["account_key", "sas_token"]
 
 
-def _credential(section: ADLSStorage) -> Any:
+def _credential(section: ADLSStorage, timeout: float) -> Any:
     from azure.core.credentials import AzureNamedKeyCredential, AzureSasCredential
 
     if section.account_key is not None:
@@ -53,7 +53,8 @@ def _credential(section: ADLSStorage) -> Any:
         return AzureSasCredential(section.sas_token.get_secret_value().lstrip("?"))
     from azure.identity import DefaultAzureCredential
 
-    return DefaultAzureCredential()
+    # process_timeout bounds the Azure CLI and PowerShell credentials of the chain.
+    return DefaultAzureCredential(process_timeout=timeout)
 
 
 def _classify(exc: BaseException) -> FailureKind:
@@ -134,7 +135,7 @@ def check(section: ADLSStorage, timeout: float) -> dict[str, object]:
     endpoint = section.endpoint or f"https://{section.account}.blob.core.windows.net"
     service = BlobServiceClient(
         account_url=endpoint,
-        credential=_credential(section),
+        credential=_credential(section, timeout),
         connection_timeout=timeout,
         read_timeout=timeout,
         retry_total=0,
