@@ -101,10 +101,10 @@ _SECRET_ENV_NAME = re.compile(
     r"(PASS|PASSWD|PASSWORD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|CREDENTIALS?)$",
     re.IGNORECASE,
 )
-# Keys that name a secret rather than hold one: `existingSecret`, `passwordSecretKey`, ...
-_SECRET_REFERENCE_KEY = re.compile(
-    r"(name|names|ref|key|keys|existing\w*|enabled|create|path|file)$", re.IGNORECASE
-)
+# A credential-named key that names a Secret rather than holds one: `existingSecret`.
+# (`passwordKey`, `secretName`, `apiSecret: {existingSecret: ...}` never match _SECRET_KEY's
+# end anchor or hold a mapping, so they need no exemption.)
+_SECRET_REFERENCE_KEY = re.compile(r"^existing", re.IGNORECASE)
 
 
 @dataclass(frozen=True)

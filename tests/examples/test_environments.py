@@ -210,3 +210,24 @@ def test_sops_private_values_are_keys_the_chart_accepts(
     assert api["spec"]["template"]["spec"]["containers"][0]["image"] == (
         f"registry.stand-in.example/floe/floe-cube:{cube_tag}"
     )
+
+
+@pytest.mark.requirement("007-FR-013")
+def test_prod_dagster_webserver_is_replicated_behind_a_pdb(
+    chart_workspace: Any, rendered: dict[str, list[dict[str, Any]]]
+) -> None:
+    render = _charts_library()
+    if chart_workspace.dagster_mode is not render.DependencyMode.FULL:
+        pytest.skip(f"the Dagster subchart is not rendered here: {chart_workspace.reason}")
+    objects = rendered["prod"]
+    (webserver,) = [
+        o
+        for o in objects
+        if o["kind"] == "Deployment" and o["metadata"]["name"].endswith("dagster-webserver")
+    ]
+    assert webserver["spec"]["replicas"] == 2
+    labels = webserver["spec"]["template"]["metadata"]["labels"]
+    selectors = [
+        o["spec"]["selector"]["matchLabels"] for o in objects if o["kind"] == "PodDisruptionBudget"
+    ]
+    assert len([s for s in selectors if all(labels.get(k) == v for k, v in s.items())]) == 1

@@ -233,13 +233,20 @@ def test_literal_credential_in_an_env_list_is_reported(tmp_path: Path, repo_root
     values.write_text(
         "floe-cube:\n  extraEnv:\n    - name: CUBEJS_DB_PASS\n      value: s3cr3t\n"
         "    - name: CUBEJS_LOG_LEVEL\n      value: info\n"
+        "  apiSecret:\n    existingSecret: floe-cube-api\n    key: CUBEJS_API_SECRET\n"
+        "  apiKey: k-123\n"
     )
     assert plaintext_secret_problems(values, repo_root) == [
         Problem(
             str(values),
+            "floe-cube.apiKey holds a literal credential; reference an existing Secret "
+            "instead (SC-004)",
+        ),
+        Problem(
+            str(values),
             "floe-cube.extraEnv: CUBEJS_DB_PASS has a literal value; use "
             "valueFrom.secretKeyRef (SC-004)",
-        )
+        ),
     ]
 
 
