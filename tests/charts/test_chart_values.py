@@ -206,5 +206,5 @@ def test_external_secrets_variant_renders_the_targets(offline_workspace: ChartWo
     assert targets == {
         "floe-postgresql": ["postgresql-password"],
         "floe-warehouse": ["FLOE_WAREHOUSE_HOST", "FLOE_WAREHOUSE_PORT", "FLOE_WAREHOUSE_USER",
-                           "FLOE_WAREHOUSE_PASSWORD", "FLOE_WAREHOUSE_DATABASE"],
+                           "FLOE_WAREHOUSE_PASSWORD", "FLOE_WAREHOUSE_DB"],
     }
