@@ -47,7 +47,7 @@ CHART_SECRETS = {
         "FLOE_WAREHOUSE_PORT",
         "FLOE_WAREHOUSE_USER",
         "FLOE_WAREHOUSE_PASSWORD",
-        "FLOE_WAREHOUSE_DATABASE",
+        "FLOE_WAREHOUSE_DB",
     },
     "floe-cube-api": {"CUBEJS_API_SECRET"},
 }
@@ -286,3 +286,23 @@ def test_baseline_entry_outside_the_examples_is_reported(tmp_path: Path, repo_ro
             "allow-lists tests/fixtures/creds.py, which is not example ciphertext",
         )
     ]
+
+
+@pytest.mark.requirement("007-FR-014", "007-FR-004")
+def test_warehouse_secret_keys_are_variables_the_dbt_profiles_read(
+    environment_builds: dict[str, list[dict[str, Any]]], repo_root: Path
+) -> None:
+    """floe-warehouse reaches the user code whole (envFrom), so each of its keys must be an
+    environment variable dbt's profiles actually read, or it is silently ignored."""
+    profiles = (repo_root / "demo/profiles.yml").read_text()
+    read = set(re.findall(r"env_var\('(FLOE_WAREHOUSE_[A-Z_]+)'", profiles))
+    for env, objects in environment_builds.items():
+        (warehouse,) = [
+            o
+            for o in objects
+            if o["kind"] in {"ExternalSecret", "SealedSecret"}
+            and o["metadata"]["name"] == "floe-warehouse"
+        ]
+        keys = _secret_keys(warehouse)
+        assert keys == CHART_SECRETS["floe-warehouse"]
+        assert keys - read == set(), env
