@@ -107,7 +107,9 @@ def _check_marts(query: Query, expected: ExpectedMarts, lake: Lake) -> None:
         pid: tuple(p.values()) for pid, p in expected.products.items()
     }
 
-    discounts = dict(query("select order_item_id, discount from stg_order_items"))
+    discounts: dict[str, Decimal] = dict(
+        query("select order_item_id, discount from stg_order_items")
+    )
     assert discounts == {iid: i["discount"] for iid, i in expected.items.items()}
     # The recovered discounts are not all zero: the null-defect rule was really exercised.
     recovered = [i for i in expected.items.values() if i["discount"] != Decimal(0)]
