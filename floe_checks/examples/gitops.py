@@ -135,6 +135,16 @@ def applicationset_problems(
     if not params:
         return [Problem(file, f"ApplicationSet {name}: its generators match nothing")], []
     problems: list[Problem] = []
+    for generator in _get(appset, "spec", "generators") or []:
+        git_repo = _get(generator, "git", "repoURL")
+        if git_repo is not None and git_repo != REPO_URL:
+            problems.append(
+                Problem(
+                    file,
+                    f"ApplicationSet {name} git generator repoURL is {git_repo!r}, "
+                    f"expected {REPO_URL!r}",
+                )
+            )
     apps: list[dict[str, Any]] = []
     template = _get(appset, "spec", "template") or {}
     for param in params:
@@ -193,12 +203,22 @@ def flux_problems(directory: Path, root: Path) -> list[Problem]:
                 Problem(_rel(path, root), f"GitRepository {name} url is {url!r}, not {REPO_URL!r}")
             )
 
-    def source_missing(ref: Any, own_namespace: Any) -> str | None:
+    ignores = {
+        (_get(doc, "metadata", "namespace"), _get(doc, "metadata", "name")): str(
+            _get(doc, "spec", "ignore") or ""
+        )
+        for _, doc in _by_kind(directory, "GitRepository", "source.toolkit.fluxcd.io/")
+    }
+
+    def source_missing(ref: Any, own_namespace: Any, *paths: Any) -> str | None:
         if not isinstance(ref, Mapping) or ref.get("kind") != "GitRepository":
             return f"sourceRef {ref!r} is not a GitRepository"
         key = (ref.get("namespace", own_namespace), ref.get("name"))
         if key not in repos:
             return f"sourceRef GitRepository {key[0]}/{key[1]} is not defined in the examples"
+        for path in paths:
+            if git_ignored(ignores[key], str(path)):
+                return f"path {path!r} is excluded by GitRepository {key[1]}'s spec.ignore"
         return None
 
     for path, doc in _by_kind(directory, "HelmRelease", "helm.toolkit.fluxcd.io/"):
@@ -209,7 +229,12 @@ def flux_problems(directory: Path, root: Path) -> list[Problem]:
             problems.append(
                 Problem(file, f"HelmRelease {name} chart {chart.get('chart')!r} is not a chart")
             )
-        missing = source_missing(chart.get("sourceRef"), _get(doc, "metadata", "namespace"))
+        missing = source_missing(
+            chart.get("sourceRef"),
+            _get(doc, "metadata", "namespace"),
+            chart.get("chart", ""),
+            *(chart.get("valuesFiles") or []),
+        )
         if missing:
             problems.append(Problem(file, f"HelmRelease {name} {missing}"))
         for ref in chart.get("valuesFiles") or []:
@@ -241,7 +266,9 @@ def flux_problems(directory: Path, root: Path) -> list[Problem]:
                     f"Kustomization {name} path {spec.get('path')!r} has no kustomization.yaml",
                 )
             )
-        missing = source_missing(spec.get("sourceRef"), _get(doc, "metadata", "namespace"))
+        missing = source_missing(
+            spec.get("sourceRef"), _get(doc, "metadata", "namespace"), spec.get("path", "")
+        )
         if missing:
             problems.append(Problem(file, f"Kustomization {name} {missing}"))
         deps = [str(d.get("name")) for d in spec.get("dependsOn") or []]
@@ -263,6 +290,35 @@ def flux_problems(directory: Path, root: Path) -> list[Problem]:
     if cycle:
         problems.append(Problem("examples/gitops/flux", f"dependsOn cycle: {' -> '.join(cycle)}"))
     return problems
+
+
+def git_ignored(rules: str, path: str) -> bool:
+    """Whether ``path`` (repository-relative) is excluded by gitignore-style ``rules``, as
+    Flux applies a GitRepository's ``spec.ignore``: the last matching rule wins, ``!``
+    re-includes, a leading ``/`` anchors at the root, and a directory's rule covers its
+    contents."""
+    parts = [p for p in path.removeprefix("./").strip("/").split("/") if p]
+    ignored = False
+    for raw in rules.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        negate = line.startswith("!")
+        pattern = line[1:] if negate else line
+        anchored = pattern.startswith("/") or "/" in pattern.strip("/")
+        pattern_parts = pattern.strip("/").split("/")
+        for depth in range(1, len(parts) + 1):
+            prefix = parts[:depth]
+            if anchored:
+                hit = len(prefix) == len(pattern_parts) and all(
+                    fnmatch.fnmatchcase(a, b) for a, b in zip(prefix, pattern_parts, strict=True)
+                )
+            else:
+                hit = len(pattern_parts) == 1 and fnmatch.fnmatchcase(prefix[-1], pattern_parts[0])
+            if hit:
+                ignored = not negate
+                break
+    return ignored
 
 
 def _find_cycle(graph: Mapping[str, list[str]]) -> list[str]:

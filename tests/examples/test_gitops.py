@@ -258,3 +258,15 @@ def test_each_environment_release_gets_its_namespace_and_values(
             f"examples/environments/{env}/values.yaml",
         ]
         assert all((repo_root / f).is_file() for f in values_files)
+
+
+@pytest.mark.requirement("007-FR-012")
+def test_paths_the_gitrepository_ignores_are_reported(tmp_path: Path, repo_root: Path) -> None:
+    shutil.copytree(repo_root / "examples/gitops/flux", tmp_path / "flux")
+    source = tmp_path / "flux/gitrepository.yaml"
+    source.write_text(source.read_text().replace("    !/charts/\n", ""))
+    messages = [p.message for p in flux_problems(tmp_path, repo_root)]
+    assert messages == [
+        "HelmRelease floe-runtime path './charts/floe-runtime' is excluded by GitRepository "
+        "floe-checks's spec.ignore"
+    ]
