@@ -11,7 +11,13 @@ from floe_checks.config import BigQueryCompute
 from floe_checks.errors import FailureKind
 from floe_checks.preflight.remediation import failure
 from floe_checks.preflight.result import Service
-from floe_checks.probes.google_client import classify, first_line, http_status, load_credentials
+from floe_checks.probes.google_client import (
+    classify,
+    credentials_source,
+    first_line,
+    http_status,
+    load_credentials,
+)
 
 SERVICE = Service.COMPUTE
 
@@ -60,10 +66,10 @@ def check(section: BigQueryCompute, timeout: float) -> dict[str, object]:
         )
         rows = list(job.result(timeout=timeout, retry=None))
     except Exception as exc:
-        kind = classify(exc)
-        if kind == FailureKind.PROTOCOL and http_status(exc) == 400:
-            kind = FailureKind.QUERY
         status = http_status(exc)
+        kind = classify(exc)
+        if kind == FailureKind.PROTOCOL and status == 400:
+            kind = FailureKind.QUERY
         raise failure(
             kind,
             f"BigQuery SELECT 1 in project {section.project} failed: {first_line(exc)}",
@@ -96,9 +102,5 @@ def check(section: BigQueryCompute, timeout: float) -> dict[str, object]:
         "project": section.project,
         "location": job.location,
         "job_id": job.job_id,
-        "credentials": (
-            "anonymous"
-            if section.anonymous
-            else ("credentials_file" if section.credentials_file else "application default")
-        ),
+        "credentials": credentials_source(section, anonymous=section.anonymous),
     }

@@ -15,7 +15,13 @@ from floe_checks.config import GCSStorage
 from floe_checks.errors import CheckFailure, FailureKind
 from floe_checks.preflight.remediation import failure
 from floe_checks.preflight.result import Service
-from floe_checks.probes.google_client import classify, first_line, http_status, load_credentials
+from floe_checks.probes.google_client import (
+    classify,
+    credentials_source,
+    first_line,
+    http_status,
+    load_credentials,
+)
 from floe_checks.probes.object_round_trip import ReadBackMismatch, round_trip
 
 SERVICE = Service.STORAGE
@@ -115,10 +121,6 @@ def check(section: GCSStorage, timeout: float) -> dict[str, object]:
         "endpoint": endpoint,
         "bucket": section.bucket,
         "prefix": section.prefix,
-        "credentials": (
-            "anonymous"
-            if anonymous
-            else ("credentials_file" if section.credentials_file else "application default")
-        ),
+        "credentials": credentials_source(section, anonymous=anonymous),
         **steps,
     }

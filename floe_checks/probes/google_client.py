@@ -80,6 +80,13 @@ def load_credentials(
     return loaded
 
 
+def credentials_source(section: BigQueryCompute | GCSStorage, *, anonymous: bool) -> str:
+    """Which credentials :func:`load_credentials` uses, for the report."""
+    if anonymous:
+        return "anonymous"
+    return "credentials_file" if section.credentials_file else "application default"
+
+
 def _from_file(path: Path, scopes: Sequence[str]) -> Credentials:
     """Load a credentials file by its declared ``type`` with that type's own loader (google-auth
     deprecates the generic loader for files of unknown origin).
