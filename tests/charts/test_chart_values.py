@@ -208,3 +208,28 @@ def test_external_secrets_variant_renders_the_targets(offline_workspace: ChartWo
         "floe-warehouse": ["FLOE_WAREHOUSE_HOST", "FLOE_WAREHOUSE_PORT", "FLOE_WAREHOUSE_USER",
                            "FLOE_WAREHOUSE_PASSWORD", "FLOE_WAREHOUSE_DB"],
     }
+
+
+@pytest.mark.requirement("SC-004", "007-FR-008")
+def test_every_documented_secret_is_in_the_docs() -> None:
+    from tests.charts.conftest import DOCUMENTED_SECRETS
+
+    docs = (CHARTS.parent / "docs" / "charts.md").read_text()
+    assert [s for s in sorted(DOCUMENTED_SECRETS) if f"`{s}`" not in docs] == []
+
+
+@pytest.mark.requirement("007-FR-010")
+@pytest.mark.parametrize(
+    ("switch", "absent_prefix", "present"),
+    [
+        ("floe-cube.enabled=false", "floe-cube", "ConfigMap/floe-compiled-artifacts"),
+        ("floe-dagster.enabled=false", "floe-compiled-artifacts", "Deployment/floe-cube-api"),
+    ],
+)
+def test_umbrella_deploys_any_part_alone(
+    offline_workspace: ChartWorkspace, switch: str, absent_prefix: str, present: str
+) -> None:
+    objs = offline_workspace.render("floe-runtime", set_values=[switch])
+    names = {f"{o['kind']}/{o['metadata']['name']}" for o in objs}
+    assert present in names
+    assert [n for n in names if n.split("/", 1)[1].startswith(absent_prefix)] == []
