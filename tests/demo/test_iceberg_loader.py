@@ -20,7 +20,8 @@ Make = Callable[..., DemoSettings]
 def _append(loader: IcebergLoader, seed: int, index: int, orders: int = 100) -> int:
     batch = generate_batch(EcommerceConfig(seed=seed), plan_batch(seed, index, batch_orders=orders))
     loader.append_batch(batch.tables(), batch_id=batch.spec.batch_id, batch_index=index, seed=seed)
-    return batch.orders.num_rows
+    rows: int = batch.orders.num_rows
+    return rows
 
 
 def test_append_twice_doubles_and_keeps_both_snapshots(make_settings: Make) -> None:
