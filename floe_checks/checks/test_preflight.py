@@ -1,8 +1,9 @@
 """The bundled preflight checks: one test per service configured in the selected environment.
 
 Collected whenever an environment is selected (``pytest --floe-env=prod -m preflight``). A
-service that is not configured gets no test at all. Each test runs the service's probe through
-:func:`floe_checks.preflight.runner.run_check`; a failure fails the test with the SPEC's one
+service that is not configured gets no test at all. Each test reports the result of its
+service's probe (:func:`floe_checks.preflight.plugin.check_service`; without xdist all checks
+run at once before the first test reports); a failure fails the test with the SPEC's one
 human line (``[CATALOG] ERROR: … Remediation: …``) and nothing else.
 """
 
@@ -12,9 +13,8 @@ import pytest
 
 from floe_checks.config import Environment
 from floe_checks.plugin import selected_environment
-from floe_checks.preflight.plugin import preflight_options, record_result
+from floe_checks.preflight.plugin import check_service, preflight_options, record_result
 from floe_checks.preflight.result import Status
-from floe_checks.preflight.runner import run_check
 
 # Requirement IDs per service (floe_checks/requirements.yaml); every check also proves these.
 REQUIREMENTS: dict[str, tuple[str, ...]] = {
@@ -56,8 +56,7 @@ def test_preflight(
     section = floe_env.sections().get(floe_service)
     if section is None:
         pytest.skip(f"{floe_service} is not configured in the floe_env fixture's environment")
-    options = preflight_options(request.config)
-    result = run_check(floe_service, section, timeout=options.timeout, slow_ms=options.slow_ms)
+    result = check_service(request.config, floe_service, section)
     record_result(request.node, result)
     if result.status == Status.ERROR.value:
         pytest.fail(result.line(), pytrace=False)

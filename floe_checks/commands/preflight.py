@@ -64,11 +64,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("--junitxml", metavar="PATH", help="also write JUnit XML at PATH")
     parser.add_argument(
-        "--workers",
+        "--jobs",
         metavar="N",
-        default="auto",
-        help="checks run concurrently in N worker processes; 'auto' is one per check "
-        "(up to 8), 0 runs them one after another in this process",
+        type=int,
+        default=0,
+        help="run up to N checks at once (default 0: all at once; 1: one after another)",
     )
     parser.set_defaults(func=run)
 
@@ -76,15 +76,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def _config_error(message: str) -> int:
     print(f"floe preflight: configuration error: {message}", file=sys.stderr)
     return EXIT_CONFIG
-
-
-def _workers(value: str, checks: int) -> int:
-    if value == "auto":
-        return min(checks, 8) if checks > 1 else 0
-    count = int(value)
-    if count < 0:
-        raise ValueError("must be 0 or more")
-    return count
 
 
 def run(args: argparse.Namespace) -> int:
@@ -119,10 +110,8 @@ def run(args: argparse.Namespace) -> int:
             f"{config_path}: environments.{env_name}: no service is configured. "
             "Fix: add a compute, storage, catalog, postgres, cube or dagster section."
         )
-    try:
-        workers = _workers(str(args.workers), len(selected))
-    except ValueError:
-        return _config_error(f"--workers: {args.workers!r} is not 'auto' or a whole number >= 0")
+    if args.jobs < 0:
+        return _config_error(f"--jobs: {args.jobs} is negative; use 0 (all at once) or more")
 
     with tempfile.TemporaryDirectory(prefix="floe-preflight-") as tmp:
         report_path = Path(tmp, "report.json")
@@ -134,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
             services=wanted,
             report_path=report_path,
             junitxml=args.junitxml,
-            workers=workers,
+            jobs=args.jobs,
         )
         code, output = _run_pytest(argv)
         if not report_path.is_file():
@@ -165,7 +154,7 @@ def _pytest_argv(
     services: list[str],
     report_path: Path,
     junitxml: str | None,
-    workers: int,
+    jobs: int,
 ) -> list[str]:
     from floe_checks.plugin import CHECKS_DIR
 
@@ -200,12 +189,11 @@ def _pytest_argv(
         argv += ["--floe-check", name]
     if junitxml:
         argv += ["--junitxml", str(Path(junitxml).resolve())]
-    if workers > 0:
-        argv += ["-n", str(workers)]
-    else:
-        argv += ["-p", "no:xdist"]
-    if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
-        argv += ["-p", "floe_checks.plugin"]
+    # Checks run concurrently in this process (the plugin's thread pool): no worker start-up.
+    argv += ["--floe-jobs", str(jobs)]
+    # Only our plugin: loading every installed pytest plugin costs over a second, and a check
+    # must be reported within its timeout + 2 s.
+    argv += ["-p", "floe_checks.plugin"]
     return argv
 
 
@@ -214,6 +202,14 @@ def _run_pytest(argv: list[str]) -> tuple[int, str]:
     import pytest
 
     buffer = io.StringIO()
-    with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
-        code = pytest.main(argv)
+    saved = os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
+    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    try:
+        with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
+            code = pytest.main(argv)
+    finally:
+        if saved is None:
+            del os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"]
+        else:
+            os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = saved
     return int(code), buffer.getvalue()

@@ -19,12 +19,14 @@ from pathlib import Path
 
 import pytest
 
+from floe_checks.config import Section
 from floe_checks.preflight.result import CheckResult, Report, Status
 from floe_checks.preflight.runner import (
     DEFAULT_SLOW_MS,
     DEFAULT_TIMEOUT,
     MAX_TIMEOUT,
     MIN_TIMEOUT,
+    run_check,
     validate_timeout,
 )
 
@@ -33,6 +35,7 @@ RESULT_PROPERTY = "floe_preflight_result"
 SERVICE_ORDER = ("compute", "storage", "catalog", "postgres", "cube", "dagster")
 
 _OPTIONS_KEY = pytest.StashKey["PreflightOptions"]()
+_PREFETCH_KEY = pytest.StashKey[dict[str, tuple[Section, CheckResult]]]()
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,7 @@ class PreflightOptions:
     slow_ms: int = DEFAULT_SLOW_MS
     services: tuple[str, ...] = ()
     report: str | None = None
+    jobs: int = 0
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -68,6 +72,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help=f"a check answering slower than this is a warning (default {DEFAULT_SLOW_MS}).",
     )
     group.addoption(
+        "--floe-jobs",
+        metavar="N",
+        type=int,
+        default=0,
+        help="without xdist, run up to N preflight checks at once before the tests report them "
+        "(default 0: all at once; 1: one after another).",
+    )
+    group.addoption(
         "--floe-check",
         metavar="SERVICE",
         action="append",
@@ -91,7 +103,10 @@ def pytest_configure(config: pytest.Config) -> None:
         slow_ms=DEFAULT_SLOW_MS if slow_ms is None else int(slow_ms),
         services=tuple(config.getoption("floe_check", None) or ()),
         report=config.getoption("floe_report", None),
+        jobs=int(config.getoption("floe_jobs", 0) or 0),
     )
+    if options.jobs < 0:
+        raise pytest.UsageError("--floe-jobs: must be 0 (all at once) or more")
     config.stash[_OPTIONS_KEY] = options
     if not hasattr(config, "workerinput"):
         config.pluginmanager.register(PreflightReporter(config, options), "floe-preflight")
@@ -100,6 +115,63 @@ def pytest_configure(config: pytest.Config) -> None:
 def preflight_options(config: pytest.Config) -> PreflightOptions:
     """The preflight settings of this run (defaults when the plugin was not configured)."""
     return config.stash.get(_OPTIONS_KEY, PreflightOptions())
+
+
+def _check_items(items: list[pytest.Item]) -> list[str]:
+    services: list[str] = []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if item.get_closest_marker("preflight") is None or callspec is None:
+            continue
+        service = callspec.params.get("floe_service")
+        if isinstance(service, str) and service not in services:
+            services.append(service)
+    return services
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session: pytest.Session) -> None:
+    """Without xdist, run every selected check at once before the tests report them one by one:
+    a run then takes as long as its slowest check, not the sum (``--floe-jobs 1`` opts out).
+
+    Under xdist each worker runs the checks it is given; the controller collects nothing here.
+    """
+    config = session.config
+    if hasattr(config, "workerinput") or config.option.collectonly:
+        return
+    options = preflight_options(config)
+    services = _check_items(session.items)
+    if options.jobs == 1 or len(services) < 2:
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    from floe_checks.plugin import selected_environment
+
+    env = selected_environment(config)
+    if env is None:
+        return
+    sections = {name: env.sections()[name] for name in services if name in env.sections()}
+    jobs = options.jobs or len(sections)
+    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="floe-preflight") as pool:
+        futures = {
+            name: pool.submit(
+                run_check, name, section, timeout=options.timeout, slow_ms=options.slow_ms
+            )
+            for name, section in sections.items()
+        }
+        config.stash[_PREFETCH_KEY] = {
+            name: (sections[name], future.result()) for name, future in futures.items()
+        }
+
+
+def check_service(config: pytest.Config, service: str, section: Section) -> CheckResult:
+    """The result of one service's check: the one run ahead of the tests for this very section,
+    else a fresh run."""
+    prefetched = config.stash.get(_PREFETCH_KEY, {}).get(service)
+    if prefetched is not None and prefetched[0] is section:
+        return prefetched[1]
+    options = preflight_options(config)
+    return run_check(service, section, timeout=options.timeout, slow_ms=options.slow_ms)
 
 
 def record_result(item: pytest.Item, result: CheckResult) -> None:

@@ -69,7 +69,10 @@ def test_success_reports_read_and_write_and_cleans_up(
 ) -> None:
     key, secret = lake.keys["admin"]
     result = run_check(
-        "storage", _section(load_section, lake.endpoint_url, key, secret), timeout=10
+        "storage",
+        _section(load_section, lake.endpoint_url, key, secret),
+        timeout=10,
+        slow_ms=10_000,
     )
     assert result.status == "ok", result.line()
     assert result.backend == "s3"
@@ -169,8 +172,8 @@ def test_plain_moto_accepts_any_key(
         endpoint_url=s3_server.endpoint_url,
         region_name="us-east-1",
         aws_access_key_id="any",
-        aws_secret_access_key="any",  # noqa: S106 - moto without IAM
+        aws_secret_access_key="any",
     ).create_bucket(Bucket="plain")
-    result = run_check("storage", _admin_any, timeout=10)
+    result = run_check("storage", _admin_any, timeout=10, slow_ms=10_000)
     assert result.status == "ok", result.line()
     assert (result.details["read"], result.details["write"]) == ("ok", "ok")

@@ -13,7 +13,11 @@ from floe_checks.ports import free_port
 from floe_checks.preflight.runner import run_check
 from tests.preflight.conftest import Blackhole, TrinoServer
 
-pytestmark = pytest.mark.requirement("007-FR-016", "007-FR-020")
+pytestmark = [
+    pytest.mark.requirement("007-FR-016", "007-FR-020"),
+    # The stand-in's certificate is self-signed, so the sections say verify: false.
+    pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning"),
+]
 
 
 def _section(

@@ -1,0 +1,347 @@
+"""End to end: ``floe preflight`` and ``pytest --floe-env=… -m preflight`` in their own processes
+against an environment made of the local real servers (PostgreSQL, moto with IAM, SeaweedFS's
+Iceberg REST catalog) and the Trino stand-in."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+from floe_checks.ports import free_port
+from floe_checks.preflight.result import Report
+from floe_checks.servers.postgres import PostgresServer
+from tests.preflight.conftest import Blackhole, IcebergRestServer, S3Server, TrinoServer
+
+pytestmark = pytest.mark.requirement("007-FR-015", "007-FR-020", "SC-003")
+
+BIN = Path(sys.executable).parent
+REPORT_KEYS = {"timestamp", "overall_status", "duration_ms", "environment", "checks"}
+CHECK_KEYS = {"service", "backend", "status", "message", "duration_ms", "remediation", "details"}
+BUCKET = "floe-run"
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """A directory with floe.yaml and the environment variables its secrets come from."""
+
+    path: Path
+    env: dict[str, str]
+
+    @property
+    def secrets(self) -> list[str]:
+        return [v for k, v in self.env.items() if k.endswith(("PASSWORD", "SECRET", "_KEY"))]
+
+    def run(self, *argv: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            list(argv),
+            cwd=self.path,
+            env={**os.environ, **self.env},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+
+def _sections(
+    trino: TrinoServer,
+    s3: S3Server,
+    catalog: IcebergRestServer,
+    pg: PostgresServer,
+    prefix: str,
+) -> dict[str, object]:
+    return {
+        "compute": {
+            "type": "trino",
+            "host": "127.0.0.1",
+            "port": trino.port,
+            "user": "analyst",
+            "http_scheme": "https",
+            "verify": False,
+            "password": f"${{{prefix}TRINO_PASSWORD}}",
+        },
+        "storage": {
+            "type": "s3",
+            "bucket": BUCKET,
+            "endpoint_url": s3.endpoint_url,
+            "path_style": True,
+            "access_key_id": f"${{{prefix}AWS_ACCESS_KEY_ID}}",
+            "secret_access_key": f"${{{prefix}AWS_SECRET_ACCESS_KEY}}",
+        },
+        "catalog": {
+            "type": "polaris",
+            "uri": catalog.uri,
+            "warehouse": catalog.warehouse,
+            "client_id": f"${{{prefix}POLARIS_CLIENT_ID}}",
+            "client_secret": f"${{{prefix}POLARIS_CLIENT_SECRET}}",
+        },
+        "postgres": {
+            "host": "127.0.0.1",
+            "port": pg.port,
+            "user": "postgres",
+            "database": "postgres",
+            "password": f"${{{prefix}DAGSTER_PG_PASSWORD}}",
+        },
+    }
+
+
+@pytest.fixture(scope="module")
+def workspace(
+    tmp_path_factory: pytest.TempPathFactory,
+    trino_server: TrinoServer,
+    s3_iam_server: S3Server,
+    iceberg_rest_server: IcebergRestServer,
+    postgres_server: PostgresServer,
+    blackhole: Blackhole,
+) -> Workspace:
+    """floe.yaml with environments ``all`` (everything right), ``broken`` (every secret wrong),
+    ``hole`` (a catalog that never answers) and ``typo`` (a misspelt key)."""
+    import boto3
+
+    key, secret = s3_iam_server.keys["admin"]
+    boto3.client(
+        "s3",
+        endpoint_url=s3_iam_server.endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id=key,
+        aws_secret_access_key=secret,
+    ).create_bucket(Bucket=BUCKET)
+    good = _sections(trino_server, s3_iam_server, iceberg_rest_server, postgres_server, "")
+    bad = _sections(trino_server, s3_iam_server, iceberg_rest_server, postgres_server, "BAD_")
+    environments = {
+        "all": good,
+        "broken": bad,
+        "hole": {"catalog": {**good["catalog"], "uri": blackhole.url}},  # type: ignore[dict-item]
+        "typo": {"postgres": {"hots": "127.0.0.1", "user": "postgres"}},
+    }
+    path = tmp_path_factory.mktemp("workspace")
+    (path / "floe.yaml").write_text(
+        yaml.safe_dump({"environments": environments}, sort_keys=False), encoding="utf-8"
+    )
+    env = {
+        "TRINO_PASSWORD": trino_server.password,
+        "AWS_ACCESS_KEY_ID": key,
+        "AWS_SECRET_ACCESS_KEY": secret,
+        "POLARIS_CLIENT_ID": iceberg_rest_server.client_id,
+        "POLARIS_CLIENT_SECRET": iceberg_rest_server.client_secret,
+        "DAGSTER_PG_PASSWORD": postgres_server.password,
+        "BAD_TRINO_PASSWORD": "wrong-trino-password-7",
+        "BAD_AWS_ACCESS_KEY_ID": key,
+        "BAD_AWS_SECRET_ACCESS_KEY": "wrong-aws-secret-key-7",
+        "BAD_POLARIS_CLIENT_ID": iceberg_rest_server.client_id,
+        "BAD_POLARIS_CLIENT_SECRET": "wrong-polaris-secret-7",
+        "BAD_DAGSTER_PG_PASSWORD": "wrong-pg-password-7",
+    }
+    return Workspace(path, env)
+
+
+def _assert_contract(raw: str) -> Report:
+    data = json.loads(raw)
+    assert set(data) == REPORT_KEYS
+    for check in data["checks"]:
+        assert set(check) == CHECK_KEYS
+    return Report.model_validate(data)
+
+
+def _assert_no_secret(workspace: Workspace, *texts: str) -> None:
+    for secret in workspace.secrets:
+        for text in texts:
+            assert secret not in text
+
+
+def test_cli_all_local_servers_pass(workspace: Workspace) -> None:
+    done = workspace.run(str(BIN / "floe"), "preflight", "--env", "all", "--json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = _assert_contract(done.stdout)
+    assert report.overall_status == "pass"
+    assert report.environment == "all"
+    assert [(c.service, c.backend) for c in report.checks] == [
+        ("compute", "trino"),
+        ("storage", "s3"),
+        ("catalog", "polaris"),
+        ("postgres", "postgres"),
+    ]
+    assert {c.status for c in report.checks} <= {"ok", "warning"}
+    _assert_no_secret(workspace, done.stdout, done.stderr)
+
+
+def test_cli_human_lines_and_selection(workspace: Workspace) -> None:
+    done = workspace.run(
+        str(BIN / "floe"), "preflight", "--env", "all", "--check-postgres", "--check-catalog"
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert [line.split(":")[0] for line in lines[:2]] == ["[CATALOG] OK", "[POSTGRES] OK"]
+    assert lines[2].startswith("preflight all: PASS (2 checks, ")
+
+
+def test_cli_every_failure_exits_1_with_remediation_and_no_secret(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    junit = tmp_path / "junit.xml"
+    done = workspace.run(
+        str(BIN / "floe"), "preflight", "--env", "broken", "--json", "--junitxml", str(junit)
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    report = _assert_contract(done.stdout)
+    assert report.overall_status == "fail"
+    failures = {c.service: (c.status, c.details["failure"]) for c in report.checks}
+    assert failures == {
+        "compute": ("error", "authentication"),
+        "storage": ("error", "authentication"),
+        "catalog": ("error", "authentication"),
+        "postgres": ("error", "authentication"),
+    }
+    remediations = {c.service: c.remediation for c in report.checks}
+    assert "${BAD_TRINO_PASSWORD}" in str(remediations["compute"])
+    assert "${BAD_AWS_SECRET_ACCESS_KEY}" in str(remediations["storage"])
+    assert "${BAD_POLARIS_CLIENT_SECRET}" in str(remediations["catalog"])
+    assert "${BAD_DAGSTER_PG_PASSWORD}" in str(remediations["postgres"])
+    xml = junit.read_text(encoding="utf-8")
+    _assert_no_secret(workspace, done.stdout, done.stderr, xml)
+    assert "Traceback" not in done.stdout + done.stderr + xml
+
+
+def test_cli_blackhole_with_timeout_5_is_reported_within_7_seconds(workspace: Workspace) -> None:
+    started = time.monotonic()
+    done = workspace.run(str(BIN / "floe"), "preflight", "--env", "hole", "--timeout", "5")
+    elapsed = time.monotonic() - started
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert done.stdout.startswith("[CATALOG] ERROR: no answer from ")
+    assert "within 5 s" in done.stdout.splitlines()[0]
+    # 007 issue: an endpoint that accepts TCP and never answers is reported within timeout + 2 s.
+    assert elapsed <= 7.0, f"took {elapsed:.1f} s"
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (
+            ["--env", "typo"],
+            "environments.typo.postgres.host: Field required (also: postgres.hots: Extra "
+            "inputs are not permitted). Fix: add the field",
+        ),
+        (["--env", "nowhere"], "environments.nowhere: environment 'nowhere' is not defined."),
+        (["--env", "all", "--timeout", "4"], "--timeout: timeout 4 s is out of range"),
+        (["--env", "hole", "--check-postgres"], "environments.hole.postgres: not configured"),
+    ],
+)
+def test_cli_configuration_errors_exit_2(
+    workspace: Workspace, argv: list[str], expected: str
+) -> None:
+    done = workspace.run(str(BIN / "floe"), "preflight", *argv)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stdout == ""
+    assert expected in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_pytest_path_under_xdist_writes_report_table_and_junit(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    report_path, junit = tmp_path / "report.json", tmp_path / "junit.xml"
+    done = workspace.run(
+        str(BIN / "pytest"),
+        "--floe-env=all",
+        "-m",
+        "preflight",
+        "-n",
+        "2",
+        "-p",
+        "no:cacheprovider",
+        "--floe-slow-ms=60000",  # a loaded CI machine must not turn ok into warning here
+        f"--floe-report={report_path}",
+        f"--junitxml={junit}",
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = _assert_contract(report_path.read_text(encoding="utf-8"))
+    assert [c.service for c in report.checks] == ["compute", "storage", "catalog", "postgres"]
+    assert "floe preflight: all" in done.stdout  # the Rich table's title
+    cases = {
+        case.get("name"): {p.get("name"): p.get("value") for p in case.iter("property")}
+        for case in ET.parse(junit).getroot().iter("testcase")
+    }
+    assert set(cases) == {
+        "test_preflight[compute]",
+        "test_preflight[storage]",
+        "test_preflight[catalog]",
+        "test_preflight[postgres]",
+    }
+    props = cases["test_preflight[storage]"]
+    assert (props["service"], props["backend"], props["status"]) == ("storage", "s3", "ok")
+    assert props["requirement"] == "SC-003"  # the last requirement property written
+    assert "floe_preflight_result" not in props
+
+
+def test_pytest_path_failure_text_is_the_human_line_only(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    junit = tmp_path / "junit.xml"
+    done = workspace.run(
+        str(BIN / "pytest"),
+        "--floe-env=broken",
+        "-m",
+        "preflight",
+        "-p",
+        "no:cacheprovider",
+        "--floe-check=catalog",
+        f"--junitxml={junit}",
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    failure = next(ET.parse(junit).getroot().iter("failure"))
+    assert failure.text is not None
+    assert failure.text.strip() == (
+        "[CATALOG] ERROR: OAuth2 authentication failed (401 Unauthorized: Invalid client "
+        "credentials). Remediation: the credentials were rejected: check "
+        "environments.broken.catalog.client_id (${BAD_POLARIS_CLIENT_ID}), "
+        "environments.broken.catalog.client_secret (${BAD_POLARIS_CLIENT_SECRET})."
+    )
+    xml = junit.read_text(encoding="utf-8")
+    assert "Traceback" not in done.stdout + xml
+    _assert_no_secret(workspace, done.stdout, done.stderr, xml)
+
+
+def test_pytest_path_config_error_is_a_usage_error(workspace: Workspace) -> None:
+    done = workspace.run(str(BIN / "pytest"), "--floe-env=typo", "-m", "preflight")
+    assert done.returncode == 4
+    assert "environments.typo.postgres.host: Field required" in done.stderr
+
+
+def test_pytest_timeout_option_range(workspace: Workspace) -> None:
+    done = workspace.run(
+        str(BIN / "pytest"), "--floe-env=all", "-m", "preflight", "--floe-timeout=301"
+    )
+    assert done.returncode == 4
+    assert "--floe-timeout: timeout 301 s is out of range: use 5 to 300 seconds" in done.stderr
+
+
+def test_unused_port_is_never_a_pass(workspace: Workspace, tmp_path: Path) -> None:
+    """The earlier tool's bug: a check that only opens sockets and swallows errors. Here a
+    postgres section pointing at a free port must fail."""
+    port = free_port()
+    (tmp_path / "floe.yaml").write_text(
+        yaml.safe_dump(
+            {"environments": {"x": {"postgres": {"host": "127.0.0.1", "port": port, "user": "u"}}}}
+        ),
+        encoding="utf-8",
+    )
+    done = subprocess.run(
+        [str(BIN / "floe"), "preflight", "--env", "x", "--json"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1
+    report = Report.model_validate_json(done.stdout)
+    assert report.checks[0].details["failure"] == "connection_refused"
