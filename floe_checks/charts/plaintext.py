@@ -48,3 +48,34 @@ def check_values_file(path: Path) -> list[str]:
         for doc in docs
         for dotted in plaintext_credentials(doc)
     ]
+
+
+# detect-secrets plugins that recognise secrets by their shape. Its keyword plugin is left out:
+# it flags every `existingSecret: name` reference, which is exactly what we want people to write.
+_SHAPE_PLUGINS = [
+    {"name": "AWSKeyDetector"},
+    {"name": "AzureStorageKeyDetector"},
+    {"name": "BasicAuthDetector"},
+    {"name": "GitHubTokenDetector"},
+    {"name": "JwtTokenDetector"},
+    {"name": "PrivateKeyDetector"},
+    {"name": "SlackDetector"},
+    {"name": "StripeDetector"},
+    {"name": "Base64HighEntropyString", "limit": 4.5},
+    {"name": "HexHighEntropyString", "limit": 3.0},
+]
+
+
+def scan_for_secrets(paths: list[Path]) -> list[str]:
+    """detect-secrets (shape and entropy plugins) over files: ``path:line: type`` per finding."""
+    from detect_secrets.core.secrets_collection import SecretsCollection
+    from detect_secrets.settings import transient_settings
+
+    found: list[str] = []
+    with transient_settings({"plugins_used": _SHAPE_PLUGINS}):
+        collection = SecretsCollection()
+        for path in paths:
+            collection.scan_file(str(path))
+        for filename, secrets in collection.json().items():
+            found += [f"{filename}:{s['line_number']}: {s['type']}" for s in secrets]
+    return sorted(found)

@@ -233,3 +233,16 @@ def test_umbrella_deploys_any_part_alone(
     names = {f"{o['kind']}/{o['metadata']['name']}" for o in objs}
     assert present in names
     assert [n for n in names if n.split("/", 1)[1].startswith(absent_prefix)] == []
+
+
+@pytest.mark.requirement("SC-004")
+def test_no_secret_shaped_string_in_charts_or_images() -> None:
+    from floe_checks.charts.plaintext import scan_for_secrets
+
+    root = CHARTS.parent
+    files = [p for d in ("charts", "docker") for p in (root / d).rglob("*") if p.is_file()]
+    files += [root / "docker" / ".env.example"]
+    assert scan_for_secrets(files) == []
+    leak = BAD_VALUES / "leaked-credentials.yaml"
+    assert scan_for_secrets([leak]) == [f"{leak}:3: Basic Auth Credentials",
+                                        f"{leak}:5: AWS Access Key"]

@@ -6,8 +6,6 @@
   value: /cube/data
 - name: CUBESTORE_WORKERS
   value: {{ include "floe-cube.workerList" . | quote }}
-- name: CUBESTORE_META_PORT
-  value: "9999"
 {{- if .Values.cubestore.s3.bucket }}
 - name: CUBESTORE_S3_BUCKET
   value: {{ .Values.cubestore.s3.bucket | quote }}
