@@ -13,6 +13,7 @@ from floe_checks.charts.hardening import check_hardening
 from floe_checks.charts.render import ChartWorkspace
 from floe_checks.charts.validate import K8S_VERSIONS, validate_objects
 from floe_checks.charts.wiring import (
+    check_configmap_mounted,
     check_configmap_references,
     check_ingress_backends,
     check_pdb_selectors,
@@ -92,7 +93,7 @@ def test_offline_render_is_hardened_and_wired(
     assert _wiring(objs, variant) == []
 
 
-@pytest.mark.requirement("007-FR-005", "007-FR-009")
+@pytest.mark.requirement("007-FR-005", "007-FR-007", "007-FR-009")
 @pytest.mark.parametrize("variant", DAGSTER_VARIANTS, ids=variant_id)
 def test_full_render_with_dagster_standin(
     standin_workspace: ChartWorkspace, variant: Variant
@@ -110,6 +111,11 @@ def test_full_render_with_dagster_standin(
     # webserver + daemon (2 init + 1 main each) and the user code: at least 7 containers.
     assert _assert_every_container_hardened(objs) >= 7
     assert _wiring(objs, variant) == []
+    # FR-007: where Dagster's code runs, the CompiledArtifacts ConfigMap is mounted.
+    assert check_configmap_mounted(
+        objs, "floe-compiled-artifacts", "/etc/floe/compiled",
+        ["floe-dagster-user-deployments-floe-demo"],
+    ) == []
 
 
 @pytest.mark.requirement("007-FR-005")
@@ -123,6 +129,12 @@ def test_full_render_with_official_dagster_chart(
     assert validate_objects(objs) == []
     assert check_hardening(objs) == []
     assert _wiring(objs, variant) == []
+    user_code = [w.name for w in k8s.workloads(objs)
+                 if w.kind == "Deployment" and w.name.endswith("floe-demo")]
+    assert len(user_code) == 1, user_code
+    assert check_configmap_mounted(
+        objs, "floe-compiled-artifacts", "/etc/floe/compiled", user_code
+    ) == []
 
 
 def test_offline_mode_names_its_reason(offline_workspace: ChartWorkspace) -> None:
