@@ -92,7 +92,7 @@ def test_materialising_the_whole_graph_twice_appends_and_rebuilds(
         FLOE_DEMO_OPENLINEAGE_FILE=str(lineage_file),
     )
     defs = build_definitions(settings)
-    assets = list(defs.assets or [])
+    assets = [a for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition)]
     resources = dict(defs.resources or {})
     for _ in range(2):
         result = dg.materialize(assets, resources=resources)
