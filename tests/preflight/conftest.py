@@ -1,380 +1,65 @@
-"""Real servers for the preflight tests, each on a free loopback port, stopped by PID.
+"""Fixtures for the preflight tests: the real local servers of :mod:`local_servers`, session
+scoped (once per xdist worker) and stopped by PID in their finalizers, plus ``load_section``.
 
-Session-scoped (so once per xdist worker), shared by every test module in this folder:
-
-* ``postgres_server`` — a throwaway PostgreSQL cluster (:class:`PostgresServer`);
-* ``s3_server`` — ``moto_server`` (S3 API, any credentials accepted);
-* ``s3_iam_server`` — a second ``moto_server`` that enforces IAM: an ``admin`` key pair allowed
-  everything and a ``reader`` key pair allowed only to list and read;
-* ``iceberg_rest_server`` — SeaweedFS ``weed mini``: an Iceberg REST catalog with OAuth2
-  client credentials (the S3 key pair) and the table bucket ``warehouse``;
-* ``trino_server`` — :mod:`tests.preflight.trino_server`, the protocol-faithful Trino stand-in,
-  with basic auth and a catalog ``memory``;
-* ``blackhole`` — a socket that accepts TCP connections and never answers.
+``postgres_server``, ``s3_server``, ``s3_iam_server``, ``iceberg_rest_server``, ``trino_server``
+(the Trino stand-in) and ``blackhole`` — see :mod:`tests.preflight.local_servers`.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import secrets
-import shutil
-import signal
-import sys
-import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
 from floe_checks.config import Section, validate_environment
-from floe_checks.ports import free_port, is_listening
 from floe_checks.servers.postgres import PostgresServer
-from floe_checks.servers.process import ManagedProcess
+from tests.preflight import local_servers
+from tests.preflight.local_servers import Blackhole, IcebergRestServer, S3Server, TrinoServer
 
-VENV_BIN = Path(sys.executable).parent
-HERE = Path(__file__).parent
-
-
-@dataclass(frozen=True)
-class S3Server:
-    """A moto S3 endpoint. With IAM on, ``keys`` maps a role name to (access key, secret)."""
-
-    endpoint_url: str
-    port: int
-    pid: int
-    keys: dict[str, tuple[str, str]]
-    region: str = "us-east-1"
-
-
-@dataclass(frozen=True)
-class IcebergRestServer:
-    """SeaweedFS's Iceberg REST catalog; OAuth2 client id/secret = its S3 key pair."""
-
-    uri: str
-    client_id: str
-    client_secret: str
-    warehouse: str
-    s3_endpoint: str
-    pid: int
-
-
-@dataclass(frozen=True)
-class TrinoServer:
-    """The Trino stand-in at ``https://host:port`` (self-signed): basic auth with
-    ``user``/``password``; catalog ``memory`` exists."""
-
-    host: str
-    port: int
-    user: str
-    password: str
-    catalog: str
-    pid: int
-
-
-@dataclass(frozen=True)
-class Blackhole:
-    """Accepts TCP connections on ``host:port`` and never sends a byte."""
-
-    host: str
-    port: int
-    pid: int
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-
-def _start(
-    name: str,
-    argv: list[str],
-    log_dir: Path,
-    ready: object,
-    *,
-    env: dict[str, str] | None = None,
-    timeout: float = 30.0,
-    stop_signal: int = signal.SIGTERM,
-) -> ManagedProcess:
-    """Start a server and wait until ``ready()``; stop it again if it never gets there."""
-    process = ManagedProcess(
-        name,
-        argv,
-        log_path=log_dir / f"{name}.log",
-        env={**os.environ, **(env or {})},
-        cwd=log_dir,
-        stop_signal=stop_signal,
-    ).start()
-    try:
-        process.wait_ready(ready, timeout)  # type: ignore[arg-type]
-    except BaseException:
-        process.stop()
-        raise
-    return process
+__all__ = ["Blackhole", "IcebergRestServer", "S3Server", "TrinoServer"]
 
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
     """A PostgreSQL cluster with scram password auth on a free loopback port."""
-    # Not under pytest's tmp dir: that is private to root, and the server runs as 'postgres'.
-    base = Path(tempfile.mkdtemp(prefix="floe-pg-"))
-    server = PostgresServer(base)
-    try:
-        server.start()
+    with local_servers.postgres_server() as server:
         yield server
-    finally:
-        server.stop()
-        shutil.rmtree(base, ignore_errors=True)
-
-
-def _moto(
-    log_dir: Path, name: str, env: dict[str, str] | None = None
-) -> tuple[ManagedProcess, int]:
-    port = free_port()
-    argv = [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)]
-    process = _start(name, argv, log_dir, lambda: is_listening(port), env=env)
-    return process, port
 
 
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     """moto's S3 API; it accepts any credentials."""
-    process, port = _moto(tmp_path_factory.mktemp("moto"), "moto")
-    try:
-        yield S3Server(f"http://127.0.0.1:{port}", port, process.pid, {})
-    finally:
-        process.stop()
+    with local_servers.s3_server(tmp_path_factory.mktemp("s3")) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
 def s3_iam_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     """moto with IAM enforced: keys ``admin`` (everything) and ``reader`` (list and get)."""
-    import boto3
-
-    # The first six requests (the IAM set-up below) may go unsigned; every later one is checked.
-    process, port = _moto(
-        tmp_path_factory.mktemp("moto-iam"), "moto-iam", {"INITIAL_NO_AUTH_ACTION_COUNT": "6"}
-    )
-    try:
-        endpoint = f"http://127.0.0.1:{port}"
-        iam = boto3.client(
-            "iam",
-            endpoint_url=endpoint,
-            region_name="us-east-1",
-            aws_access_key_id="setup",
-            aws_secret_access_key="setup",
-        )
-        policies = {
-            "admin": ["*"],
-            # moto authorises HEAD bucket as "s3:HeadBucket" (AWS uses s3:ListBucket for it).
-            "reader": ["s3:ListBucket", "s3:HeadBucket", "s3:GetObject", "s3:GetBucketLocation"],
-        }
-        keys: dict[str, tuple[str, str]] = {}
-        for user, actions in policies.items():
-            iam.create_user(UserName=user)
-            key = iam.create_access_key(UserName=user)["AccessKey"]
-            document = {
-                "Version": "2012-10-17",
-                "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}],
-            }
-            iam.put_user_policy(
-                UserName=user, PolicyName=f"{user}-policy", PolicyDocument=json.dumps(document)
-            )
-            keys[user] = (key["AccessKeyId"], key["SecretAccessKey"])
-        yield S3Server(endpoint, port, process.pid, keys)
-    finally:
-        process.stop()
+    with local_servers.s3_iam_server(tmp_path_factory.mktemp("s3-iam")) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
 def iceberg_rest_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IcebergRestServer]:
     """SeaweedFS ``weed mini``: S3 plus an Iceberg REST catalog with OAuth2, loopback only."""
-    import requests
-
-    base = tmp_path_factory.mktemp("weed")
-    client_id = f"floe{secrets.token_hex(6)}"
-    client_secret = secrets.token_urlsafe(24)
-    config = {
-        "identities": [
-            {
-                "name": "floe",
-                "credentials": [{"accessKey": client_id, "secretKey": client_secret}],
-                "actions": ["Admin", "Read", "Write", "List", "Tagging"],
-            }
-        ]
-    }
-    (base / "s3.json").write_text(json.dumps(config), encoding="utf-8")
-    ports = {
-        name: free_port()
-        for name in (
-            "master.port",
-            "master.port.grpc",
-            "volume.port",
-            "volume.port.grpc",
-            "filer.port",
-            "filer.port.grpc",
-            "s3.port",
-            "s3.port.grpc",
-            "s3.port.iceberg",
-            "admin.port",
-            "admin.port.grpc",
-        )
-    }
-    argv = [
-        str(VENV_BIN / "weed"),
-        "mini",
-        f"-dir={base / 'data'}",
-        "-ip=127.0.0.1",
-        "-ip.bind=127.0.0.1",
-        "-master.telemetry=false",
-        "-webdav=false",
-        "-admin.ui=false",
-        f"-s3.config={base / 's3.json'}",
-        "-tableBucket=warehouse",
-        "-s3.port.lance=0",
-        f"-filer.localSocket={base / 'filer.sock'}",
-        f"-s3.localSocket={base / 's3.sock'}",
-        *(f"-{name}={port}" for name, port in ports.items()),
-    ]
-    uri = f"http://127.0.0.1:{ports['s3.port.iceberg']}"
-
-    def ready() -> bool:
-        answer = requests.post(
-            f"{uri}/v1/oauth/tokens",
-            data={
-                "grant_type": "client_credentials",
-                "client_id": client_id,
-                "client_secret": client_secret,
-            },
-            timeout=2,
-        )
-        if answer.status_code != 200:
-            return False
-        # The table bucket is created a moment after the catalog starts answering.
-        listing = requests.get(
-            f"{uri}/v1/warehouse/namespaces",
-            headers={"Authorization": f"Bearer {answer.json()['access_token']}"},
-            timeout=2,
-        )
-        return listing.status_code == 200
-
-    (base / "data").mkdir()
-    process = _start("weed", argv, base, ready, timeout=60)
-    try:
-        yield IcebergRestServer(
-            uri=uri,
-            client_id=client_id,
-            client_secret=client_secret,
-            warehouse="warehouse",
-            s3_endpoint=f"http://127.0.0.1:{ports['s3.port']}",
-            pid=process.pid,
-        )
-    finally:
-        process.stop()
-
-
-def _self_signed_certificate(directory: Path) -> tuple[Path, Path]:
-    """A throwaway certificate for 127.0.0.1 (cert.pem, key.pem)."""
-    import datetime
-    import ipaddress
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
+    with local_servers.iceberg_rest_server(tmp_path_factory.mktemp("iceberg")) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
 def trino_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrinoServer]:
-    """The Trino stand-in (tests/preflight/trino_server.py): https with a self-signed
-    certificate (connect with ``verify: false``) and basic auth."""
-    port = free_port()
-    password = secrets.token_urlsafe(18)
-    base = tmp_path_factory.mktemp("trino")
-    cert, key = _self_signed_certificate(base)
-    argv = [
-        sys.executable,
-        str(HERE / "trino_server.py"),
-        "--port",
-        str(port),
-        "--user",
-        "analyst",
-        "--password-env",
-        "FLOE_TRINO_DOUBLE_PASSWORD",
-        "--catalog",
-        "memory",
-        "--tls-cert",
-        str(cert),
-        "--tls-key",
-        str(key),
-    ]
-    process = _start(
-        "trino-double",
-        argv,
-        base,
-        lambda: is_listening(port),
-        env={"FLOE_TRINO_DOUBLE_PASSWORD": password},
-    )
-    try:
-        yield TrinoServer("127.0.0.1", port, "analyst", password, "memory", process.pid)
-    finally:
-        process.stop()
-
-
-_BLACKHOLE = """
-import socket, sys, time
-sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-sock.bind(("127.0.0.1", int(sys.argv[1])))
-sock.listen(512)  # the kernel completes handshakes into the backlog; nobody ever reads
-while True:
-    time.sleep(3600)
-"""
+    """The Trino stand-in over https (self-signed: connect with ``verify: false``), basic auth."""
+    with local_servers.trino_server(tmp_path_factory.mktemp("trino")) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
 def blackhole(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Blackhole]:
     """A TCP endpoint that accepts connections and never answers (a silent firewall or a hung
     server): what a client meets when only its read timeout can save it."""
-    port = free_port()
-    process = _start(
-        "blackhole",
-        [sys.executable, "-c", _BLACKHOLE, str(port)],
-        tmp_path_factory.mktemp("blackhole"),
-        lambda: is_listening(port),
-    )
-    try:
-        yield Blackhole("127.0.0.1", port, process.pid)
-    finally:
-        process.stop()
+    with local_servers.blackhole(tmp_path_factory.mktemp("blackhole")) as server:
+        yield server
 
 
 @pytest.fixture
