@@ -4,7 +4,8 @@ A floe.yaml holds one environment per pair of backends, so that between them eve
 storage kind is checked: PostgreSQL, moto S3, SeaweedFS's Iceberg REST catalog, the Trino
 stand-in, DuckDB, fakesnow, bqemulator, gcp-storage-emulator and Azurite. Secrets appear in the
 file only as ``${VAR}``; the values go to the ``floe`` subprocess through its environment, and
-none of them may show up in stdout, stderr or the JUnit XML.
+none of them may show up in stdout, stderr or the JUnit XML. A last environment points at a
+missing Snowflake database and a missing GCS bucket: exit 1, each remediation names its field.
 """
 
 from __future__ import annotations
@@ -226,3 +227,52 @@ def test_floe_preflight_passes_against_local_servers(
         assert value not in done.stdout, f"${variable} leaked into stdout"
         assert value not in done.stderr, f"${variable} leaked into stderr"
         assert value not in junit_text, f"${variable} leaked into the JUnit XML"
+
+
+@pytest.mark.requirement("007-FR-015", "007-FR-020")
+def test_floe_preflight_failures_exit_1_and_name_the_fields(
+    snowflake_server: Emulator, gcs_server: Emulator, tmp_path: Path
+) -> None:
+    password = secrets.token_urlsafe(18)
+    sections = {
+        "compute": {
+            "type": "snowflake",
+            "account": "floe",
+            "user": "floe_user",
+            "password": "${SNOWFLAKE_PASSWORD}",
+            "host": "127.0.0.1",
+            "port": snowflake_server.port,
+            "protocol": "http",
+            "database": "NO_SUCH_DB",
+        },
+        "storage": {"type": "gcs", "bucket": "floe-no-such-bucket", "endpoint": gcs_server.url},
+    }
+    config = tmp_path / "floe.yaml"
+    config.write_text(json.dumps({"environments": {"broken": sections}}), encoding="utf-8")
+
+    done = subprocess.run(
+        [str(FLOE), "preflight", "--env", "broken", "--config", str(config), "--json"],
+        env={**os.environ, "SNOWFLAKE_PASSWORD": password},
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+
+    assert done.returncode == 1, f"stdout:\n{done.stdout}\nstderr:\n{done.stderr}"
+    report = Report.model_validate_json(done.stdout)
+    assert report.overall_status == "fail"
+    remediations = {(c.service, c.status): c.remediation for c in report.checks}
+    assert remediations == {
+        ("compute", "error"): (
+            "the database NO_SUCH_DB (or the USAGE grant on it for the user's default role) "
+            "does not exist: create it, or fix environments.broken.compute.database, "
+            "environments.broken.compute.role."
+        ),
+        ("storage", "error"): (
+            "the bucket gs://floe-no-such-bucket does not exist: create it, or fix "
+            "environments.broken.storage.bucket."
+        ),
+    }
+    assert password not in done.stdout
+    assert password not in done.stderr
