@@ -120,7 +120,9 @@ class ChartWorkspace:
             ChartError: helm failed (schema violation, template error, …); the message is
                 helm's, which names the chart and the offending value.
         """
-        args = ["template", release, str(self.chart_path(chart)), "--namespace", namespace]
+        # --skip-tests: `helm test` pods (the Dagster chart has one) are not part of a release.
+        args = ["template", release, str(self.chart_path(chart)), "--namespace", namespace,
+                "--skip-tests"]
         args += self._value_args(chart, values_files, set_values, set_files)
         out = self.helm.run(args).stdout
         return [doc for doc in yaml.safe_load_all(out) if isinstance(doc, dict)]
