@@ -119,6 +119,8 @@ def test_provisioning_names_the_preflight_check_for_each_service(repo_root: Path
         "Iceberg catalog": {"--check-catalog"},
         "Compute": {"--check-compute"},
         "PostgreSQL for Dagster": {"--check-postgres"},
+        # What the platform deployed, checked after the deploy.
+        "After provisioning": {"--check-cube"},
     }
 
 
