@@ -298,4 +298,4 @@ def test_bundled_checks_collected_when_env_selected(pytester: pytest.Pytester) -
     without = _run(pytester, "--collect-only", "-q", "test_x.py")
     assert "floe_checks" not in without.stdout.str()
     with_env = _run(pytester, "--collect-only", "-q", "test_x.py", "--floe-env=local")
-    assert "floe_checks/checks/" in with_env.stdout.str()
+    assert "test_preflight.py::test_preflight[compute]" in with_env.stdout.lines
