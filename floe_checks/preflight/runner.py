@@ -44,7 +44,7 @@ DEFAULT_SLOW_MS = 1000
 WATCHDOG_GRACE = 1.5
 
 _ADDRESS_FIELDS = ("uri", "url", "endpoint_url", "endpoint", "api_endpoint")
-_PLACE_FIELDS = ("account", "project", "path")
+_PLACE_FIELDS = ("account", "project", "path", "region", "bucket", "container")
 REDACTED = "***"
 MIN_REDACTED_LENGTH = 4
 
