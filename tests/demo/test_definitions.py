@@ -17,6 +17,8 @@ from floe_demo.iceberg_loader import IcebergLoader
 from floe_demo.orchestration import build_definitions
 from floe_demo.settings import DemoSettings
 
+from floe_checks.servers.postgres import PostgresServer
+
 Make = Callable[..., DemoSettings]
 
 
@@ -141,3 +143,38 @@ def test_materialising_the_whole_graph_twice_appends_and_rebuilds(
     assert [d["name"] for d in revenue["outputs"]] == ["analytics.mart_revenue"]
     staging = next(e for e in events if e["job"]["name"] == "floe_demo.dbt.stg_orders")
     assert [d["name"] for d in staging["inputs"]] == ["raw.orders"]
+
+
+@pytest.mark.requirement("007-FR-026a", "007-FR-027c", "007-FR-033", "007-FR-034")
+def test_postgres_target_publishes_and_builds_marts_in_postgres(
+    make_settings: Make, tmp_path: Path, postgres_server: PostgresServer
+) -> None:
+    """The configuration the end-to-end stack runs: raw batches published to Postgres and
+    the marts built there by dbt-postgres, all from one materialisation."""
+    spans_file, lineage_file = tmp_path / "spans.jsonl", tmp_path / "lineage.jsonl"
+    settings = make_settings(
+        FLOE_DEMO_BATCH_ORDERS="30",
+        FLOE_DEMO_DBT_TARGET="postgres",
+        FLOE_WAREHOUSE_HOST=postgres_server.host,
+        FLOE_WAREHOUSE_PORT=str(postgres_server.port),
+        FLOE_WAREHOUSE_PASSWORD=postgres_server.password,
+        FLOE_WAREHOUSE_SCHEMA="analytics_dagster",
+        FLOE_DEMO_NAMESPACE="raw_dagster",
+        FLOE_DEMO_OTEL_FILE=str(spans_file),
+        FLOE_DEMO_OPENLINEAGE_FILE=str(lineage_file),
+    )
+    defs = build_definitions(settings)
+    assets = [a for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition)]
+    assert dg.materialize(assets, resources=dict(defs.resources or {})).success
+
+    orders = IcebergLoader.from_settings(settings).read("orders")
+    distinct = len(set(orders.column("order_id").to_pylist()))
+    counts = postgres_server.execute(
+        "select count(*) from raw_dagster.orders",
+        "select count(*) from analytics_dagster.mart_orders",
+    ).split()
+    assert counts == [str(orders.num_rows), str(distinct)]
+    spans = [json.loads(line)["name"] for line in spans_file.open()]
+    assert spans.count("publish") == 1
+    jobs = [(e["job"]["name"], e["eventType"]) for e in map(json.loads, lineage_file.open())]
+    assert ("floe_demo.publish_postgres", "COMPLETE") in jobs
