@@ -42,6 +42,7 @@ class DemoSettings(BaseModel):
     polaris_client_secret: SecretStr | None = None
     polaris_warehouse: str | None = None
     polaris_scope: str = "PRINCIPAL_ROLE:ALL"
+    polaris_oauth2_server_uri: str | None = None
     namespace: str = "raw"
     seed: int = 42
     batch_orders: int = Field(200, ge=1)
@@ -100,6 +101,7 @@ class DemoSettings(BaseModel):
             "polaris_client_secret": "POLARIS_CLIENT_SECRET",
             "polaris_warehouse": "POLARIS_WAREHOUSE",
             "polaris_scope": "POLARIS_SCOPE",
+            "polaris_oauth2_server_uri": "POLARIS_OAUTH2_SERVER_URI",
             "namespace": "FLOE_DEMO_NAMESPACE",
             "seed": "FLOE_DEMO_SEED",
             "batch_orders": "FLOE_DEMO_BATCH_ORDERS",
@@ -188,12 +190,20 @@ class DemoSettings(BaseModel):
                     f"{self.polaris_client_id}:{self.polaris_client_secret.get_secret_value()}"
                 ),
                 "scope": self.polaris_scope,
+                "oauth2-server-uri": self.oauth2_server_uri,
             }
             if self.polaris_warehouse:
                 props["warehouse"] = self.polaris_warehouse
         else:
             props = {"type": "sql", "uri": self.catalog_uri, "warehouse": self.warehouse}
         return {**props, **self.catalog_properties}
+
+    @property
+    def oauth2_server_uri(self) -> str:
+        """The OAuth2 token endpoint: POLARIS_OAUTH2_SERVER_URI, else the catalog's own."""
+        if self.polaris_oauth2_server_uri:
+            return self.polaris_oauth2_server_uri
+        return f"{str(self.polaris_uri).rstrip('/')}/v1/oauth/tokens"
 
     def warehouse_dsn(self) -> str:
         """libpq connection string of the Postgres warehouse (contains the password)."""
@@ -232,6 +242,7 @@ class DemoSettings(BaseModel):
             env["POLARIS_CLIENT_ID"] = str(self.polaris_client_id)
             env["POLARIS_CLIENT_SECRET"] = self.polaris_client_secret.get_secret_value()
             env["POLARIS_SCOPE"] = self.polaris_scope
+            env["POLARIS_OAUTH2_SERVER_URI"] = self.oauth2_server_uri
         # Extra catalog properties (S3/GCS endpoints, keys) reach dbt-duckdb's iceberg plugin
         # through pyiceberg's own PYICEBERG_CATALOG__<name>__<property> variables.
         for key, value in self.catalog_properties.items():

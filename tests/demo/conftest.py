@@ -4,6 +4,8 @@
 * ``lake`` — one temp lake per xdist worker with :data:`LAKE_BATCHES` batches appended (and
   the batches themselves, for independent computations).
 * ``postgres_server`` — a throwaway PostgreSQL cluster on a free port, stopped at the end.
+* ``iceberg_rest_server`` — SeaweedFS's Iceberg REST catalog with OAuth2 and S3 (the real
+  server the preflight tests use; Polaris itself cannot run here).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from floe_demo.pipeline import ecommerce_config
 from floe_demo.settings import DemoSettings
 
 from floe_checks.servers.postgres import PostgresServer
+from tests.preflight import local_servers
+from tests.preflight.local_servers import IcebergRestServer
 
 LAKE_BATCHES = 3
 LAKE_ENV = {
@@ -91,3 +95,10 @@ def postgres_server() -> Iterator[PostgresServer]:
     finally:
         server.stop()
         shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def iceberg_rest_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IcebergRestServer]:
+    """SeaweedFS ``weed mini``: S3 plus an Iceberg REST catalog with OAuth2, loopback only."""
+    with local_servers.iceberg_rest_server(tmp_path_factory.mktemp("iceberg-rest")) as server:
+        yield server

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+import secrets
 import threading
 from collections.abc import Callable
 
@@ -11,6 +13,8 @@ from floe_demo.generators import EcommerceConfig, generate_batch, plan_batch
 from floe_demo.generators.defects import NONE
 from floe_demo.iceberg_loader import DAY_PARTITIONS, INGESTED_AT, IcebergLoader, table_schema
 from floe_demo.settings import DemoSettings
+
+from tests.preflight.local_servers import IcebergRestServer
 
 pytestmark = pytest.mark.requirement("007-FR-028")
 
@@ -133,3 +137,59 @@ def test_two_concurrent_writers_lose_nothing(make_settings: Make) -> None:
     assert {r["_batch_id"]: r["count_all"] for r in per_batch} == {
         f"s5-b{i:06d}": n for i, n in appended.items()
     }
+
+
+def _rest_env(server: IcebergRestServer, secret: str) -> dict[str, str]:
+    return {
+        "FLOE_DEMO_CATALOG_TYPE": "rest",
+        "POLARIS_URI": server.uri,
+        "POLARIS_CLIENT_ID": server.client_id,
+        "POLARIS_CLIENT_SECRET": secret,
+        "POLARIS_WAREHOUSE": server.warehouse,
+        "FLOE_DEMO_NAMESPACE": f"demo_{secrets.token_hex(4)}",
+        "FLOE_DEMO_CATALOG_PROPERTIES": json.dumps(
+            {
+                "s3.endpoint": server.s3_endpoint,
+                "s3.access-key-id": server.client_id,
+                "s3.secret-access-key": server.client_secret,
+                "s3.region": "us-east-1",
+                "s3.path-style-access": "true",
+            }
+        ),
+    }
+
+
+@pytest.mark.requirement("007-FR-027c")
+def test_rest_catalog_with_oauth2_appends_and_feeds_dbt_duckdb(
+    make_settings: Make, iceberg_rest_server: IcebergRestServer
+) -> None:
+    """The Polaris path: OAuth2 client credentials, S3 warehouse, and dbt-duckdb's iceberg
+    plugin reading the same REST catalog through profiles.yml."""
+    import duckdb
+    from floe_demo.dbt_runner import run_dbt
+
+    settings = make_settings(**_rest_env(iceberg_rest_server, iceberg_rest_server.client_secret))
+    loader = IcebergLoader.from_settings(settings)
+    rows = _append(loader, seed=42, index=0) + _append(loader, seed=42, index=1)
+    orders = loader.read("orders")
+    assert orders.num_rows == rows
+    assert loader.next_batch_index(42) == 2
+
+    run_dbt(settings, ["build"])
+    con = duckdb.connect(str(settings.duckdb_path), read_only=True)
+    try:
+        marts = con.execute("select count(*) from analytics.mart_orders").fetchone()
+    finally:
+        con.close()
+    assert marts == (len(set(orders.column("order_id").to_pylist())),)
+
+
+def test_rest_catalog_rejects_a_wrong_secret(
+    make_settings: Make, iceberg_rest_server: IcebergRestServer
+) -> None:
+    from pyiceberg.exceptions import OAuthError
+
+    settings = make_settings(**_rest_env(iceberg_rest_server, "not-the-secret"))
+    with pytest.raises(OAuthError) as caught:
+        IcebergLoader.from_settings(settings)
+    assert "not-the-secret" not in str(caught.value)
