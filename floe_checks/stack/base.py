@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from pydantic import SecretStr
 
@@ -35,6 +35,8 @@ class StackEndpoints:
     cube_api_secret: SecretStr
     dagster_url: str
     warehouse: WarehouseEndpoint | None = None
+    # A token signed with Cube's CUBEJS_PLAYGROUND_AUTH_SECRET sees usedPreAggregations.
+    cube_playground_secret: SecretStr | None = None
     # Iceberg catalog settings as the demo loader takes them (type, uri, warehouse, …).
     catalog: dict[str, str] = field(default_factory=dict)
     # Free-form facts a provider wants to show (log dir, lineage file, …).
@@ -44,12 +46,15 @@ class StackEndpoints:
         """A JSON-able dict *including* secrets: only for the 0600 state file of a local run."""
         data = asdict(self)
         data["cube_api_secret"] = self.cube_api_secret.get_secret_value()
+        if self.cube_playground_secret is not None:
+            data["cube_playground_secret"] = self.cube_playground_secret.get_secret_value()
         if self.warehouse is not None:
             data["warehouse"]["password"] = self.warehouse.password.get_secret_value()
         return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> StackEndpoints:
+        """The inverse of :meth:`to_json`."""
         wh = data.get("warehouse")
         warehouse = None
         if wh:
@@ -60,6 +65,11 @@ class StackEndpoints:
             cube_api_secret=SecretStr(data["cube_api_secret"]),
             dagster_url=data["dagster_url"],
             warehouse=warehouse,
+            cube_playground_secret=(
+                SecretStr(data["cube_playground_secret"])
+                if data.get("cube_playground_secret")
+                else None
+            ),
             catalog=dict(data.get("catalog") or {}),
             extras=dict(data.get("extras") or {}),
         )
@@ -76,6 +86,24 @@ class StackProvider(Protocol):
     name: str
 
     def start(self, workdir: Path) -> StackEndpoints: ...
+
+    def stop(self) -> None: ...
+
+    def diagnostics(self) -> dict[str, str]: ...
+
+
+@runtime_checkable
+class RestorableProvider(Protocol):
+    """A provider another process can stop or diagnose (xdist: the last worker tears down).
+
+    ``state`` is JSON-able and goes into the 0600 state file; ``restore`` rebuilds a provider
+    from it whose ``stop`` and ``diagnostics`` work without the objects ``start`` created.
+    A provider without these is stopped by the process that started it.
+    """
+
+    name: str
+
+    def state(self) -> dict[str, Any]: ...
 
     def stop(self) -> None: ...
 

@@ -1,1 +1,242 @@
-"""pytest glue for end-to-end stacks (options, shared stack across xdist workers)."""
+"""pytest glue for end-to-end stacks: options, the shared ``floe_stack`` fixture, teardown
+by the last process, diagnostics in failing tests' reports.
+
+* ``--floe-stack local|kind|existing`` (env ``FLOE_STACK``, ini ``floe_stack``, default local);
+* ``--floe-keep-stack``: leave the stack up and print its URLs;
+* ``floe_stack`` (session): :class:`~floe_checks.stack.base.StackEndpoints`, started once per
+  test run however many xdist workers there are (:mod:`floe_checks.stack.shared`);
+* ``floe_stack_shared`` (session): the :class:`~floe_checks.stack.shared.SharedStack`, for
+  data steps that must run once (``once``) or alone (``data_lock``);
+* a failing test that used the stack gets report sections with the services' log tails.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import signal
+from collections.abc import Generator
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from floe_checks import settings
+from floe_checks.errors import ConfigError, FloeError, PrerequisiteMissing, StackError
+from floe_checks.stack.base import StackEndpoints, StackProvider
+
+if TYPE_CHECKING:
+    from floe_checks.stack.shared import SharedStack
+
+_SHARED_KEY: pytest.StashKey[SharedStack] = pytest.StashKey()
+_STACK_SETTING_KEY = pytest.StashKey[settings.Setting]()
+_USED_KEY = pytest.StashKey[bool]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("floe")
+    group.addoption(
+        "--floe-stack",
+        metavar="PROVIDER",
+        choices=["local", "kind", "existing"],
+        help="end-to-end stack: local (processes here, default), kind (a kind cluster with "
+        "the charts) or existing (the deployment of --floe-env). Env FLOE_STACK, ini "
+        "floe_stack.",
+    )
+    group.addoption(
+        "--floe-keep-stack",
+        action="store_true",
+        default=False,
+        help="leave the end-to-end stack running after the session and print its URLs.",
+    )
+    parser.addini("floe_stack", "default end-to-end stack provider (local, kind, existing)")
+
+
+def _is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def _is_controller(config: pytest.Config) -> bool:
+    return not _is_worker(config) and bool(getattr(config.option, "numprocesses", None))
+
+
+def _shared_root(config: pytest.Config) -> Path:
+    """pytest's temp root shared by the controller and its workers."""
+    factory = config._tmp_path_factory  # type: ignore[attr-defined]
+    base: Path = factory.getbasetemp()
+    return base.parent if _is_worker(config) else base
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[_STACK_SETTING_KEY] = settings.resolve(config, settings.FLOE_STACK)
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    setting = config.stash.get(_STACK_SETTING_KEY, None)
+    return [f"floe stack: {setting.describe()}"] if setting else []
+
+
+def _wants_stack(session: pytest.Session) -> bool:
+    return any("floe_stack" in getattr(item, "fixturenames", ()) for item in session.items)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Attach to the shared stack when this process will run a test that uses it."""
+    from floe_checks.stack.shared import SharedStack
+
+    config = session.config
+    if _is_controller(config) or not _wants_stack(session):
+        return
+    if config.stash[_STACK_SETTING_KEY].value == "existing":
+        try:  # a missing cube/dagster section is a usage error, before any test runs
+            make_provider(config).start(_shared_root(config))
+        except ConfigError as exc:
+            raise pytest.UsageError(str(exc)) from None
+    shared = SharedStack(_shared_root(config))
+    shared.attach()
+    config.stash[_SHARED_KEY] = shared
+    _install_interrupt_handlers(config)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    config = session.config
+    if _is_controller(config):
+        from floe_checks.stack.shared import SharedStack
+
+        config.stash[_SHARED_KEY] = SharedStack(_shared_root(config))
+        _install_interrupt_handlers(config)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """The last attached process tears down; the controller sweeps up after the workers."""
+    config = session.config
+    shared = config.stash.get(_SHARED_KEY, None)
+    if shared is None:
+        return
+    keep = bool(config.getoption("floe_keep_stack"))
+    if _is_controller(config):
+        if not keep:
+            shared.teardown()
+        return
+    last = shared.detach()
+    if keep:
+        return
+    if last or (shared.started_here is not None and _not_restorable(shared.started_here)):
+        shared.teardown()
+
+
+def _not_restorable(provider: StackProvider) -> bool:
+    return not hasattr(type(provider), "restore")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    config = terminalreporter.config
+    shared = config.stash.get(_SHARED_KEY, None)
+    if shared is None or not config.getoption("floe_keep_stack") or _is_worker(config):
+        return
+    state = shared.read()
+    if "endpoints" not in state:
+        return
+    endpoints = StackEndpoints.from_json(state["endpoints"])
+    write = terminalreporter.write_line
+    write(f"floe stack kept running ({endpoints.provider}):", bold=True)
+    write(f"  Dagster: {endpoints.dagster_url}")
+    write(f"  Cube:    {endpoints.cube_url}/cubejs-api/v1")
+    if endpoints.warehouse is not None:
+        wh = endpoints.warehouse
+        write(f"  Postgres: {wh.host}:{wh.port}/{wh.database} (user {wh.user})")
+    for key, value in endpoints.extras.items():
+        write(f"  {key}: {value}")
+    write(f"  state (0600, holds the secrets): {shared.state_path}")
+    write(f"  stop it: python -m floe_checks.stack.shared stop {shared.root}")
+
+
+def _install_interrupt_handlers(config: pytest.Config) -> None:
+    """SIGTERM becomes KeyboardInterrupt (so pytest's teardown runs); atexit is the last net."""
+    if not config.stash.get(_USED_KEY, False):
+        config.stash[_USED_KEY] = True
+        with contextlib.suppress(ValueError):  # not the main thread
+            if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+                signal.signal(signal.SIGTERM, _terminate)
+        atexit.register(_teardown_at_exit, config)
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _teardown_at_exit(config: pytest.Config) -> None:
+    shared = config.stash.get(_SHARED_KEY, None)
+    if shared is None or config.getoption("floe_keep_stack"):
+        return
+    if shared.started_here is not None or _is_controller(config) or not _is_worker(config):
+        with contextlib.suppress(Exception):
+            shared.teardown()
+
+
+def make_provider(config: pytest.Config) -> StackProvider:
+    """The provider chosen by --floe-stack / FLOE_STACK / ini floe_stack (default local)."""
+    from floe_checks.plugin import selected_environment
+    from floe_checks.stack.shared import provider_class
+
+    name = config.stash[_STACK_SETTING_KEY].value or "local"
+    cls = provider_class(name)
+    if name == "existing":
+        provider: StackProvider = cls(selected_environment(config))
+    else:
+        provider = cls()
+    return provider
+
+
+@pytest.fixture(scope="session")
+def floe_stack_shared(pytestconfig: pytest.Config) -> Any:
+    """The session's :class:`~floe_checks.stack.shared.SharedStack` (state file, locks)."""
+    from floe_checks.stack.shared import SharedStack
+
+    shared = pytestconfig.stash.get(_SHARED_KEY, None)
+    if shared is None:  # requested without floe_stack in the collected items
+        shared = SharedStack(_shared_root(pytestconfig))
+        shared.attach()
+        pytestconfig.stash[_SHARED_KEY] = shared
+    return shared
+
+
+@pytest.fixture(scope="session")
+def floe_stack(pytestconfig: pytest.Config, floe_stack_shared: Any) -> StackEndpoints:
+    """The running end-to-end stack's endpoints (one stack for all xdist workers)."""
+    name = pytestconfig.stash[_STACK_SETTING_KEY].value or "local"
+    try:
+        endpoints: StackEndpoints = floe_stack_shared.endpoints(lambda: make_provider(pytestconfig))
+    except ConfigError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    except PrerequisiteMissing as exc:
+        pytest.skip(f"floe stack {name!r}: {exc.message} ({exc.remediation})")
+    except StackError as exc:
+        if "is not available" in exc.message:
+            pytest.skip(f"floe stack {name!r}: {exc.message}")
+        raise
+    return endpoints
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, Any, None]:
+    """A failing test that used the stack gets its services' log tails in the report."""
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
+    if not report.failed or "floe_stack" not in getattr(item, "fixturenames", ()):
+        return
+    shared = item.config.stash.get(_SHARED_KEY, None)
+    if shared is None:
+        return
+    try:
+        provider = shared.provider()
+        sections = provider.diagnostics() if provider is not None else {}
+    except (FloeError, OSError, ValueError) as exc:
+        sections = {"diagnostics": f"could not collect diagnostics: {exc}"}
+    for title, text in sections.items():
+        report.sections.append((f"floe stack: {title}", text))

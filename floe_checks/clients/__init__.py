@@ -1,0 +1,1 @@
+"""Plain-Python clients of the stack's APIs (Cube REST, Dagster GraphQL); no pytest here."""

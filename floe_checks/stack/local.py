@@ -1,0 +1,320 @@
+"""The ``local`` stack: every service as a process on this machine, on free loopback ports.
+
+* a throwaway PostgreSQL cluster with two databases: ``dagster`` (Dagster's storage) and
+  ``floe`` (the warehouse: the raw copy, dbt's staging/intermediate/marts and Cube's rollups);
+* Dagster webserver and daemon on ``floe_demo.definitions``;
+* Cube 0.33.65 from ``demo/cube`` (API with the refresh worker on, see
+  :mod:`floe_checks.servers.cube`);
+* a receiver for the demo's OpenLineage events and OTLP spans
+  (:mod:`floe_checks.servers.telemetry_receiver`).
+
+The demo reads its settings from environment variables (the contract in docs/demo.md); the
+data path is generator → Iceberg (SQL catalog in the workdir) → Postgres ``raw`` → dbt-postgres
+→ marts that Cube reads. docs/local-stack.md explains why the marts live in Postgres.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import signal
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr
+
+from floe_checks.ports import free_port
+from floe_checks.servers.process import ManagedProcess, stop_group
+from floe_checks.stack.base import StackEndpoints, WarehouseEndpoint
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CUBE_DIR = REPO_ROOT / "demo" / "cube"
+DEMO_MODULE = "floe_demo.definitions"
+WAREHOUSE_DB = "floe"
+DAGSTER_DB = "dagster"
+MARTS_SCHEMA = "analytics"
+NAMESPACE = "raw"
+# Marker in the environment of every process the stack starts: the final sweep finds any
+# descendant that escaped its process group by it.
+MARKER_VAR = "FLOE_STACK_MARKER"
+# The schedule must exist and run, but must not fire during a test session: it would add a
+# batch behind the tests' back. Midnight on 1 January.
+TEST_SCHEDULE = "0 0 1 1 *"
+
+# The demo's settings for an end-to-end run: small batches, defects certain to appear.
+DEMO_SETTINGS = {
+    "FLOE_DEMO_NAMESPACE": NAMESPACE,
+    "FLOE_DEMO_SEED": "20261125",
+    "FLOE_DEMO_BATCH_ORDERS": "300",
+    "FLOE_DEMO_RATE": "burst",
+    "FLOE_DEMO_SCHEDULE": TEST_SCHEDULE,
+    "FLOE_DEMO_NULL_RATE": "0.05",
+    "FLOE_DEMO_DUPLICATE_RATE": "0.05",
+    "FLOE_DEMO_LATE_RATE": "0.05",
+    "FLOE_DEMO_DBT_TARGET": "postgres",
+}
+LOG_TAIL_LINES = 60
+LOG_TAIL_CHARS = 6000
+
+
+class LocalProvider:
+    """Starts and stops the local stack. ``state``/``restore`` let another process stop it."""
+
+    name = "local"
+
+    def __init__(self) -> None:
+        self.workdir: Path | None = None
+        self.marker = uuid.uuid4().hex
+        self._processes: list[dict[str, Any]] = []  # name, pid, signal, log (start order)
+        self._secrets: list[str] = []
+
+    # -- state -----------------------------------------------------------------------------
+
+    def state(self) -> dict[str, Any]:
+        """What another process needs to stop or diagnose this stack (has secrets: 0600)."""
+        return {
+            "workdir": str(self.workdir) if self.workdir else None,
+            "marker": self.marker,
+            "processes": list(self._processes),
+            "secrets": list(self._secrets),
+        }
+
+    @classmethod
+    def restore(cls, state: dict[str, Any]) -> LocalProvider:
+        """A provider for a stack another process started (see :meth:`state`)."""
+        provider = cls()
+        provider.workdir = Path(state["workdir"]) if state.get("workdir") else None
+        provider.marker = state["marker"]
+        provider._processes = list(state.get("processes") or [])
+        provider._secrets = list(state.get("secrets") or [])
+        return provider
+
+    def _record(self, process: ManagedProcess) -> None:
+        self._processes.append(
+            {
+                "name": process.name,
+                "pid": process.pid,
+                "signal": int(process.stop_signal),
+                "log": str(process.log_path),
+            }
+        )
+
+    # -- start -----------------------------------------------------------------------------
+
+    def start(self, workdir: Path) -> StackEndpoints:
+        """Start every service, wait for its health endpoint, return the endpoints.
+
+        On any failure everything already started is stopped before the error propagates.
+        """
+        from floe_checks.servers.cube import CubeDatabase, CubeServer
+        from floe_checks.servers.dagster import DagsterServers, DagsterStorage
+        from floe_checks.servers.postgres import PostgresServer
+
+        self.workdir = workdir
+        workdir.mkdir(parents=True, exist_ok=True)
+        logs = workdir / "logs"
+        telemetry_dir = workdir / "telemetry"
+        demo_home = workdir / "demo-home"
+        for folder in (logs, telemetry_dir, demo_home):
+            folder.mkdir(parents=True, exist_ok=True)
+        try:
+            postgres = PostgresServer(workdir / "postgres").start()
+            assert postgres.process is not None
+            self._record(postgres.process)
+            self._secrets.append(postgres.password)
+            postgres.execute(f"CREATE DATABASE {DAGSTER_DB}", f"CREATE DATABASE {WAREHOUSE_DB}")
+            password = SecretStr(postgres.password)
+
+            receiver_port = free_port()
+            receiver = ManagedProcess(
+                "telemetry-receiver",
+                [
+                    sys.executable,
+                    "-m",
+                    "floe_checks.servers.telemetry_receiver",
+                    "--port",
+                    str(receiver_port),
+                    "--out",
+                    str(telemetry_dir),
+                ],
+                log_path=logs / "telemetry-receiver.log",
+                env=self._base_env(),
+            ).start()
+            self._record(receiver)
+            receiver_url = f"http://127.0.0.1:{receiver_port}"
+
+            warehouse = WarehouseEndpoint(
+                host=postgres.host,
+                port=postgres.port,
+                user="postgres",
+                password=password,
+                database=WAREHOUSE_DB,
+                schema=MARTS_SCHEMA,
+            )
+            demo_env = {
+                **self._base_env(),
+                **DEMO_SETTINGS,
+                "FLOE_DEMO_HOME": str(demo_home),
+                "FLOE_DEMO_CATALOG_URI": f"sqlite:///{demo_home}/catalog.db",
+                "FLOE_DEMO_WAREHOUSE": f"file://{demo_home}/warehouse",
+                "FLOE_WAREHOUSE_HOST": warehouse.host,
+                "FLOE_WAREHOUSE_PORT": str(warehouse.port),
+                "FLOE_WAREHOUSE_USER": warehouse.user,
+                "FLOE_WAREHOUSE_PASSWORD": password.get_secret_value(),
+                "FLOE_WAREHOUSE_DB": warehouse.database,
+                "FLOE_WAREHOUSE_SCHEMA": warehouse.schema,
+                "OPENLINEAGE_URL": receiver_url,
+                "OTEL_EXPORTER_OTLP_ENDPOINT": receiver_url,
+                "OTEL_SERVICE_NAME": "floe-demo",
+            }
+            dagster = DagsterServers(
+                dagster_home=workdir / "dagster-home",
+                log_dir=logs,
+                storage=DagsterStorage(
+                    postgres.host, postgres.port, DAGSTER_DB, "postgres", password
+                ),
+                module=DEMO_MODULE,
+                env=demo_env,
+            ).launch()
+            for process in dagster.processes():
+                self._record(process)
+
+            api_secret = SecretStr(secrets.token_hex(32))
+            playground_secret = SecretStr(secrets.token_hex(32))
+            self._secrets += [api_secret.get_secret_value(), playground_secret.get_secret_value()]
+            cube = CubeServer(
+                cube_dir=CUBE_DIR,
+                log_dir=logs,
+                database=CubeDatabase(
+                    warehouse.host, warehouse.port, WAREHOUSE_DB, "postgres", password
+                ),
+                api_secret=api_secret,
+                playground_secret=playground_secret,
+                extra_env={MARKER_VAR: self.marker},
+            )
+            try:
+                cube.start()
+            finally:
+                if cube.process is not None and cube.process.popen is not None:
+                    self._record(cube.process)
+            receiver.wait_ready(lambda: _http_ok(f"{receiver_url}/healthz"), 30)
+            dagster.wait_ready(timeout=180)
+        except BaseException:
+            self.stop()
+            raise
+        return StackEndpoints(
+            provider=self.name,
+            cube_url=cube.url,
+            cube_api_secret=api_secret,
+            cube_playground_secret=playground_secret,
+            dagster_url=dagster.url,
+            warehouse=warehouse,
+            catalog={
+                "type": "sql",
+                "uri": demo_env["FLOE_DEMO_CATALOG_URI"],
+                "warehouse": demo_env["FLOE_DEMO_WAREHOUSE"],
+                "namespace": NAMESPACE,
+            },
+            extras={
+                "workdir": str(workdir),
+                "logs": str(logs),
+                "openlineage_file": str(telemetry_dir / "openlineage.jsonl"),
+                "spans_file": str(telemetry_dir / "spans.jsonl"),
+                "schedule_cron": TEST_SCHEDULE,
+                "batch_orders": DEMO_SETTINGS["FLOE_DEMO_BATCH_ORDERS"],
+                "postgres_log": str(workdir / "postgres" / "postgres.log"),
+            },
+        )
+
+    def _base_env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        # pytest/xdist variables must not leak into the servers (PYTEST_XDIST_WORKER, …).
+        for key in list(env):
+            if key.startswith(("PYTEST_", "FLOE_DEMO_", "CUBEJS_")):
+                del env[key]
+        env[MARKER_VAR] = self.marker
+        return env
+
+    # -- stop ------------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Stop every recorded process group (newest first), then sweep for stragglers."""
+        for record in reversed(self._processes):
+            stop_group(int(record["pid"]), int(record["signal"]), timeout=20)
+        self._processes = []
+        sweep_marked_processes(self.marker)
+
+    # -- diagnostics -----------------------------------------------------------------------
+
+    def diagnostics(self) -> dict[str, str]:
+        """The tail of each service's log, secrets redacted."""
+        sections: dict[str, str] = {}
+        logs = [(r["name"], Path(r["log"])) for r in self._processes]
+        if not logs and self.workdir is not None:
+            logs = [(p.stem, p) for p in sorted((self.workdir / "logs").glob("*.log"))]
+        for name, path in logs:
+            sections[f"{name} log ({path})"] = self._redact(tail(path))
+        return sections
+
+    def _redact(self, text: str) -> str:
+        for secret in self._secrets:
+            if secret:
+                text = text.replace(secret, "***")
+        return text
+
+
+def tail(path: Path, lines: int = LOG_TAIL_LINES, chars: int = LOG_TAIL_CHARS) -> str:
+    """The last lines of a log file, at most ``chars`` characters (Cube logs long JSON)."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        return f"(cannot read {path}: {exc.strerror})"
+    out = "\n".join(text.splitlines()[-lines:])
+    return out[-chars:]
+
+
+def _http_ok(url: str) -> bool:
+    import requests
+
+    return requests.get(url, timeout=2).status_code == 200
+
+
+def sweep_marked_processes(marker: str, timeout: float = 5.0) -> list[int]:
+    """SIGKILL any process whose environment carries the stack's marker; returns their PIDs.
+
+    A Dagster run worker or code server that started its own session would escape the
+    process-group stop; this finds it anyway.
+    """
+    needle = f"{MARKER_VAR}={marker}".encode()
+    found: list[int] = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if needle in environ.split(b"\0"):
+            found.append(int(entry.name))
+    for pid in found:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + timeout
+    while found and time.monotonic() < deadline:
+        alive = [pid for pid in found if Path(f"/proc/{pid}").exists() and not _zombie(pid)]
+        if not alive:
+            break
+        time.sleep(0.1)
+    return found
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[-1].split()[0] == "Z"
