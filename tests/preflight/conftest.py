@@ -2,7 +2,8 @@
 scoped (once per xdist worker) and stopped by PID in their finalizers, plus ``load_section``.
 
 ``postgres_server``, ``s3_server``, ``s3_iam_server``, ``iceberg_rest_server``, ``trino_server``
-(the Trino stand-in) and ``blackhole`` — see :mod:`tests.preflight.local_servers`.
+(the Trino stand-in), ``blackhole``, ``cube_server`` and ``dagster_server`` — see
+:mod:`tests.preflight.local_servers`.
 """
 
 from __future__ import annotations
@@ -14,9 +15,15 @@ import pytest
 from floe_checks.config import Section, validate_environment
 from floe_checks.servers.postgres import PostgresServer
 from tests.preflight import local_servers
-from tests.preflight.local_servers import Blackhole, IcebergRestServer, S3Server, TrinoServer
+from tests.preflight.local_servers import (
+    Blackhole,
+    CubeServer,
+    IcebergRestServer,
+    S3Server,
+    TrinoServer,
+)
 
-__all__ = ["Blackhole", "IcebergRestServer", "S3Server", "TrinoServer"]
+__all__ = ["Blackhole", "CubeServer", "IcebergRestServer", "S3Server", "TrinoServer"]
 
 
 @pytest.fixture(scope="session")
@@ -60,6 +67,25 @@ def blackhole(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Blackhole]:
     server): what a client meets when only its read timeout can save it."""
     with local_servers.blackhole(tmp_path_factory.mktemp("blackhole")) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def cube_server(
+    tmp_path_factory: pytest.TempPathFactory, postgres_server: PostgresServer
+) -> Iterator[CubeServer]:
+    """Cube 0.33 (``demo/cube``) over a one-table model in ``postgres_server``."""
+    missing = local_servers.cube_missing()
+    if missing:
+        pytest.skip(missing)
+    with local_servers.cube_server(tmp_path_factory.mktemp("cube"), postgres_server) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def dagster_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``dagster-webserver`` on a free loopback port; the fixture's value is its URL."""
+    with local_servers.dagster_server(tmp_path_factory.mktemp("dagster")) as url:
+        yield url
 
 
 @pytest.fixture

@@ -10,7 +10,9 @@ when the ``with`` block ends (see ``conftest.py`` for the fixtures built on them
   client credentials (its S3 key pair) and the table bucket ``warehouse``;
 * :func:`trino_server` — ``trino_server.py``, the protocol-faithful Trino stand-in, over https
   with a self-signed certificate, basic auth and a catalog ``memory``;
-* :func:`blackhole` — a socket that accepts TCP connections and never answers.
+* :func:`blackhole` — a socket that accepts TCP connections and never answers;
+* :func:`cube_server` — Cube 0.33.65 from ``demo/cube`` over a one-table model in PostgreSQL;
+* :func:`dagster_server` — ``dagster-webserver`` over an empty code location.
 """
 
 from __future__ import annotations
@@ -376,5 +378,130 @@ def blackhole(base: Path) -> Iterator[Blackhole]:
     )
     try:
         yield Blackhole("127.0.0.1", port, process.pid)
+    finally:
+        process.stop()
+
+
+REPO = HERE.parents[1]
+CUBE_DIR = REPO / "demo" / "cube"  # Cube 0.33.65, installed by scripts/setup.d/40-cube.sh
+CUBE_SERVER = CUBE_DIR / "node_modules" / "@cubejs-backend" / "server" / "bin" / "server"
+CUBE_MODEL = """cubes:
+  - name: probe_orders
+    sql_table: public.floe_probe_orders
+    measures:
+      - name: count
+        type: count
+"""
+
+
+@dataclass(frozen=True)
+class CubeServer:
+    """Cube's REST API at ``url``; tokens are HS256-signed with ``api_secret``; one cube,
+    ``probe_orders``."""
+
+    url: str
+    api_secret: str
+    pid: int
+
+
+def cube_missing() -> str | None:
+    """Why Cube cannot start here, or None when it can."""
+    if shutil.which("node") is None:
+        return "node is not on PATH (Cube 0.33 needs Node.js 20); run scripts/setup.sh"
+    if not CUBE_SERVER.is_file():
+        return f"Cube 0.33 is not installed in {CUBE_DIR}: run scripts/setup.d/40-cube.sh"
+    return None
+
+
+@contextlib.contextmanager
+def cube_server(base: Path, postgres: PostgresServer) -> Iterator[CubeServer]:
+    """Cube 0.33.65 (the demo's install) in production mode with the in-memory cache driver,
+    over a one-table model in ``postgres``; bound to 127.0.0.1 by ``loopback.js``."""
+    missing = cube_missing()
+    if missing:
+        raise RuntimeError(missing)
+    postgres.execute(
+        "CREATE TABLE IF NOT EXISTS public.floe_probe_orders (id integer)",
+        "INSERT INTO public.floe_probe_orders VALUES (1), (2)",
+    )
+    base = _subdir(base, "cube")
+    (base / "model").mkdir()
+    (base / "model" / "probe_orders.yml").write_text(CUBE_MODEL, encoding="utf-8")
+    port = free_port()
+    secret = secrets.token_urlsafe(24)
+    env = {key: value for key, value in os.environ.items() if not key.startswith("CUBEJS_")}
+    env.update(
+        {
+            "NODE_ENV": "production",
+            "CUBEJS_DEV_MODE": "false",
+            "PORT": str(port),
+            "CUBEJS_DB_TYPE": "postgres",
+            "CUBEJS_DB_HOST": postgres.host,
+            "CUBEJS_DB_PORT": str(postgres.port),
+            "CUBEJS_DB_NAME": "postgres",
+            "CUBEJS_DB_USER": "postgres",
+            "CUBEJS_DB_PASS": postgres.password,
+            "CUBEJS_API_SECRET": secret,
+            "CUBEJS_SCHEMA_PATH": "model",
+            "CUBEJS_CACHE_AND_QUEUE_DRIVER": "memory",
+            "CUBEJS_EXTERNAL_DEFAULT": "false",
+            "CUBEJS_DEFAULT_API_SCOPES": "meta,data",
+            "CUBEJS_PG_SQL_PORT": "false",
+            "CUBEJS_TELEMETRY": "false",
+        }
+    )
+    url = f"http://127.0.0.1:{port}"
+
+    def ready() -> bool:
+        import requests
+
+        return requests.get(f"{url}/readyz", timeout=2).status_code == 200
+
+    process = ManagedProcess(
+        "cube",
+        [str(shutil.which("node")), "-r", str(CUBE_DIR / "loopback.js"), str(CUBE_SERVER)],
+        log_path=base / "cube.log",
+        env=env,
+        cwd=base,
+    ).start()
+    try:
+        process.wait_ready(ready, 60)
+        yield CubeServer(url, secret, process.pid)
+    finally:
+        process.stop()
+
+
+DAGSTER_DEFS = "import dagster as dg\n\ndefs = dg.Definitions()\n"
+
+
+@contextlib.contextmanager
+def dagster_server(base: Path) -> Iterator[str]:
+    """``dagster-webserver`` over an empty code location, telemetry off; yields its URL.
+    Stopped with SIGINT (Dagster ignores SIGTERM when started from a non-interactive shell)."""
+    base = _subdir(base, "dagster")
+    home = base / "home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+    (base / "defs.py").write_text(DAGSTER_DEFS, encoding="utf-8")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+
+    def ready() -> bool:
+        import requests
+
+        return requests.get(f"{url}/server_info", timeout=2).status_code == 200
+
+    argv = [str(VENV_BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(port)]
+    process = _start(
+        "dagster-webserver",
+        [*argv, "-f", str(base / "defs.py")],
+        base,
+        ready,
+        env={"DAGSTER_HOME": str(home)},
+        timeout=90,
+        stop_signal=signal.SIGINT,
+    )
+    try:
+        yield url
     finally:
         process.stop()

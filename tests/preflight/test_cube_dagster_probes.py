@@ -1,69 +1,28 @@
-"""The Dagster probe against a real ``dagster-webserver``; the Cube probe's token and its
-failure modes (a running Cube 0.33 is the end-to-end suite's: see e2e/)."""
+"""The Cube probe against Cube 0.33.65 and the Dagster probe against a real
+``dagster-webserver``."""
 
 from __future__ import annotations
 
-import os
-import signal
-import sys
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
-import requests
 
 from floe_checks.config import Section
 from floe_checks.ports import free_port
 from floe_checks.preflight.runner import run_check
 from floe_checks.probes.cube import hs256_token
-from floe_checks.servers.process import ManagedProcess
-from tests.preflight.conftest import Blackhole
+from tests.preflight.conftest import Blackhole, CubeServer
 
 pytestmark = pytest.mark.requirement("007-FR-020")
 
-DEFS = "import dagster as dg\n\ndefs = dg.Definitions()\n"
+CUBE_TEST_KEY = "a-cube-api-secret-of-32-bytes-min"  # RFC 7518: 32+ bytes for HS256
 
 
-@pytest.fixture(scope="module")
-def dagster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``dagster-webserver`` on a free loopback port, telemetry off, stopped with SIGINT."""
-    base = tmp_path_factory.mktemp("dagster")
-    home = base / "home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
-    (base / "defs.py").write_text(DEFS, encoding="utf-8")
-    port = free_port()
-    process = ManagedProcess(
-        "dagster-webserver",
-        [
-            str(Path(sys.executable).parent / "dagster-webserver"),
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "-f",
-            str(base / "defs.py"),
-        ],
-        log_path=base / "dagster.log",
-        env={**os.environ, "DAGSTER_HOME": str(home)},
-        cwd=base,
-        stop_signal=signal.SIGINT,  # Dagster treats SIGTERM like SIGINT only in a terminal
-    ).start()
-    url = f"http://127.0.0.1:{port}"
-    try:
-        process.wait_ready(
-            lambda: requests.get(f"{url}/server_info", timeout=2).status_code == 200, 90
-        )
-        yield url
-    finally:
-        process.stop()
-
-
-def test_dagster_success(dagster_url: str, load_section: Callable[..., Section]) -> None:
+def test_dagster_success(dagster_server: str, load_section: Callable[..., Section]) -> None:
     import dagster
 
     result = run_check(
-        "dagster", load_section("dagster", {"url": dagster_url}), timeout=10, slow_ms=10_000
+        "dagster", load_section("dagster", {"url": dagster_server}), timeout=10, slow_ms=10_000
     )
     assert result.status == "ok", result.line()
     assert result.details["dagster_version"] == dagster.__version__
@@ -71,10 +30,10 @@ def test_dagster_success(dagster_url: str, load_section: Callable[..., Section])
 
 
 def test_dagster_wrong_service_is_protocol(
-    dagster_url: str, load_section: Callable[..., Section]
+    dagster_server: str, load_section: Callable[..., Section]
 ) -> None:
     """A URL that answers, but not as Dagster: here the webserver with a path prefix typo."""
-    url = f"{dagster_url}/not-dagster"
+    url = f"{dagster_server}/not-dagster"
     result = run_check("dagster", load_section("dagster", {"url": url}), timeout=10)
     assert result.status == "error"
     assert result.details["failure"] == "protocol"
@@ -121,10 +80,10 @@ def test_blackhole(
 def test_cube_token_verifies_with_an_independent_jwt_library() -> None:
     import jwt
 
-    token = hs256_token("a-cube-api-secret", {"floe": "preflight"}, now=1_800_000_000)
+    token = hs256_token(CUBE_TEST_KEY, {"floe": "preflight"}, now=1_800_000_000)
     claims = jwt.decode(
         token,
-        "a-cube-api-secret",
+        CUBE_TEST_KEY,
         algorithms=["HS256"],
         options={"verify_exp": False, "verify_iat": False},
     )
@@ -132,7 +91,33 @@ def test_cube_token_verifies_with_an_independent_jwt_library() -> None:
     with pytest.raises(jwt.InvalidSignatureError):
         jwt.decode(
             token,
-            "another-secret",
+            "another-cube-api-secret-of-32-bytes",
             algorithms=["HS256"],
             options={"verify_exp": False, "verify_iat": False},
         )
+
+
+def _cube_section(load_section: Callable[..., Section], url: str, secret: str) -> Section:
+    raw = {"url": url, "api_secret": "${CUBEJS_API_SECRET}"}
+    return load_section("cube", raw, CUBEJS_API_SECRET=secret)
+
+
+def test_cube_success(cube_server: CubeServer, load_section: Callable[..., Section]) -> None:
+    section = _cube_section(load_section, cube_server.url, cube_server.api_secret)
+    result = run_check("cube", section, timeout=10, slow_ms=10_000)
+    assert result.status == "ok", result.line()
+    assert result.details["cubes"] == ["probe_orders"]
+    assert result.message == "Cube ready; data model has 1 cube(s)."
+
+
+def test_cube_wrong_secret(cube_server: CubeServer, load_section: Callable[..., Section]) -> None:
+    wrong = "not-the-cube-api-secret"
+    result = run_check("cube", _cube_section(load_section, cube_server.url, wrong), timeout=10)
+    assert result.status == "error"
+    assert result.details["failure"] == "authentication"
+    assert result.details["http_status"] == 403
+    assert result.message == "Cube rejected the signed token (403 Forbidden: Invalid token)."
+    assert result.remediation == (
+        "the credentials were rejected: check environments.test.cube.api_secret "
+        "(${CUBEJS_API_SECRET})."
+    )

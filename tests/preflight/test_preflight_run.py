@@ -1,6 +1,6 @@
 """End to end: ``floe preflight`` and ``pytest --floe-env=… -m preflight`` in their own processes
 against an environment made of the local real servers (PostgreSQL, moto with IAM, SeaweedFS's
-Iceberg REST catalog) and the Trino stand-in."""
+Iceberg REST catalog, Cube 0.33, dagster-webserver) and the Trino stand-in."""
 
 from __future__ import annotations
 
@@ -19,7 +19,13 @@ import yaml
 from floe_checks.ports import free_port
 from floe_checks.preflight.result import Report
 from floe_checks.servers.postgres import PostgresServer
-from tests.preflight.conftest import Blackhole, IcebergRestServer, S3Server, TrinoServer
+from tests.preflight.conftest import (
+    Blackhole,
+    CubeServer,
+    IcebergRestServer,
+    S3Server,
+    TrinoServer,
+)
 
 pytestmark = pytest.mark.requirement("007-FR-015", "007-FR-020", "SC-003")
 
@@ -57,6 +63,7 @@ def _sections(
     s3: S3Server,
     catalog: IcebergRestServer,
     pg: PostgresServer,
+    cube: CubeServer,
     prefix: str,
 ) -> dict[str, object]:
     return {
@@ -91,6 +98,7 @@ def _sections(
             "database": "postgres",
             "password": f"${{{prefix}DAGSTER_PG_PASSWORD}}",
         },
+        "cube": {"url": cube.url, "api_secret": f"${{{prefix}CUBEJS_API_SECRET}}"},
     }
 
 
@@ -102,6 +110,8 @@ def workspace(
     iceberg_rest_server: IcebergRestServer,
     postgres_server: PostgresServer,
     blackhole: Blackhole,
+    cube_server: CubeServer,
+    dagster_server: str,
 ) -> Workspace:
     """floe.yaml with environments ``all`` (everything right), ``broken`` (every secret wrong),
     ``hole`` (a catalog that never answers) and ``typo`` (a misspelt key)."""
@@ -115,8 +125,9 @@ def workspace(
         aws_access_key_id=key,
         aws_secret_access_key=secret,
     ).create_bucket(Bucket=BUCKET)
-    good = _sections(trino_server, s3_iam_server, iceberg_rest_server, postgres_server, "")
-    bad = _sections(trino_server, s3_iam_server, iceberg_rest_server, postgres_server, "BAD_")
+    servers = (trino_server, s3_iam_server, iceberg_rest_server, postgres_server, cube_server)
+    good = {**_sections(*servers, ""), "dagster": {"url": dagster_server}}
+    bad = _sections(*servers, "BAD_")
     environments = {
         "all": good,
         "broken": bad,
@@ -134,6 +145,8 @@ def workspace(
         "POLARIS_CLIENT_ID": iceberg_rest_server.client_id,
         "POLARIS_CLIENT_SECRET": iceberg_rest_server.client_secret,
         "DAGSTER_PG_PASSWORD": postgres_server.password,
+        "CUBEJS_API_SECRET": cube_server.api_secret,
+        "BAD_CUBEJS_API_SECRET": "wrong-cube-api-secret-7",
         "BAD_TRINO_PASSWORD": "wrong-trino-password-7",
         "BAD_AWS_ACCESS_KEY_ID": key,
         "BAD_AWS_SECRET_ACCESS_KEY": "wrong-aws-secret-key-7",
@@ -169,6 +182,8 @@ def test_cli_all_local_servers_pass(workspace: Workspace) -> None:
         ("storage", "s3"),
         ("catalog", "polaris"),
         ("postgres", "postgres"),
+        ("cube", "cube"),
+        ("dagster", "dagster"),
     ]
     assert {c.status for c in report.checks} <= {"ok", "warning"}
     _assert_no_secret(workspace, done.stdout, done.stderr)
@@ -200,12 +215,14 @@ def test_cli_every_failure_exits_1_with_remediation_and_no_secret(
         "storage": ("error", "authentication"),
         "catalog": ("error", "authentication"),
         "postgres": ("error", "authentication"),
+        "cube": ("error", "authentication"),
     }
     remediations = {c.service: c.remediation for c in report.checks}
     assert "${BAD_TRINO_PASSWORD}" in str(remediations["compute"])
     assert "${BAD_AWS_SECRET_ACCESS_KEY}" in str(remediations["storage"])
     assert "${BAD_POLARIS_CLIENT_SECRET}" in str(remediations["catalog"])
     assert "${BAD_DAGSTER_PG_PASSWORD}" in str(remediations["postgres"])
+    assert "${BAD_CUBEJS_API_SECRET}" in str(remediations["cube"])
     xml = junit.read_text(encoding="utf-8")
     _assert_no_secret(workspace, done.stdout, done.stderr, xml)
     assert "Traceback" not in done.stdout + done.stderr + xml
@@ -264,7 +281,14 @@ def test_pytest_path_under_xdist_writes_report_table_and_junit(
     )
     assert done.returncode == 0, done.stdout + done.stderr
     report = _assert_contract(report_path.read_text(encoding="utf-8"))
-    assert [c.service for c in report.checks] == ["compute", "storage", "catalog", "postgres"]
+    assert [c.service for c in report.checks] == [
+        "compute",
+        "storage",
+        "catalog",
+        "postgres",
+        "cube",
+        "dagster",
+    ]
     assert "floe preflight: all" in done.stdout  # the Rich table's title
     cases = {
         case.get("name"): {p.get("name"): p.get("value") for p in case.iter("property")}
@@ -275,6 +299,8 @@ def test_pytest_path_under_xdist_writes_report_table_and_junit(
         "test_preflight[storage]",
         "test_preflight[catalog]",
         "test_preflight[postgres]",
+        "test_preflight[cube]",
+        "test_preflight[dagster]",
     }
     props = cases["test_preflight[storage]"]
     assert (props["service"], props["backend"], props["status"]) == ("storage", "s3", "ok")
