@@ -318,9 +318,10 @@ def _self_signed_certificate(directory: Path) -> tuple[Path, Path]:
 
 
 @contextlib.contextmanager
-def trino_server(base: Path) -> Iterator[TrinoServer]:
+def trino_server(base: Path, *, jwt: bool = False) -> Iterator[TrinoServer]:
     """The Trino stand-in (tests/preflight/trino_server.py): https with a self-signed
-    certificate (connect with ``verify: false``) and basic auth."""
+    certificate (connect with ``verify: false``) and basic auth — or, with ``jwt``, bearer
+    authentication where ``password`` is the one accepted token."""
     port = free_port()
     password = secrets.token_urlsafe(18)
     base = _subdir(base, "trino")
@@ -332,7 +333,7 @@ def trino_server(base: Path) -> Iterator[TrinoServer]:
         str(port),
         "--user",
         "analyst",
-        "--password-env",
+        "--jwt-env" if jwt else "--password-env",
         "FLOE_TRINO_DOUBLE_PASSWORD",
         "--catalog",
         "memory",

@@ -133,6 +133,7 @@ def workspace(
         "broken": bad,
         "hole": {"catalog": {**good["catalog"], "uri": blackhole.url}},  # type: ignore[dict-item]
         "typo": {"postgres": {"hots": "127.0.0.1", "user": "postgres"}},
+        "empty": {},
     }
     path = tmp_path_factory.mktemp("workspace")
     (path / "floe.yaml").write_text(
@@ -250,6 +251,7 @@ def test_cli_blackhole_with_timeout_5_is_reported_within_7_seconds(workspace: Wo
         (["--env", "nowhere"], "environments.nowhere: environment 'nowhere' is not defined."),
         (["--env", "all", "--timeout", "4"], "--timeout: timeout 4 s is out of range"),
         (["--env", "hole", "--check-postgres"], "environments.hole.postgres: not configured"),
+        (["--env", "empty"], "environments.empty: no service is configured."),
     ],
 )
 def test_cli_configuration_errors_exit_2(
@@ -340,6 +342,19 @@ def test_pytest_path_config_error_is_a_usage_error(workspace: Workspace) -> None
     done = workspace.run(str(BIN / "pytest"), "--floe-env=typo", "-m", "preflight")
     assert done.returncode == 4
     assert "environments.typo.postgres.host: Field required" in done.stderr
+
+
+def test_pytest_collects_nothing_for_unconfigured_services(workspace: Workspace) -> None:
+    """Unconfigured services are not collected (not even as skips)."""
+    done = workspace.run(
+        str(BIN / "pytest"), "--floe-env=hole", "-m", "preflight", "--collect-only", "-q"
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    collected = [line for line in done.stdout.splitlines() if "::" in line]
+    assert [line.rsplit("::", 1)[1] for line in collected] == ["test_preflight[catalog]"]
+    empty = workspace.run(str(BIN / "pytest"), "--floe-env=empty", "-m", "preflight", "-q")
+    assert empty.returncode == 5, empty.stdout + empty.stderr  # pytest: no tests collected
+    assert "skipped" not in empty.stdout
 
 
 def test_pytest_timeout_option_range(workspace: Workspace) -> None:

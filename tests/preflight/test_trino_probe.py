@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 
 from floe_checks.config import Section
 from floe_checks.ports import free_port
 from floe_checks.preflight.runner import run_check
+from tests.preflight import local_servers
 from tests.preflight.conftest import Blackhole, TrinoServer
 
 pytestmark = [
@@ -110,4 +111,42 @@ def test_password_over_plain_http_is_refused_before_sending(
     assert result.remediation == (
         f"the TLS handshake with http://127.0.0.1:{trino_server.port} failed: check the scheme "
         "and port in environments.test.compute.http_scheme and the CA bundle of this machine."
+    )
+
+
+@pytest.fixture(scope="module")
+def trino_jwt_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrinoServer]:
+    with local_servers.trino_server(tmp_path_factory.mktemp("trino-jwt"), jwt=True) as server:
+        yield server
+
+
+def _jwt_section(load_section: Callable[..., Section], port: int, token: str) -> Section:
+    raw = {
+        "type": "trino",
+        "host": "127.0.0.1",
+        "port": port,
+        "user": "analyst",
+        "http_scheme": "https",
+        "verify": False,
+        "jwt": "${TRINO_JWT}",
+    }
+    return load_section("compute", raw, TRINO_JWT=token)
+
+
+def test_select_one_with_jwt(
+    trino_jwt_server: TrinoServer, load_section: Callable[..., Section]
+) -> None:
+    section = _jwt_section(load_section, trino_jwt_server.port, trino_jwt_server.password)
+    result = run_check("compute", section, timeout=10, slow_ms=10_000)
+    assert result.status == "ok", result.line()
+    assert result.details["auth"] == "jwt"
+
+
+def test_wrong_jwt(trino_jwt_server: TrinoServer, load_section: Callable[..., Section]) -> None:
+    section = _jwt_section(load_section, trino_jwt_server.port, "eyJ.wrong.token")
+    result = run_check("compute", section, timeout=10)
+    assert result.status == "error"
+    assert result.details["failure"] == "authentication"
+    assert result.remediation == (
+        "the credentials were rejected: check environments.test.compute.jwt (${TRINO_JWT})."
     )
