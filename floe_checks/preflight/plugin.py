@@ -137,7 +137,7 @@ def pytest_runtestloop(session: pytest.Session) -> None:
     Under xdist each worker runs the checks it is given; the controller collects nothing here.
     """
     config = session.config
-    if hasattr(config, "workerinput") or config.option.collectonly:
+    if hasattr(config, "workerinput") or config.option.collectonly or session.testsfailed:
         return
     options = preflight_options(config)
     services = _check_items(session.items)

@@ -121,7 +121,6 @@ def check(section: PostgresSection, timeout: float) -> dict[str, object]:
         "sslmode": section.sslmode,
         # libpq counts whole seconds (minimum 2) for the whole handshake, login included.
         "connect_timeout": max(2, math.ceil(timeout)),
-        "options": f"-c statement_timeout={int(timeout * 1000)}",
         "application_name": "floe-preflight",
     }
     if section.password is not None:
@@ -132,6 +131,8 @@ def check(section: PostgresSection, timeout: float) -> dict[str, object]:
         raise _connect_failure(section, str(exc), timeout) from None
     try:
         with conn.cursor() as cur:
+            # SET, not a startup option: connection poolers such as PgBouncer reject those.
+            cur.execute("SET statement_timeout = %s", (int(timeout * 1000),))
             cur.execute("SELECT 1")
             row = cur.fetchone()
             if row != (1,):
@@ -179,6 +180,18 @@ def check(section: PostgresSection, timeout: float) -> dict[str, object]:
                 conn.rollback()
     except psycopg2.OperationalError as exc:
         raise _connect_failure(section, str(exc), timeout) from None
+    except psycopg2.Error as exc:
+        # e.g. a read-only standby ("cannot execute CREATE TABLE in a read-only transaction").
+        text = " ".join(str(exc).split())[:240]
+        raise failure(
+            FailureKind.QUERY,
+            f"PostgreSQL refused the preflight statements: {text}",
+            section,
+            ["host", "database", "schema"],
+            endpoint=endpoint,
+            what=f"SQLSTATE {exc.pgcode}" if exc.pgcode else type(exc).__name__,
+            details={"sqlstate": exc.pgcode},
+        ) from None
     finally:
         conn.close()
     return {

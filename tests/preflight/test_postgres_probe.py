@@ -27,6 +27,10 @@ def dagster_db(postgres_server: PostgresServer) -> PostgresServer:
         f"CREATE ROLE dagster_app LOGIN PASSWORD '{APP_PASSWORD}'",
         f"CREATE ROLE dagster_ro LOGIN PASSWORD '{RO_PASSWORD}'",
         "CREATE DATABASE dagster OWNER dagster_app",
+        # A standby or a read-only default behaves alike: SELECT works, CREATE TABLE does not.
+        f"CREATE ROLE dagster_standby LOGIN PASSWORD '{RO_PASSWORD}'",
+        "ALTER ROLE dagster_standby SET default_transaction_read_only = on",
+        "GRANT CREATE ON SCHEMA public TO dagster_standby",
     )
     return postgres_server
 
@@ -118,6 +122,26 @@ def test_user_without_create_permission(
         "the credentials are valid but lack a permission (CREATE on schema public (GRANT "
         "CREATE ON SCHEMA public TO dagster_ro)): grant it to the identity in "
         "environments.test.postgres.user, environments.test.postgres.schema."
+    )
+
+
+def test_read_only_transaction_is_a_query_failure(
+    dagster_db: PostgresServer, load_section: Callable[..., Section]
+) -> None:
+    section = _section(
+        load_section,
+        dagster_db.port,
+        user="dagster_standby",
+        password=RO_PASSWORD,
+        database="postgres",
+    )
+    result = run_check("postgres", section, timeout=10)
+    assert result.status == "error"
+    assert result.details["failure"] == "query"
+    assert result.details["sqlstate"] == "25006"  # read_only_sql_transaction
+    assert result.message == (
+        "PostgreSQL refused the preflight statements: cannot execute CREATE TABLE in a "
+        "read-only transaction"
     )
 
 
