@@ -188,4 +188,3 @@ def build_definitions(settings: DemoSettings) -> dg.Definitions:
             )
         },
     )
-
