@@ -129,3 +129,11 @@ def check_timed_out(
 ) -> str:
     """The remediation of a check the runner had to abandon after its timeout."""
     return remediation(FailureKind.TIMEOUT, section, fields, endpoint=endpoint, timeout=timeout)
+
+
+def wrong_region(section: Section, region_field: str, region: str) -> str:
+    """The remediation of an object store that redirects: the bucket is in another region."""
+    return (
+        f"the bucket is not in region {region!r}: set {section.hint(region_field)} to the "
+        "bucket's region (the AWS console or `aws s3api get-bucket-location` shows it)."
+    )

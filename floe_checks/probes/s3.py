@@ -13,7 +13,7 @@ from typing import Any
 
 from floe_checks.config import S3Storage
 from floe_checks.errors import CheckFailure, FailureKind
-from floe_checks.preflight.remediation import classify_network_error, failure
+from floe_checks.preflight.remediation import classify_network_error, failure, wrong_region
 from floe_checks.preflight.result import Service
 
 SERVICE = Service.STORAGE
@@ -28,6 +28,13 @@ _AUTH_CODES = {
 }
 _DENIED_CODES = {"AccessDenied", "AllAccessDisabled", "AccountProblem", "403"}
 _MISSING_CODES = {"NoSuchBucket", "404", "NotFound"}
+# The bucket lives in another region than the one configured (or signed for).
+_REGION_CODES = {
+    "301",
+    "PermanentRedirect",
+    "AuthorizationHeaderMalformed",
+    "IllegalLocationConstraintException",
+}
 
 
 def _endpoint(section: S3Storage) -> str:
@@ -134,6 +141,13 @@ def _client_failure(
             endpoint=endpoint,
             what=f"bucket {section.bucket!r}",
             details=facts,
+        )
+    if code in _REGION_CODES:
+        return CheckFailure(
+            FailureKind.PROTOCOL,
+            f"bucket {section.bucket!r} is not in region {section.region!r} ({code}).",
+            remediation=wrong_region(section, "region", section.region),
+            details={"endpoint": endpoint, "failure": FailureKind.PROTOCOL.value, **facts},
         )
     if code in _DENIED_CODES:
         return failure(

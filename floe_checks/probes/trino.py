@@ -142,8 +142,19 @@ def check(section: TrinoCompute, timeout: float) -> dict[str, object]:
         except tx.TrinoUserError as exc:
             kind = FailureKind.QUERY
             fields = ["catalog", "schema"] if section.catalog else list(_ADDRESS)
-            if exc.error_name in ("CATALOG_NOT_FOUND", "SCHEMA_NOT_FOUND"):
-                kind = FailureKind.NOT_FOUND
+            what = exc.error_name or "query error"
+            if exc.error_name == "CATALOG_NOT_FOUND":
+                kind, fields, what = (
+                    FailureKind.NOT_FOUND,
+                    ["catalog"],
+                    f"catalog {section.catalog!r}",
+                )
+            elif exc.error_name == "SCHEMA_NOT_FOUND":
+                kind, fields, what = (
+                    FailureKind.NOT_FOUND,
+                    ["schema"],
+                    f"schema {section.schema_!r}",
+                )
             elif exc.error_name == "PERMISSION_DENIED":
                 kind, fields = FailureKind.AUTHORIZATION, ["user"]
             raise failure(
@@ -152,7 +163,7 @@ def check(section: TrinoCompute, timeout: float) -> dict[str, object]:
                 section,
                 fields,
                 endpoint=endpoint,
-                what=exc.error_name or "query error",
+                what=what,
                 details={"error_name": exc.error_name, "error_type": exc.error_type},
             ) from None
         except tx.TrinoQueryError as exc:

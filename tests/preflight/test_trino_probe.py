@@ -73,8 +73,7 @@ def test_missing_catalog(trino_server: TrinoServer, load_section: Callable[..., 
         result.message == "Trino rejected SELECT 1: CATALOG_NOT_FOUND: Catalog 'iceberg' not found"
     )
     assert result.remediation == (
-        "CATALOG_NOT_FOUND does not exist: create it, or fix environments.test.compute.catalog, "
-        "environments.test.compute.schema."
+        "catalog 'iceberg' does not exist: create it, or fix environments.test.compute.catalog."
     )
 
 
