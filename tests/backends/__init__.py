@@ -1,0 +1,1 @@
+"""One module per compute backend: its preflight checks and ``dbt build`` of the demo on it."""
