@@ -210,7 +210,7 @@ def test_cli_every_failure_exits_1_with_remediation_and_no_secret(
     assert done.returncode == 1, done.stdout + done.stderr
     report = _assert_contract(done.stdout)
     assert report.overall_status == "fail"
-    failures = {c.service: (c.status, c.details["failure"]) for c in report.checks}
+    failures = {str(c.service): (str(c.status), c.details["failure"]) for c in report.checks}
     assert failures == {
         "compute": ("error", "authentication"),
         "storage": ("error", "authentication"),
@@ -218,7 +218,7 @@ def test_cli_every_failure_exits_1_with_remediation_and_no_secret(
         "postgres": ("error", "authentication"),
         "cube": ("error", "authentication"),
     }
-    remediations = {c.service: c.remediation for c in report.checks}
+    remediations = {str(c.service): c.remediation for c in report.checks}
     assert "${BAD_TRINO_PASSWORD}" in str(remediations["compute"])
     assert "${BAD_AWS_SECRET_ACCESS_KEY}" in str(remediations["storage"])
     assert "${BAD_POLARIS_CLIENT_SECRET}" in str(remediations["catalog"])

@@ -9,6 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from floe_checks import probes
 from floe_checks.config import Section
 from floe_checks.errors import FailureKind
 from floe_checks.preflight import runner
@@ -113,7 +114,7 @@ def test_probe_warnings_make_a_warning(monkeypatch: pytest.MonkeyPatch, catalog:
 def test_missing_client_names_the_extra(
     monkeypatch: pytest.MonkeyPatch, load_section: Callable[..., Section]
 ) -> None:
-    monkeypatch.setitem(runner.CLIENT_MODULES, "trino", ("floe_no_such_trino_client",))
+    monkeypatch.setitem(probes.CLIENT_MODULES, "trino", ("floe_no_such_trino_client",))
     section = load_section("compute", {"type": "trino", "host": "127.0.0.1"})
     result = runner.run_check("compute", section, timeout=5)
     assert result.status == "error"
