@@ -50,13 +50,18 @@ def iceberg_dataset(settings: DemoSettings, table: str) -> DatasetRef:
     return DatasetRef(f"iceberg+{where}", f"{settings.namespace}.{table}")
 
 
+def postgres_dataset(settings: DemoSettings, relation: str) -> DatasetRef:
+    """The lineage name of a Postgres table (``relation`` = schema.name)."""
+    return DatasetRef(
+        f"postgres://{settings.warehouse_host}:{settings.warehouse_port}",
+        f"{settings.warehouse_db}.{relation}",
+    )
+
+
 def warehouse_dataset(settings: DemoSettings, relation: str) -> DatasetRef:
     """The lineage name of a table or view dbt builds (``relation`` = schema.name)."""
     if settings.dbt_target == "postgres":
-        return DatasetRef(
-            f"postgres://{settings.warehouse_host}:{settings.warehouse_port}",
-            f"{settings.warehouse_db}.{relation}",
-        )
+        return postgres_dataset(settings, relation)
     return DatasetRef(f"duckdb://{settings.duckdb_path}", relation)
 
 

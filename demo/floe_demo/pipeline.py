@@ -23,8 +23,13 @@ from floe_demo.generators import (
 )
 from floe_demo.generators.batches import utc_now
 from floe_demo.iceberg_loader import AppendResult, IcebergLoader
-from floe_demo.observability import Telemetry, iceberg_dataset, telemetry_for
-from floe_demo.publish import PublishResult, publish_to_postgres
+from floe_demo.observability import (
+    Telemetry,
+    iceberg_dataset,
+    postgres_dataset,
+    telemetry_for,
+)
+from floe_demo.publish import ECOMMERCE_TABLES, PublishResult, publish_to_postgres
 from floe_demo.settings import DemoSettings
 
 
@@ -106,10 +111,7 @@ def ingest_ecommerce_batch(
             window_end=window_end or utc_now(),
         )
         root.set_attribute("floe.batch_id", spec.batch_id)
-        outputs = [
-            iceberg_dataset(settings, name)
-            for name in ("products", "customers", "order_items", "orders")
-        ]
+        outputs = [iceberg_dataset(settings, name) for name in ECOMMERCE_TABLES]
         with telemetry.lineage_run("floe_demo.generate_and_append", outputs=outputs):
             with telemetry.span("generate", batch_id=spec.batch_id) as span:
                 batch = generate_batch(config, spec)
@@ -128,7 +130,7 @@ def ingest_ecommerce_batch(
                     span.set_attribute("attempts", result.attempts)
                     appended.append(result)
         report = IngestReport(spec, appended)
-        if publish if publish is not None else settings.dbt_target == "postgres":
+        if settings.dbt_target == "postgres" if publish is None else publish:
             report.published = publish_step(settings, loader, telemetry)
     telemetry.flush()
     report.seconds = time.perf_counter() - started
@@ -139,17 +141,8 @@ def publish_step(
     settings: DemoSettings, loader: IcebergLoader, telemetry: Telemetry
 ) -> list[PublishResult]:
     """Copy the batches Postgres lacks (a span and a lineage run of their own)."""
-    from floe_demo.observability import DatasetRef
-    from floe_demo.publish import ECOMMERCE_TABLES
-
     inputs = [iceberg_dataset(settings, name) for name in ECOMMERCE_TABLES]
-    outputs = [
-        DatasetRef(
-            f"postgres://{settings.warehouse_host}:{settings.warehouse_port}",
-            f"{settings.warehouse_db}.{settings.namespace}.{name}",
-        )
-        for name in ECOMMERCE_TABLES
-    ]
+    outputs = [postgres_dataset(settings, f"{settings.namespace}.{n}") for n in ECOMMERCE_TABLES]
     with (
         telemetry.lineage_run("floe_demo.publish_postgres", inputs, outputs),
         telemetry.span("publish", target="postgres") as span,

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
+from floe_demo.generators import ecommerce
 from floe_demo.iceberg_loader import BATCH_ID, IcebergLoader, table_schema
 from floe_demo.settings import DemoSettings
 
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 
 BOOKKEEPING = "_floe_published_batches"
 _LOCK_KEY = 0x0F10E_DE30  # the one advisory lock all publishers take
-ECOMMERCE_TABLES = ("products", "customers", "order_items", "orders")
+ECOMMERCE_TABLES = tuple(ecommerce.SCHEMAS)  # append order: orders last
 
 
 @dataclass(frozen=True)
