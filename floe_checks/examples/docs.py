@@ -124,7 +124,14 @@ def _split_segments(tokens: list[str]) -> Iterator[list[str]]:
     yield segment
 
 
+# A usage synopsis (`floe preflight [--env NAME] [--all | ...]`) documents a command's shape;
+# it is not a command anyone runs, so it is not parsed.
+_SYNOPSIS_TOKEN = re.compile(r"^\[(-|[A-Z])")
+
+
 def _classify(tokens: list[str]) -> tuple[str, list[str]] | None:
+    if any(_SYNOPSIS_TOKEN.match(token) for token in tokens):
+        return None
     while tokens and (re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*=.*", tokens[0]) or tokens[0] == "env"):
         tokens = tokens[1:]
     if not tokens:

@@ -239,3 +239,13 @@ def test_broken_links_are_reported(tmp_path: Path, repo_root: Path) -> None:
         Problem("docs/page.md", "link 'missing.md' does not resolve"),
         Problem("docs/page.md", "link 'other.md#no-such': no heading #no-such"),
     ]
+
+
+@pytest.mark.requirement("007-FR-021")
+def test_usage_synopses_are_not_taken_for_commands(tmp_path: Path) -> None:
+    doc = tmp_path / "usage.md"
+    doc.write_text(
+        "```\nfloe preflight [--env NAME] [--all | --check-compute]\n"
+        "floe preflight --env prod\n```\n"
+    )
+    assert shown_commands(doc) == [(3, "floe", ["preflight", "--env", "prod"])]
