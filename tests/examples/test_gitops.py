@@ -270,3 +270,15 @@ def test_paths_the_gitrepository_ignores_are_reported(tmp_path: Path, repo_root:
         "HelmRelease floe-runtime path './charts/floe-runtime' is excluded by GitRepository "
         "floe-checks's spec.ignore"
     ]
+
+
+@pytest.mark.requirement("007-FR-011", "007-FR-014")
+def test_argocd_sops_route_reads_the_encrypted_values_through_helm_secrets(
+    repo_root: Path,
+) -> None:
+    (app,) = _docs(repo_root / "examples/gitops/argocd/application-helm-secrets.yaml")
+    value_files = app["spec"]["source"]["helm"]["valueFiles"]
+    assert value_files[-1] == "secrets://../../examples/secrets/sops/values.enc.yaml"
+    encrypted = repo_root / "charts/floe-runtime" / value_files[-1].removeprefix("secrets://")
+    assert encrypted.resolve() == (repo_root / "examples/secrets/sops/values.enc.yaml")
+    assert "sops" in load_documents(encrypted)[0]
