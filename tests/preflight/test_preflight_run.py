@@ -19,6 +19,7 @@ import yaml
 from floe_checks.ports import free_port
 from floe_checks.preflight.result import Report
 from floe_checks.servers.postgres import PostgresServer
+from tests.preflight import local_servers
 from tests.preflight.conftest import (
     Blackhole,
     CubeServer,
@@ -41,10 +42,15 @@ class Workspace:
 
     path: Path
     env: dict[str, str]
+    cube: bool  # whether the environments include Cube
+
+    def services(self, *names: str) -> list[str]:
+        """``names`` without ``cube`` when Cube could not run here."""
+        return [n for n in names if self.cube or n != "cube"]
 
     @property
     def secrets(self) -> list[str]:
-        return [v for k, v in self.env.items() if k.endswith(("PASSWORD", "SECRET", "_KEY"))]
+        return [v for k, v in self.env.items() if v and k.endswith(("PASSWORD", "SECRET", "_KEY"))]
 
     def run(self, *argv: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -63,10 +69,10 @@ def _sections(
     s3: S3Server,
     catalog: IcebergRestServer,
     pg: PostgresServer,
-    cube: CubeServer,
+    cube: CubeServer | None,
     prefix: str,
 ) -> dict[str, object]:
-    return {
+    sections: dict[str, object] = {
         "compute": {
             "type": "trino",
             "host": "127.0.0.1",
@@ -98,8 +104,10 @@ def _sections(
             "database": "postgres",
             "password": f"${{{prefix}DAGSTER_PG_PASSWORD}}",
         },
-        "cube": {"url": cube.url, "api_secret": f"${{{prefix}CUBEJS_API_SECRET}}"},
     }
+    if cube is not None:
+        sections["cube"] = {"url": cube.url, "api_secret": f"${{{prefix}CUBEJS_API_SECRET}}"}
+    return sections
 
 
 @pytest.fixture(scope="module")
@@ -110,8 +118,8 @@ def workspace(
     iceberg_rest_server: IcebergRestServer,
     postgres_server: PostgresServer,
     blackhole: Blackhole,
-    cube_server: CubeServer,
     dagster_server: str,
+    request: pytest.FixtureRequest,
 ) -> Workspace:
     """floe.yaml with environments ``all`` (everything right), ``broken`` (every secret wrong),
     ``hole`` (a catalog that never answers) and ``typo`` (a misspelt key)."""
@@ -125,6 +133,10 @@ def workspace(
         aws_access_key_id=key,
         aws_secret_access_key=secret,
     ).create_bucket(Bucket=BUCKET)
+    # Cube needs Node.js and demo/cube's npm install; without them the rest is still checked.
+    cube_server: CubeServer | None = None
+    if local_servers.cube_missing() is None:
+        cube_server = request.getfixturevalue("cube_server")
     servers = (trino_server, s3_iam_server, iceberg_rest_server, postgres_server, cube_server)
     good = {**_sections(*servers, ""), "dagster": {"url": dagster_server}}
     bad = _sections(*servers, "BAD_")
@@ -146,7 +158,7 @@ def workspace(
         "POLARIS_CLIENT_ID": iceberg_rest_server.client_id,
         "POLARIS_CLIENT_SECRET": iceberg_rest_server.client_secret,
         "DAGSTER_PG_PASSWORD": postgres_server.password,
-        "CUBEJS_API_SECRET": cube_server.api_secret,
+        "CUBEJS_API_SECRET": cube_server.api_secret if cube_server else "",
         "BAD_CUBEJS_API_SECRET": "wrong-cube-api-secret-7",
         "BAD_TRINO_PASSWORD": "wrong-trino-password-7",
         "BAD_AWS_ACCESS_KEY_ID": key,
@@ -155,7 +167,7 @@ def workspace(
         "BAD_POLARIS_CLIENT_SECRET": "wrong-polaris-secret-7",
         "BAD_DAGSTER_PG_PASSWORD": "wrong-pg-password-7",
     }
-    return Workspace(path, env)
+    return Workspace(path, env, cube=cube_server is not None)
 
 
 def _assert_contract(raw: str) -> Report:
@@ -178,13 +190,10 @@ def test_cli_all_local_servers_pass(workspace: Workspace) -> None:
     report = _assert_contract(done.stdout)
     assert report.overall_status == "pass"
     assert report.environment == "all"
+    backends = {"compute": "trino", "storage": "s3", "catalog": "polaris"}
+    expected = workspace.services("compute", "storage", "catalog", "postgres", "cube", "dagster")
     assert [(c.service, c.backend) for c in report.checks] == [
-        ("compute", "trino"),
-        ("storage", "s3"),
-        ("catalog", "polaris"),
-        ("postgres", "postgres"),
-        ("cube", "cube"),
-        ("dagster", "dagster"),
+        (name, backends.get(name, name)) for name in expected
     ]
     assert {c.status for c in report.checks} <= {"ok", "warning"}
     _assert_no_secret(workspace, done.stdout, done.stderr)
@@ -212,18 +221,16 @@ def test_cli_every_failure_exits_1_with_remediation_and_no_secret(
     assert report.overall_status == "fail"
     failures = {str(c.service): (str(c.status), c.details["failure"]) for c in report.checks}
     assert failures == {
-        "compute": ("error", "authentication"),
-        "storage": ("error", "authentication"),
-        "catalog": ("error", "authentication"),
-        "postgres": ("error", "authentication"),
-        "cube": ("error", "authentication"),
+        name: ("error", "authentication")
+        for name in workspace.services("compute", "storage", "catalog", "postgres", "cube")
     }
     remediations = {str(c.service): c.remediation for c in report.checks}
     assert "${BAD_TRINO_PASSWORD}" in str(remediations["compute"])
     assert "${BAD_AWS_SECRET_ACCESS_KEY}" in str(remediations["storage"])
     assert "${BAD_POLARIS_CLIENT_SECRET}" in str(remediations["catalog"])
     assert "${BAD_DAGSTER_PG_PASSWORD}" in str(remediations["postgres"])
-    assert "${BAD_CUBEJS_API_SECRET}" in str(remediations["cube"])
+    if workspace.cube:
+        assert "${BAD_CUBEJS_API_SECRET}" in str(remediations["cube"])
     xml = junit.read_text(encoding="utf-8")
     _assert_no_secret(workspace, done.stdout, done.stderr, xml)
     assert "Traceback" not in done.stdout + done.stderr + xml
@@ -283,27 +290,14 @@ def test_pytest_path_under_xdist_writes_report_table_and_junit(
     )
     assert done.returncode == 0, done.stdout + done.stderr
     report = _assert_contract(report_path.read_text(encoding="utf-8"))
-    assert [c.service for c in report.checks] == [
-        "compute",
-        "storage",
-        "catalog",
-        "postgres",
-        "cube",
-        "dagster",
-    ]
+    expected = workspace.services("compute", "storage", "catalog", "postgres", "cube", "dagster")
+    assert [c.service for c in report.checks] == expected
     assert "floe preflight: all" in done.stdout  # the Rich table's title
     cases = {
         case.get("name"): {p.get("name"): p.get("value") for p in case.iter("property")}
         for case in ET.parse(junit).getroot().iter("testcase")
     }
-    assert set(cases) == {
-        "test_preflight[compute]",
-        "test_preflight[storage]",
-        "test_preflight[catalog]",
-        "test_preflight[postgres]",
-        "test_preflight[cube]",
-        "test_preflight[dagster]",
-    }
+    assert set(cases) == {f"test_preflight[{name}]" for name in expected}
     props = cases["test_preflight[storage]"]
     assert (props["service"], props["backend"], props["status"]) == ("storage", "s3", "ok")
     assert props["requirement"] == "SC-003"  # the last requirement property written
