@@ -176,6 +176,8 @@ def _pytest_argv(
         "--no-header",
         "-o",
         "console_output_style=classic",
+        "-o",
+        "junit_suite_name=floe-preflight",
         "--floe-env",
         env_name,
         "--floe-config",
