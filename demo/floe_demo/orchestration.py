@@ -17,7 +17,9 @@ their own with :func:`build_definitions` and temporary folders.
 
 import json
 import os
+import shutil
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -35,6 +37,17 @@ RAW_PREFIX = "raw"
 RETRY = dg.RetryPolicy(
     max_retries=3, delay=2, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
 )
+
+
+# dbt artifacts of the latest runs kept under FLOE_DEMO_HOME (a 24 h demo runs ~290 times).
+KEEP_DBT_RUNS = 20
+
+
+def prune_run_dirs(runs: Path, keep: int) -> None:
+    """Delete all but the ``keep`` newest run folders under ``runs``."""
+    folders = sorted((p for p in runs.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
+    for old in folders[:-keep] if keep else folders:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def raw_key(table: str) -> dg.AssetKey:
@@ -161,6 +174,7 @@ def build_definitions(settings: DemoSettings) -> dg.Definitions:
                         pass
                 yield event
         telemetry.flush()
+        prune_run_dirs(target_path.parent, keep=KEEP_DBT_RUNS)
 
     pipeline = dg.define_asset_job(
         "demo_pipeline",

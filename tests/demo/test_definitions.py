@@ -14,7 +14,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 from floe_demo.iceberg_loader import IcebergLoader
-from floe_demo.orchestration import build_definitions
+from floe_demo.orchestration import build_definitions, prune_run_dirs
 from floe_demo.settings import DemoSettings
 
 from floe_checks.servers.postgres import PostgresServer
@@ -177,3 +177,13 @@ def test_postgres_target_publishes_and_builds_marts_in_postgres(
     assert spans.count("publish") == 1
     jobs = [(e["job"]["name"], e["eventType"]) for e in map(json.loads, lineage_file.open())]
     assert ("floe_demo.publish_postgres", "COMPLETE") in jobs
+
+
+def test_old_dbt_run_folders_are_pruned(tmp_path: Path) -> None:
+    """A long demo keeps only the newest dbt run artifacts (disk does not fill up)."""
+    for age, name in enumerate(["e", "d", "c", "b", "a"]):
+        folder = tmp_path / name
+        folder.mkdir()
+        os.utime(folder, (1_000_000 - age, 1_000_000 - age))
+    prune_run_dirs(tmp_path, keep=2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d", "e"]
