@@ -47,6 +47,12 @@ SUMMARY_SEED = "floe.seed"
 RAW_SCHEMAS: dict[str, pa.Schema] = {**ecommerce.SCHEMAS, **saas.SCHEMAS}
 # Tables partitioned by the day of this column (event time, where queries filter).
 DAY_PARTITIONS: dict[str, str] = {"orders": "order_date", "usage_events": "occurred_at"}
+# Every commit writes a new metadata file listing all snapshots; keep only the latest ones
+# (snapshots and data files stay: this prunes superseded metadata, not history).
+TABLE_PROPERTIES = {
+    "write.metadata.delete-after-commit.enabled": "true",
+    "write.metadata.previous-versions-max": "20",
+}
 
 
 def load_catalog(settings: DemoSettings) -> Catalog:
@@ -180,7 +186,9 @@ class IcebergLoader:
                 )
             )
         try:
-            return self.catalog.create_table(ident, schema=schema, partition_spec=spec)
+            return self.catalog.create_table(
+                ident, schema=schema, partition_spec=spec, properties=TABLE_PROPERTIES
+            )
         except TableAlreadyExistsError:
             return self.catalog.load_table(ident)
 
