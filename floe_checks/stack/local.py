@@ -18,8 +18,10 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import shutil
 import signal
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -28,7 +30,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from floe_checks.ports import free_port
-from floe_checks.servers.process import ManagedProcess, stop_group
+from floe_checks.servers.process import ManagedProcess
 from floe_checks.stack.base import StackEndpoints, WarehouseEndpoint
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -71,6 +73,7 @@ class LocalProvider:
         self.marker = uuid.uuid4().hex
         self._processes: list[dict[str, Any]] = []  # name, pid, signal, log (start order)
         self._secrets: list[str] = []
+        self._cleanup: list[str] = []  # folders outside the workdir, removed by stop()
 
     # -- state -----------------------------------------------------------------------------
 
@@ -81,6 +84,7 @@ class LocalProvider:
             "marker": self.marker,
             "processes": list(self._processes),
             "secrets": list(self._secrets),
+            "cleanup": list(self._cleanup),
         }
 
     @classmethod
@@ -91,6 +95,7 @@ class LocalProvider:
         provider.marker = state["marker"]
         provider._processes = list(state.get("processes") or [])
         provider._secrets = list(state.get("secrets") or [])
+        provider._cleanup = list(state.get("cleanup") or [])
         return provider
 
     def _record(self, process: ManagedProcess) -> None:
@@ -122,7 +127,11 @@ class LocalProvider:
         for folder in (logs, telemetry_dir, demo_home):
             folder.mkdir(parents=True, exist_ok=True)
         try:
-            postgres = PostgresServer(workdir / "postgres").start()
+            # As root the server runs as user postgres, which cannot enter pytest's 0700
+            # temp root: its cluster lives in a folder of its own under the system temp dir.
+            pg_dir = Path(tempfile.mkdtemp(prefix="floe-stack-pg-"))
+            self._cleanup.append(str(pg_dir))
+            postgres = PostgresServer(pg_dir).start()
             assert postgres.process is not None
             self._record(postgres.process)
             self._secrets.append(postgres.password)
@@ -226,7 +235,7 @@ class LocalProvider:
                 "spans_file": str(telemetry_dir / "spans.jsonl"),
                 "schedule_cron": TEST_SCHEDULE,
                 "batch_orders": DEMO_SETTINGS["FLOE_DEMO_BATCH_ORDERS"],
-                "postgres_log": str(workdir / "postgres" / "postgres.log"),
+                "postgres_log": str(pg_dir / "postgres.log"),
             },
         )
 
@@ -244,9 +253,18 @@ class LocalProvider:
     def stop(self) -> None:
         """Stop every recorded process group (newest first), then sweep for stragglers."""
         for record in reversed(self._processes):
-            stop_group(int(record["pid"]), int(record["signal"]), timeout=20)
+            stop_live_group(int(record["pid"]), int(record["signal"]), timeout=20)
         self._processes = []
         sweep_marked_processes(self.marker)
+        if self.workdir is not None:
+            # keep the Postgres log with the others for a post-mortem
+            for folder in self._cleanup:
+                log = Path(folder) / "postgres.log"
+                if log.exists():
+                    shutil.copy(log, self.workdir / "logs" / "postgres.log")
+        for folder in self._cleanup:
+            shutil.rmtree(folder, ignore_errors=True)
+        self._cleanup = []
 
     # -- diagnostics -----------------------------------------------------------------------
 
@@ -310,6 +328,41 @@ def sweep_marked_processes(marker: str, timeout: float = 5.0) -> list[int]:
             break
         time.sleep(0.1)
     return found
+
+
+def _group_members(pgid: int) -> list[int]:
+    """Live (non-zombie) processes of a process group, from /proc."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[-1].split()
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            members.append(int(entry.name))
+    return members
+
+
+def stop_live_group(pgid: int, sig: int, timeout: float = 20.0) -> None:
+    """Signal a process group, wait until no live member is left, then SIGKILL the rest.
+
+    Unlike waiting on ``killpg(pgid, 0)``, a zombie leader does not count: when another
+    xdist worker started the stack, only that worker could reap it.
+    """
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pgid, os.WNOHANG)  # reap it when it is our own child
+        if not _group_members(pgid):
+            return
+        time.sleep(0.1)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
 
 
 def _zombie(pid: int) -> bool:

@@ -1,0 +1,1 @@
+"""End-to-end tests: a whole floe stack (local processes, kind, or an existing deployment)."""
