@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -138,6 +139,35 @@ def test_dbt_build_on_duckdb_matches_independent_marts(lake: Lake) -> None:
     for name in ECOMMERCE_TABLES:
         assert query(f"select count(*) from raw.{name}") == [(raw[name].num_rows,)]
     _check_marts(query, compute(raw), lake)
+    _check_cube_model_columns(query)
+
+
+def _check_cube_model_columns(query: Query) -> None:
+    """Every table and bare column the Cube model names exists in what dbt built."""
+    import re
+
+    import yaml
+
+    model_dir = Path(__file__).resolve().parents[2] / "demo" / "cube" / "model"
+    cubes = [
+        c for f in sorted(model_dir.glob("*.yml")) for c in yaml.safe_load(f.read_text())["cubes"]
+    ]
+    assert sorted(c["name"] for c in cubes) == ["Customers", "OrderItems", "Orders", "Products"]
+    for cube in cubes:
+        schema, table = cube["sql_table"].split(".")
+        assert schema == "analytics", cube["name"]
+        columns = {
+            r[0]
+            for r in query(
+                "select column_name from information_schema.columns"
+                f" where table_schema = 'analytics' and table_name = '{table}'"
+            )
+        }
+        assert columns, f"{cube['name']}: {cube['sql_table']} was not built"
+        for member in cube.get("dimensions", []) + cube.get("measures", []):
+            sql = member.get("sql")
+            if sql and re.fullmatch(r"[a-z_]+", sql):
+                assert sql in columns, f"{cube['name']}.{member['name']}: no column {sql}"
 
 
 def test_dbt_build_on_postgres_matches_independent_marts(
