@@ -323,10 +323,10 @@ _FIXES = {
 }
 
 
-def _config_error_from_validation(file: str, exc: ValidationError) -> ConfigError:
+def _config_error_from_validation(file: str, exc: ValidationError, prefix: str = "") -> ConfigError:
     problems: list[tuple[str, str, str]] = []
     for err in exc.errors(include_input=False, include_url=False):
-        path = _loc_to_path(tuple(err["loc"]))
+        path = prefix + _loc_to_path(tuple(err["loc"]))
         msg = err["msg"]
         fix = _FIXES.get(err["type"], "")
         if err["type"] == "union_tag_invalid":
@@ -387,15 +387,7 @@ def validate_environment(file: str, name: str, raw: dict[str, Any]) -> Environme
     try:
         env = Environment.model_validate(raw)
     except ValidationError as exc:
-        error = _config_error_from_validation(file, exc)
-        if error.field is not None:
-            error = ConfigError(
-                file,
-                error.problem,
-                field=f"environments.{name}.{error.field}",
-                remediation=error.remediation or None,
-            )
-        raise error from None
+        raise _config_error_from_validation(file, exc, f"environments.{name}.") from None
     _bind(env, name)
     return env
 
