@@ -25,6 +25,7 @@ from typing import Any
 import dagster as dg
 from dagster import AssetExecutionContext
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
+from filelock import FileLock
 
 from floe_demo.dbt_runner import dbt_executable, ensure_manifest
 from floe_demo.generators import ecommerce, saas
@@ -158,7 +159,10 @@ def build_definitions(settings: DemoSettings) -> dg.Definitions:
         os.environ.setdefault("DBT_LOG_PATH", str(settings.dbt_target_path.parent / "logs"))
         target_path = settings.dbt_target_path.parent / "runs" / context.run.run_id
         outputs = [output for _, output in lineage.values()]
+        # A scheduled run and a manual one may overlap: one dbt build at a time per home
+        # (DuckDB has a single writer; on Postgres, dbt's table swaps would race).
         with (
+            FileLock(str(settings.dbt_target_path.parent / "build.lock"), timeout=1800),
             telemetry.lineage_run("floe_demo.dbt_build", raw_inputs, outputs),
             telemetry.span("dbt", target=settings.dbt_target, command="build"),
         ):
