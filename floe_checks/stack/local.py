@@ -260,7 +260,7 @@ class LocalProvider:
             # keep the Postgres log with the others for a post-mortem
             for folder in self._cleanup:
                 log = Path(folder) / "postgres.log"
-                if log.exists():
+                with contextlib.suppress(OSError):  # the workdir may be gone already
                     shutil.copy(log, self.workdir / "logs" / "postgres.log")
         for folder in self._cleanup:
             shutil.rmtree(folder, ignore_errors=True)
