@@ -59,6 +59,9 @@ DEMO_SETTINGS = {
     "FLOE_DEMO_LATE_RATE": "0.05",
     "FLOE_DEMO_DBT_TARGET": "postgres",
 }
+# Kept from the caller's environment: run the suite against a modified copy of the dbt
+# project (e.g. to see which tests catch a broken dedupe).
+PASS_THROUGH = {"FLOE_DEMO_DBT_PROJECT_DIR"}
 LOG_TAIL_LINES = 60
 LOG_TAIL_CHARS = 6000
 
@@ -243,7 +246,7 @@ class LocalProvider:
         env = dict(os.environ)
         # pytest/xdist variables must not leak into the servers (PYTEST_XDIST_WORKER, …).
         for key in list(env):
-            if key.startswith(("PYTEST_", "FLOE_DEMO_", "CUBEJS_")):
+            if key.startswith(("PYTEST_", "FLOE_DEMO_", "CUBEJS_")) and key not in PASS_THROUGH:
                 del env[key]
         env[MARKER_VAR] = self.marker
         return env
