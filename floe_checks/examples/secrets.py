@@ -51,17 +51,11 @@ _SECRET_REFERENCE_KEY = re.compile(r"^existing", re.IGNORECASE)
 
 def produced_secret_names(objects: Iterable[Mapping[str, Any]]) -> set[str]:
     """Names of the Secrets a set of objects creates in the cluster: plain (or generated)
-    Secrets, ExternalSecret targets and SealedSecret templates."""
-    names: set[str] = set()
-    for obj in objects:
-        kind, name = obj.get("kind"), _get(obj, "metadata", "name")
-        if kind == "Secret":
-            names.add(str(name))
-        elif kind == "ExternalSecret":
-            names.add(str(_get(obj, "spec", "target", "name") or name))
-        elif kind == "SealedSecret":
-            names.add(str(_get(obj, "spec", "template", "metadata", "name") or name))
-    return names
+    Secrets, ExternalSecret targets and SealedSecret templates (the chart checks' own rule,
+    :func:`floe_checks.charts.wiring.secret_names`)."""
+    from floe_checks.charts.wiring import secret_names
+
+    return secret_names(dict(obj) for obj in objects)
 
 
 def required_secret_names(objects: Iterable[Mapping[str, Any]]) -> set[str]:
