@@ -28,7 +28,7 @@ from typing import Any
 
 from filelock import FileLock
 
-from floe_checks.errors import StackError
+from floe_checks.errors import PrerequisiteMissing, StackError
 from floe_checks.stack.base import StackEndpoints, StackProvider
 
 STATE_FILE = "floe-stack.json"
@@ -115,12 +115,20 @@ class SharedStack:
             if "endpoints" in state:
                 return StackEndpoints.from_json(state["endpoints"])
             if "error" in state:
-                raise StackError(f"the shared stack failed to start: {state['error']}")
+                error = state["error"]
+                # the same kind of error as in the process that tried, so a missing
+                # prerequisite is a skip in every worker
+                cls = PrerequisiteMissing if error["missing"] else StackError
+                raise cls(error["message"], remediation=error["remediation"])
             provider = make_provider()
             try:
                 endpoints = provider.start(self.workdir)
             except BaseException as exc:
-                state["error"] = f"{type(exc).__name__}: {exc}"
+                state["error"] = {
+                    "message": f"the shared stack failed to start: {exc}",
+                    "missing": isinstance(exc, PrerequisiteMissing),
+                    "remediation": getattr(exc, "remediation", ""),
+                }
                 self.write(state)
                 raise
             self.started_here = provider
