@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 _SHARED_KEY: pytest.StashKey[SharedStack] = pytest.StashKey()
 _STACK_SETTING_KEY = pytest.StashKey[settings.Setting]()
 _USED_KEY = pytest.StashKey[bool]()
+_FINISHED_KEY = pytest.StashKey[bool]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -116,6 +117,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     shared = config.stash.get(_SHARED_KEY, None)
     if shared is None:
         return
+    config.stash[_FINISHED_KEY] = True
     keep = bool(config.getoption("floe_keep_stack"))
     if _is_controller(config):
         if not keep:
@@ -172,6 +174,8 @@ def _teardown_at_exit(config: pytest.Config) -> None:
     shared = config.stash.get(_SHARED_KEY, None)
     if shared is None or config.getoption("floe_keep_stack"):
         return
+    if config.stash.get(_FINISHED_KEY, False) and _is_worker(config):
+        return  # detached normally: the last worker or the controller stops the stack
     if shared.started_here is not None or _is_controller(config) or not _is_worker(config):
         with contextlib.suppress(Exception):
             shared.teardown()
