@@ -151,14 +151,19 @@ def goal_for(script: str, metric: str, value: str) -> str:
 def sequential_goals(script: str, table: Table) -> dict[int, str]:
     """For tables comparing concurrent runs with ``one after another`` ones: the goal of each
     concurrent row is to beat the sequential run of the same tool (first word of the row)."""
+
+    def tool(label: str) -> str:
+        found = re.match(r"\W*(\w+)", label)
+        return found.group(1) if found else label
+
     baselines: dict[str, float] = {}
     for row in table.rows:
         value = number(row[-1])
         if "one after another" in row[0] and value is not None:
-            baselines.setdefault(row[0].split()[0], value)
+            baselines.setdefault(tool(row[0]), value)
     goals: dict[int, str] = {}
     for position, row in enumerate(table.rows):
-        base = baselines.get(row[0].split()[0])
+        base = baselines.get(tool(row[0]))
         value = number(row[-1])
         if base is None or value is None or "one after another" in row[0]:
             continue
