@@ -40,6 +40,7 @@ SCRIPT_TIMEOUT = 3600.0
 QUICK_ARGS: dict[str, list[str]] = {
     "bench_generator.py": ["--orders", "20000", "--repeat", "2"],
     "bench_preflight.py": ["--repeat", "1", "--calls", "5"],
+    "bench_e2e.py": ["--runs", "2", "--batches", "1"],
 }
 
 # Modules whose import the plugin must not trigger (issue 1: cheap import).
@@ -76,7 +77,7 @@ GOALS: tuple[Goal, ...] = (
     # issue 5: e2e wall time on 2 cores, and the delay until a new batch is visible in Cube.
     Goal("bench_e2e.py", r"cold", "≤ 180 s", lambda v: v <= 180),
     Goal("bench_e2e.py", r"warm", "≤ 90 s", lambda v: v <= 90),
-    Goal("bench_e2e.py", r"cube|visible", "≤ 30 s", lambda v: v <= 30),
+    Goal("bench_e2e.py", r"visible in cube", "≤ 30 s", lambda v: v <= 30),
     # issue 1: importing the plugin imports no client library, dagster or dbt.
     Goal("plugin import", r"heavy", "0 modules", lambda v: v == 0),
 )
@@ -137,15 +138,17 @@ def number(value: str) -> float | None:
     return float(found.group(0).replace(",", "")) if found else None
 
 
-def goal_for(script: str, metric: str, value: str) -> str:
-    """The goal cell of a metric: the goal text and whether it was met, or ``—``."""
+def goal_for(script: str, metric: str, value: str, stated: str = "") -> str:
+    """The goal cell of a metric: the goal text (``stated`` by the script's own goal column,
+    else :data:`GOALS`) and whether it was met, or ``—``."""
     for goal in GOALS:
         if goal.script == script and re.search(goal.pattern, metric, re.IGNORECASE):
+            text = stated or goal.text
             measured = number(value)
             if goal.met is None or measured is None:
-                return goal.text
-            return f"{goal.text} ({'met' if goal.met(measured) else 'missed'})"
-    return "—"
+                return text
+            return f"{text} ({'met' if goal.met(measured) else 'missed'})"
+    return stated or "—"
 
 
 def sequential_goals(script: str, table: Table) -> dict[int, str]:
@@ -178,12 +181,19 @@ def rows_from_output(script: str, text: str) -> list[Row]:
     for table in parse_tables(text):
         concurrent = sequential_goals(script, table)
         name = f"{script}: {table.heading}" if table.heading else script
+        # The value is the last column, unless the script states its own goals there.
+        lowered = [h.lower() for h in table.header]
+        goal_column = lowered.index("goal") if "goal" in lowered else None
+        value_column = max(i for i in range(len(lowered)) if i != goal_column)
         for position, cells in enumerate(table.rows):
-            if len(cells) < 2:
+            if len(cells) != len(table.header) or value_column == 0:
                 continue
-            metric = f"{cells[0]} — {table.header[-1]}"
-            goal = concurrent.get(position) or goal_for(script, metric, cells[-1])
-            out.append(Row(name, metric, cells[-1], goal))
+            column = table.header[value_column]
+            metric = cells[0] if column.lower() == "value" else f"{cells[0]} — {column}"
+            value = cells[value_column]
+            stated = cells[goal_column] if goal_column is not None else ""
+            goal = concurrent.get(position) or goal_for(script, metric, value, stated)
+            out.append(Row(name, metric, value, goal))
     return out
 
 
