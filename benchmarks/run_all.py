@@ -175,9 +175,21 @@ def sequential_goals(script: str, table: Table) -> dict[int, str]:
     return goals
 
 
+# A figure printed as a sentence outside the tables: "Sum of the check durations: 600 ms".
+STATED = re.compile(r"^(?P<label>[A-Z][^|#:]{3,120}):\s*(?P<value>[-+]?\d[\d,.]*\s*[a-z/%]*)$")
+
+
 def rows_from_output(script: str, text: str) -> list[Row]:
-    """The merged-table rows of one script's output (the last column of each table)."""
+    """The merged-table rows of one script's output: each table row's value column (the last
+    one that is not a ``goal`` column), and each stated figure outside the tables."""
     out: list[Row] = []
+    heading = ""
+    for line in text.splitlines():
+        if line.startswith("#"):
+            heading = line.lstrip("#").strip()
+        elif found := STATED.match(line.strip()):
+            name = f"{script}: {heading}" if heading else script
+            out.append(Row(name, found.group("label").strip(), found.group("value").strip()))
     for table in parse_tables(text):
         concurrent = sequential_goals(script, table)
         name = f"{script}: {table.heading}" if table.heading else script
