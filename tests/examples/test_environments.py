@@ -231,3 +231,22 @@ def test_prod_dagster_webserver_is_replicated_behind_a_pdb(
         o["spec"]["selector"]["matchLabels"] for o in objects if o["kind"] == "PodDisruptionBudget"
     ]
     assert len([s for s in selectors if all(labels.get(k) == v for k, v in s.items())]) == 1
+
+
+@pytest.mark.requirement("007-FR-013")
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_restated_user_code_deployment_matches_the_chart_default(env: str, repo_root: Path) -> None:
+    """Helm replaces lists whole, so each environment restates floe-dagster's user-code
+    deployment to pin its image tag and size; everything else must stay the chart's default,
+    or a chart change (a new env var, volume or probe) would silently not reach it."""
+    chart = yaml.safe_load((repo_root / "charts/floe-dagster/values.yaml").read_text())
+    values = yaml.safe_load((repo_root / ENV_DIR / env / "values.yaml").read_text())
+    default = chart["dagster"]["dagster-user-deployments"]["deployments"]
+    restated = values["floe-dagster"]["dagster"]["dagster-user-deployments"]["deployments"]
+    sized = {"image", "resources"}
+    assert [{k: v for k, v in d.items() if k not in sized} for d in restated] == [
+        {k: v for k, v in d.items() if k not in sized} for d in default
+    ]
+    assert [d["image"]["repository"] for d in restated] == [
+        d["image"]["repository"] for d in default
+    ]
