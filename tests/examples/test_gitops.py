@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from floe_checks.examples import (
+    API_VERSIONS,
     ENVIRONMENTS,
     REPO_URL,
     Problem,
@@ -59,8 +60,29 @@ def test_every_example_yaml_parses(repo_root: Path) -> None:
     assert kinds >= EXPECTED_KINDS
 
 
+# The current apiVersion of each kind (ArgoCD 2.x/3.x, Flux 2.3+, External Secrets 0.17+,
+# Sealed Secrets); floe_checks.examples.API_VERSIONS must say exactly this.
+CURRENT_API_VERSIONS = {
+    "Application": {"argoproj.io/v1alpha1"},
+    "ApplicationSet": {"argoproj.io/v1alpha1"},
+    "AppProject": {"argoproj.io/v1alpha1"},
+    "GitRepository": {"source.toolkit.fluxcd.io/v1"},
+    "HelmRepository": {"source.toolkit.fluxcd.io/v1"},
+    "OCIRepository": {"source.toolkit.fluxcd.io/v1"},
+    "HelmRelease": {"helm.toolkit.fluxcd.io/v2"},
+    "Kustomization": {"kustomize.toolkit.fluxcd.io/v1", "kustomize.config.k8s.io/v1beta1"},
+    "ClusterSecretStore": {"external-secrets.io/v1"},
+    "SecretStore": {"external-secrets.io/v1"},
+    "ExternalSecret": {"external-secrets.io/v1"},
+    "SealedSecret": {"bitnami.com/v1alpha1"},
+}
+
+
 @pytest.mark.requirement("007-FR-011", "007-FR-012", "007-FR-014")
 def test_api_versions_are_the_current_ones(repo_root: Path) -> None:
+    assert {kind: set(versions) for kind, versions in API_VERSIONS.items()} == (
+        CURRENT_API_VERSIONS
+    )
     assert api_version_problems(repo_root / "examples", repo_root) == []
 
 
