@@ -73,14 +73,18 @@ class ManagedProcess:
         return "\n".join(text.splitlines()[-lines:])
 
     def wait_ready(self, probe: Callable[[], bool], timeout: float, interval: float = 0.1) -> None:
-        """Poll ``probe`` with bounded backoff until true, the process dies, or time runs out."""
+        """Poll ``probe`` with bounded backoff until true, the process dies, or time runs out.
+
+        On failure the process is stopped before the error is raised, so nothing leaks.
+        """
         deadline = time.monotonic() + timeout
         delay = interval
         while time.monotonic() < deadline:
             if not self.alive():
+                code = self.popen.returncode if self.popen is not None else None
+                self.stop()
                 raise StackError(
-                    f"{self.name} exited during start-up "
-                    f"(code {self.popen and self.popen.returncode}). "
+                    f"{self.name} exited during start-up (code {code}). "
                     f"Log {self.log_path}:\n{self.log_tail()}",
                     remediation=f"read {self.log_path}",
                 )
@@ -91,6 +95,7 @@ class ManagedProcess:
                 pass
             time.sleep(delay)
             delay = min(delay * 1.5, 1.0)
+        self.stop()
         raise StackError(
             f"{self.name} was not ready after {timeout:.0f} s. "
             f"Log {self.log_path}:\n{self.log_tail()}",
