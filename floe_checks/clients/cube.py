@@ -1,15 +1,12 @@
 """A small client of Cube's REST API (``/cubejs-api/v1``): load, meta, pre-aggregation jobs.
 
-Tokens are HS256 JWTs signed with the API secret, built with :mod:`hmac` (no JWT library).
+Tokens are HS256 JWTs signed with the API secret (:mod:`floe_checks.tokens`).
 Cube answers a query that is still being computed with ``{"error": "Continue wait"}``; the
 client polls again, within a bounded total time.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import time
 from typing import Any
@@ -18,24 +15,9 @@ import requests
 from pydantic import SecretStr
 
 from floe_checks.errors import StackError
+from floe_checks.tokens import hs256_token
 
 CONTINUE_WAIT = "Continue wait"
-
-
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def sign_jwt(secret: SecretStr, claims: dict[str, Any] | None = None, ttl: int = 3600) -> str:
-    """An HS256 JWT over ``claims`` (plus ``iat``/``exp``), signed with ``secret``."""
-    now = int(time.time())
-    payload = {"iat": now, "exp": now + ttl, **(claims or {})}
-    header = _b64url(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
-    body = _b64url(json.dumps(payload, separators=(",", ":")).encode())
-    signing_input = f"{header}.{body}".encode("ascii")
-    key = secret.get_secret_value().encode()
-    signature = _b64url(hmac.new(key, signing_input, hashlib.sha256).digest())
-    return f"{header}.{body}.{signature}"
 
 
 class CubeError(StackError):
@@ -59,7 +41,10 @@ class CubeClient:
         self._session = requests.Session()
 
     def _headers(self) -> dict[str, str]:
-        return {"Authorization": sign_jwt(self.api_secret), "Content-Type": "application/json"}
+        return {
+            "Authorization": hs256_token(self.api_secret, ttl=3600),
+            "Content-Type": "application/json",
+        }
 
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         """One API call, repeated while Cube says "Continue wait" (bounded by ``timeout``)."""

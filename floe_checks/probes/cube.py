@@ -3,39 +3,14 @@ signed with ``api_secret`` — what every Cube client does before its first quer
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import json
-import time
-
 from floe_checks.config import CubeSection
 from floe_checks.errors import FailureKind
 from floe_checks.preflight.remediation import failure, kind_for_http_status
 from floe_checks.preflight.result import Service
 from floe_checks.probes.rest import error_text, json_body, request
+from floe_checks.tokens import hs256_token
 
 SERVICE = Service.CUBE
-
-TOKEN_LIFETIME_S = 300
-
-
-def _b64url(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
-
-
-def hs256_token(secret: str, claims: dict[str, object], now: int | None = None) -> str:
-    """A JSON Web Token signed with HMAC-SHA256 (RFC 7519), as Cube's ``CUBEJS_API_SECRET``
-    expects. ``iat`` and ``exp`` are added unless ``claims`` sets them."""
-    issued = int(time.time()) if now is None else now
-    payload = {"iat": issued, "exp": issued + TOKEN_LIFETIME_S, **claims}
-    header = {"alg": "HS256", "typ": "JWT"}
-    signing_input = ".".join(
-        _b64url(json.dumps(part, separators=(",", ":")).encode("utf-8"))
-        for part in (header, payload)
-    )
-    signature = hmac.new(secret.encode("utf-8"), signing_input.encode("ascii"), hashlib.sha256)
-    return f"{signing_input}.{_b64url(signature.digest())}"
 
 
 def check(section: CubeSection, timeout: float) -> dict[str, object]:

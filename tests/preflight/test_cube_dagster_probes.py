@@ -10,7 +10,7 @@ import pytest
 from floe_checks.config import Section
 from floe_checks.ports import free_port
 from floe_checks.preflight.runner import run_check
-from floe_checks.probes.cube import hs256_token
+from floe_checks.tokens import hs256_token
 from tests.preflight.conftest import Blackhole, CubeServer
 
 pytestmark = pytest.mark.requirement("007-FR-020")
