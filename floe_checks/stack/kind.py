@@ -55,18 +55,26 @@ HELM_TIMEOUT = "15m"
 class CommandRunner(Protocol):
     """Runs one command and returns its stdout; raises :class:`StackError` when it fails."""
 
-    def __call__(self, argv: Sequence[str], *, env: dict[str, str] | None = None,
-                 timeout: float | None = None) -> str: ...
+    def __call__(
+        self,
+        argv: Sequence[str],
+        *,
+        env: dict[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> str: ...
 
 
-def run_command(argv: Sequence[str], *, env: dict[str, str] | None = None,
-                timeout: float | None = None) -> str:
+def run_command(
+    argv: Sequence[str], *, env: dict[str, str] | None = None, timeout: float | None = None
+) -> str:
     """The real runner: subprocess, output captured, failures raised with stderr's tail."""
-    proc = subprocess.run(list(argv), capture_output=True, text=True, env=env,
-                          timeout=timeout, check=False)
+    proc = subprocess.run(
+        list(argv), capture_output=True, text=True, env=env, timeout=timeout, check=False
+    )
     if proc.returncode != 0:
-        raise StackError(f"`{' '.join(argv[:3])} …` failed ({proc.returncode}): "
-                         f"{proc.stderr.strip()[-800:]}")
+        raise StackError(
+            f"`{' '.join(argv[:3])} …` failed ({proc.returncode}): {proc.stderr.strip()[-800:]}"
+        )
     return proc.stdout
 
 
@@ -97,8 +105,9 @@ class KindProvider:
     keep: bool = False
     repo_root: Path = REPO_ROOT
     cluster_name: str = CLUSTER_NAME
-    node_image: str = field(default_factory=lambda: os.environ.get("FLOE_KIND_NODE_IMAGE",
-                                                                   NODE_IMAGE))
+    node_image: str = field(
+        default_factory=lambda: os.environ.get("FLOE_KIND_NODE_IMAGE", NODE_IMAGE)
+    )
     helm_timeout: str = HELM_TIMEOUT
     runner: CommandRunner = run_command
     which: Callable[[str], str | None] = shutil.which
@@ -129,20 +138,25 @@ class KindProvider:
                 "downloads it at run time",
             )
         try:
-            self.runner([docker, "image", "inspect", "--format", "{{.Id}}", self.node_image],
-                        timeout=30)
+            self.runner(
+                [docker, "image", "inspect", "--format", "{{.Id}}", self.node_image], timeout=30
+            )
         except StackError:
             raise PrerequisiteMissing(
-                f"kind stack: node image {self.node_image} is not in the local Docker image "
-                "store",
+                f"kind stack: node image {self.node_image} is not in the local Docker image store",
                 remediation=f"`docker pull {self.node_image}` where a registry is reachable (or "
                 "`docker load` it); set FLOE_KIND_NODE_IMAGE to use another",
             ) from None
         from floe_checks.charts.mirror import mirror_has
         from floe_checks.charts.render import DAGSTER_CHART_VERSION
 
-        vendored = (self.repo_root / "charts" / "floe-dagster" / "charts"
-                    / f"dagster-{DAGSTER_CHART_VERSION}.tgz")
+        vendored = (
+            self.repo_root
+            / "charts"
+            / "floe-dagster"
+            / "charts"
+            / f"dagster-{DAGSTER_CHART_VERSION}.tgz"
+        )
         mirror = os.environ.get("FLOE_HELM_MIRROR")
         if not vendored.is_file() and not (
             mirror and mirror_has(Path(mirror), "dagster", DAGSTER_CHART_VERSION)
@@ -161,16 +175,26 @@ class KindProvider:
         return {
             "kind": "Cluster",
             "apiVersion": "kind.x-k8s.io/v1alpha4",
-            "nodes": [{
-                "role": "control-plane",
-                "image": self.node_image,
-                "extraPortMappings": [
-                    {"containerPort": DAGSTER_NODE_PORT, "hostPort": dagster_host_port,
-                     "listenAddress": "127.0.0.1", "protocol": "TCP"},
-                    {"containerPort": CUBE_NODE_PORT, "hostPort": cube_host_port,
-                     "listenAddress": "127.0.0.1", "protocol": "TCP"},
-                ],
-            }],
+            "nodes": [
+                {
+                    "role": "control-plane",
+                    "image": self.node_image,
+                    "extraPortMappings": [
+                        {
+                            "containerPort": DAGSTER_NODE_PORT,
+                            "hostPort": dagster_host_port,
+                            "listenAddress": "127.0.0.1",
+                            "protocol": "TCP",
+                        },
+                        {
+                            "containerPort": CUBE_NODE_PORT,
+                            "hostPort": cube_host_port,
+                            "listenAddress": "127.0.0.1",
+                            "protocol": "TCP",
+                        },
+                    ],
+                }
+            ],
         }
 
     def plan(self, workdir: Path, charts_dir: Path) -> list[Step]:
@@ -180,26 +204,69 @@ class KindProvider:
         docker = self.which("docker") or "docker"
         root = str(self.repo_root)
         return [
-            Step("create kind cluster", (kind, "create", "cluster", f"--name={self.cluster_name}",
-                                         f"--kubeconfig={kubeconfig}", f"--image={self.node_image}",
-                                         "--config", str(workdir / "kind-config.yaml")),
-                 "kind-create"),
-            Step("build Dagster image", (docker, "build", "-f", f"{root}/docker/Dockerfile.dagster",
-                                         "-t", DAGSTER_IMAGE, root)),
-            Step("build Cube image", (docker, "build", "-f", f"{root}/docker/Dockerfile.cube",
-                                      "-t", CUBE_IMAGE, root)),
-            Step("load Dagster image", (kind, "load", "docker-image", "--name", self.cluster_name,
-                                        DAGSTER_IMAGE), "kind-load"),
-            Step("load Cube image", (kind, "load", "docker-image", "--name", self.cluster_name,
-                                     CUBE_IMAGE), "kind-load"),
+            Step(
+                "create kind cluster",
+                (
+                    kind,
+                    "create",
+                    "cluster",
+                    f"--name={self.cluster_name}",
+                    f"--kubeconfig={kubeconfig}",
+                    f"--image={self.node_image}",
+                    "--config",
+                    str(workdir / "kind-config.yaml"),
+                ),
+                "kind-create",
+            ),
+            Step(
+                "build Dagster image",
+                (
+                    docker,
+                    "build",
+                    "-f",
+                    f"{root}/docker/Dockerfile.dagster",
+                    "-t",
+                    DAGSTER_IMAGE,
+                    root,
+                ),
+            ),
+            Step(
+                "build Cube image",
+                (docker, "build", "-f", f"{root}/docker/Dockerfile.cube", "-t", CUBE_IMAGE, root),
+            ),
+            Step(
+                "load Dagster image",
+                (kind, "load", "docker-image", "--name", self.cluster_name, DAGSTER_IMAGE),
+                "kind-load",
+            ),
+            Step(
+                "load Cube image",
+                (kind, "load", "docker-image", "--name", self.cluster_name, CUBE_IMAGE),
+                "kind-load",
+            ),
             Step("create namespace and demo Secrets", (), "secrets"),
-            Step("helm dependency build", ("helm", "dependency", "build", "--skip-refresh",
-                                           str(charts_dir / "floe-runtime"))),
-            Step("helm install floe-runtime", (
-                "helm", "install", RELEASE, str(charts_dir / "floe-runtime"),
-                "--namespace", NAMESPACE, "--kubeconfig", kubeconfig,
-                "-f", str(self.repo_root / "charts" / "floe-runtime" / "values-demo.yaml"),
-                "--wait", "--timeout", self.helm_timeout)),
+            Step(
+                "helm dependency build",
+                ("helm", "dependency", "build", "--skip-refresh", str(charts_dir / "floe-runtime")),
+            ),
+            Step(
+                "helm install floe-runtime",
+                (
+                    "helm",
+                    "install",
+                    RELEASE,
+                    str(charts_dir / "floe-runtime"),
+                    "--namespace",
+                    NAMESPACE,
+                    "--kubeconfig",
+                    kubeconfig,
+                    "-f",
+                    str(self.repo_root / "charts" / "floe-runtime" / "values-demo.yaml"),
+                    "--wait",
+                    "--timeout",
+                    self.helm_timeout,
+                ),
+            ),
             Step("wait for Dagster and Cube on their NodePorts", (), "wait"),
         ]
 
@@ -215,7 +282,8 @@ class KindProvider:
         self._workdir = workdir
         dagster_port, cube_port = free_port(), free_port()
         (workdir / "kind-config.yaml").write_text(
-            yaml.safe_dump(self.kind_config(dagster_port, cube_port), sort_keys=False))
+            yaml.safe_dump(self.kind_config(dagster_port, cube_port), sort_keys=False)
+        )
         helm = Helm(find_helm(), home=workdir / "helm-home")
         # prepare_workspace is the `helm dependency build` step (mirror-aware).
         workspace = prepare_workspace(workdir / "charts", helm=helm)
@@ -226,19 +294,25 @@ class KindProvider:
         except Exception as exc:
             diagnostics = self.diagnostics()
             detail = "\n".join(f"== {k}\n{v[-2000:]}" for k, v in diagnostics.items())
-            raise StackError(f"kind stack failed: {exc}\n{detail}",
-                             remediation="see the events, describe and logs above") from exc
+            raise StackError(
+                f"kind stack failed: {exc}\n{detail}",
+                remediation="see the events, describe and logs above",
+            ) from exc
         return StackEndpoints(
             provider="kind",
             cube_url=f"http://127.0.0.1:{cube_port}",
             cube_api_secret=SecretStr(api_secret),
             dagster_url=f"http://127.0.0.1:{dagster_port}",
-            extras={"kubeconfig": str(workdir / "kubeconfig"), "namespace": NAMESPACE,
-                    "cluster": self.cluster_name},
+            extras={
+                "kubeconfig": str(workdir / "kubeconfig"),
+                "namespace": NAMESPACE,
+                "cluster": self.cluster_name,
+            },
         )
 
-    def _execute(self, step: Step, helm: Any, api_secret: str, dagster_port: int,
-                 cube_port: int) -> None:
+    def _execute(
+        self, step: Step, helm: Any, api_secret: str, dagster_port: int, cube_port: int
+    ) -> None:
         assert self._workdir is not None
         if step.action == "kind-create":
             from pytest_kind import KindCluster
@@ -246,8 +320,10 @@ class KindProvider:
             # KindCluster keeps state in ./.pytest-kind: keep it inside our workdir.
             with contextlib.chdir(self._workdir):
                 self._cluster = KindCluster(
-                    self.cluster_name, kubeconfig=self._workdir / "kubeconfig",
-                    image=self.node_image, kind_path=Path(step.argv[0]),
+                    self.cluster_name,
+                    kubeconfig=self._workdir / "kubeconfig",
+                    image=self.node_image,
+                    kind_path=Path(step.argv[0]),
                     kubectl_path=Path(self.which("kubectl") or "kubectl"),
                 )
             self._cluster.create(config_file=self._workdir / "kind-config.yaml")
@@ -280,14 +356,20 @@ class KindProvider:
         password = secrets.token_urlsafe(24)
         data = {
             "floe-postgresql": {"postgresql-password": password},
-            "floe-warehouse": {"FLOE_WAREHOUSE_HOST": "floe-postgresql",
-                               "FLOE_WAREHOUSE_PORT": "5432", "FLOE_WAREHOUSE_USER": "postgres",
-                               "FLOE_WAREHOUSE_PASSWORD": password, "FLOE_WAREHOUSE_DB": "floe"},
+            "floe-warehouse": {
+                "FLOE_WAREHOUSE_HOST": "floe-postgresql",
+                "FLOE_WAREHOUSE_PORT": "5432",
+                "FLOE_WAREHOUSE_USER": "postgres",
+                "FLOE_WAREHOUSE_PASSWORD": password,
+                "FLOE_WAREHOUSE_DB": "floe",
+            },
             "floe-cube-api": {"CUBEJS_API_SECRET": api_secret},
         }
         for name, values in data.items():
-            core.create_namespaced_secret(NAMESPACE, client.V1Secret(
-                metadata=client.V1ObjectMeta(name=name), string_data=values))
+            core.create_namespaced_secret(
+                NAMESPACE,
+                client.V1Secret(metadata=client.V1ObjectMeta(name=name), string_data=values),
+            )
 
     def stop(self) -> None:
         """Delete the cluster this provider created, unless ``keep``."""
@@ -316,12 +398,16 @@ class KindProvider:
                 events = core.list_namespaced_event(NAMESPACE).items
                 sections["events"] = "\n".join(
                     f"{e.last_timestamp} {e.type} {e.involved_object.kind}/"
-                    f"{e.involved_object.name}: {e.reason} {e.message}" for e in events)
+                    f"{e.involved_object.name}: {e.reason} {e.message}"
+                    for e in events
+                )
             for pod in core.list_namespaced_pod(NAMESPACE).items:
                 for container in pod.spec.containers:
                     sections[f"logs {pod.metadata.name}/{container.name}"] = (
-                        core.read_namespaced_pod_log(pod.metadata.name, NAMESPACE,
-                                                     container=container.name, tail_lines=200))
+                        core.read_namespaced_pod_log(
+                            pod.metadata.name, NAMESPACE, container=container.name, tail_lines=200
+                        )
+                    )
         except Exception as exc:
             sections["pod logs"] = f"unavailable: {exc}"
         return sections
