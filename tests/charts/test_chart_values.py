@@ -85,10 +85,10 @@ def test_no_values_file_holds_a_credential() -> None:
 
 def test_plaintext_scan_tells_references_from_credentials() -> None:
     values = {
-        "database": {"existingSecret": "db", "passwordKey": "PASS", "password": "s3cret"},
-        "apiSecret": {"existingSecret": "cube", "key": "CUBEJS_API_SECRET"},
+        "database": {"existingSecret": "db", "passwordKey": "PASS", "password": "s3cret"},  # pragma: allowlist secret
+        "apiSecret": {"existingSecret": "cube", "key": "CUBEJS_API_SECRET"},  # pragma: allowlist secret
         "items": [{"token": "abc"}, {"token": ""}],
-        "global": {"postgresqlSecretName": "pg"},
+        "global": {"postgresqlSecretName": "pg"},  # pragma: allowlist secret
     }
     assert plaintext_credentials(values) == ["database.password", "items[0].token"]
 
@@ -235,14 +235,33 @@ def test_umbrella_deploys_any_part_alone(
     assert [n for n in names if n.split("/", 1)[1].startswith(absent_prefix)] == []
 
 
+# Credentials that do not sit under a credential-named key: detect-secrets finds them by shape.
+# Written at test time (not committed), so no credential-shaped string lives in Git (SC-004).
+LEAKED = (
+    "database:\n"
+    "  url: postgres://admin:{password}@db.example.com/floe\n"
+    "backup:\n"
+    "  accessKeyId: {key_id}\n"
+)
+
+
 @pytest.mark.requirement("SC-004")
-def test_no_secret_shaped_string_in_charts_or_images() -> None:
+def test_no_secret_shaped_string_in_charts_or_images(tmp_path: Path) -> None:
     from floe_checks.charts.plaintext import scan_for_secrets
 
     root = CHARTS.parent
     files = [p for d in ("charts", "docker") for p in (root / d).rglob("*") if p.is_file()]
     files += [root / "docker" / ".env.example"]
     assert scan_for_secrets(files) == []
-    leak = BAD_VALUES / "leaked-credentials.yaml"
-    assert scan_for_secrets([leak]) == [f"{leak}:3: Basic Auth Credentials",
-                                        f"{leak}:5: AWS Access Key"]
+    leak = tmp_path / "leaked-credentials.yaml"
+    leak.write_text(
+        LEAKED.format(
+            password="Zx9vQ2" + "LmP7wR4tY8",  # pragma: allowlist secret
+            key_id="AKIA" + "IOSFODNN7EXAMPLE",
+        ),
+        encoding="utf-8",
+    )
+    assert scan_for_secrets([leak]) == [
+        f"{leak}:2: Basic Auth Credentials",
+        f"{leak}:4: AWS Access Key",
+    ]

@@ -264,11 +264,6 @@ def test_detect_secrets_finds_nothing_beyond_the_baseline(repo_root: Path) -> No
 
 
 @pytest.mark.requirement("SC-004")
-@pytest.mark.xfail(
-    strict=False,
-    reason="throwaway credentials in tests/charts, tests/preflight, tests/demo and tests/plugin "
-    "(issues 2-6) do not yet carry `# pragma: allowlist secret`; drop this marker once they do",
-)
 def test_fake_credentials_in_the_harness_tests_are_marked(repo_root: Path) -> None:
     files = [f for f in tracked_files(repo_root) if f.startswith(HARNESS_TESTS)]
     assert "tests/examples/test_secrets.py" in files

@@ -13,7 +13,7 @@ from floe_checks.requirements import registry
 
 pytestmark = pytest.mark.requirement("SC-010")
 
-SECRET = "s3cr3t-Value-that-must-not-leak"
+SECRET = "s3cr3t-Value-that-must-not-leak"  # pragma: allowlist secret
 
 FLOE_YAML = """\
 environments:

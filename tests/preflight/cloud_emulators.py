@@ -39,7 +39,8 @@ AZURITE_BLOB = REPO / "tools" / "azurite" / "node_modules" / ".bin" / "azurite-b
 # Azurite's single account and its key: published in Azure's documentation, not a secret.
 AZURITE_ACCOUNT = "devstoreaccount1"
 AZURITE_KEY = (
-    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2"  # pragma: allowlist secret
+    "UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="  # pragma: allowlist secret
 )
 BQ_PROJECT = "floe-demo"
 GCS_BUCKET = "floe-preflight-test"

@@ -167,7 +167,7 @@ def s3_iam_server(base: Path) -> Iterator[S3Server]:
             endpoint_url=endpoint,
             region_name="us-east-1",
             aws_access_key_id="setup",
-            aws_secret_access_key="setup",
+            aws_secret_access_key="setup",  # pragma: allowlist secret
         )
         policies = {
             "admin": ["*"],

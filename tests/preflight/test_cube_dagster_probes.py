@@ -51,7 +51,7 @@ def test_connection_refused(service: str, load_section: Callable[..., Section]) 
     env = {}
     if service == "cube":
         raw["api_secret"] = "${CUBEJS_API_SECRET}"
-        env["CUBEJS_API_SECRET"] = "cube-secret-for-refused"
+        env["CUBEJS_API_SECRET"] = "cube-secret-for-refused"  # pragma: allowlist secret
     result = run_check(service, load_section(service, raw, **env), timeout=5)
     assert result.status == "error"
     assert result.details["failure"] == "connection_refused"
@@ -71,7 +71,7 @@ def test_blackhole(
     env = {}
     if service == "cube":
         raw["api_secret"] = "${CUBEJS_API_SECRET}"
-        env["CUBEJS_API_SECRET"] = "cube-secret-for-blackhole"
+        env["CUBEJS_API_SECRET"] = "cube-secret-for-blackhole"  # pragma: allowlist secret
     result = run_check(service, load_section(service, raw, **env), timeout=2)
     assert result.status == "error"
     assert result.details["failure"] == "timeout"

@@ -159,13 +159,13 @@ def workspace(
         "POLARIS_CLIENT_SECRET": iceberg_rest_server.client_secret,
         "DAGSTER_PG_PASSWORD": postgres_server.password,
         "CUBEJS_API_SECRET": cube_server.api_secret if cube_server else "",
-        "BAD_CUBEJS_API_SECRET": "wrong-cube-api-secret-7",
-        "BAD_TRINO_PASSWORD": "wrong-trino-password-7",
+        "BAD_CUBEJS_API_SECRET": "wrong-cube-api-secret-7",  # pragma: allowlist secret
+        "BAD_TRINO_PASSWORD": "wrong-trino-password-7",  # pragma: allowlist secret
         "BAD_AWS_ACCESS_KEY_ID": key,
-        "BAD_AWS_SECRET_ACCESS_KEY": "wrong-aws-secret-key-7",
+        "BAD_AWS_SECRET_ACCESS_KEY": "wrong-aws-secret-key-7",  # pragma: allowlist secret
         "BAD_POLARIS_CLIENT_ID": iceberg_rest_server.client_id,
-        "BAD_POLARIS_CLIENT_SECRET": "wrong-polaris-secret-7",
-        "BAD_DAGSTER_PG_PASSWORD": "wrong-pg-password-7",
+        "BAD_POLARIS_CLIENT_SECRET": "wrong-polaris-secret-7",  # pragma: allowlist secret
+        "BAD_DAGSTER_PG_PASSWORD": "wrong-pg-password-7",  # pragma: allowlist secret
     }
     return Workspace(path, env, cube=cube_server is not None)
 

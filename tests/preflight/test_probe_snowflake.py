@@ -16,7 +16,7 @@ from tests.preflight.conftest import Blackhole
 
 __all__ = ["snowflake_server"]
 
-PASSWORD = "fs-test-password-3b1f"  # a throwaway value for the emulator
+PASSWORD = "fs-test-password-3b1f"  # pragma: allowlist secret (throwaway, for the emulator)
 PASSPHRASE = "fs-test-passphrase-91c2"
 DATABASE = "FLOE_DB"
 SCHEMA = "ANALYTICS"
@@ -33,7 +33,7 @@ def snowflake_objects(snowflake_server: Emulator) -> Emulator:
     conn = snowflake.connector.connect(
         account="floe",
         user="admin",
-        password="admin",  # fakesnow ignores it
+        password="admin",  # pragma: allowlist secret (fakesnow ignores it)
         host="127.0.0.1",
         port=snowflake_server.port,
         protocol="http",

@@ -18,7 +18,7 @@ from floe_checks.preflight.result import Service
 
 pytestmark = pytest.mark.requirement("007-FR-020")
 
-SECRET = "s3cr3t-value-that-must-not-leak"
+SECRET = "s3cr3t-value-that-must-not-leak"  # pragma: allowlist secret
 
 
 @pytest.fixture

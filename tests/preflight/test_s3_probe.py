@@ -172,7 +172,7 @@ def test_plain_moto_accepts_any_key(
         endpoint_url=s3_server.endpoint_url,
         region_name="us-east-1",
         aws_access_key_id="any",
-        aws_secret_access_key="any",
+        aws_secret_access_key="any",  # pragma: allowlist secret
     ).create_bucket(Bucket="plain")
     result = run_check("storage", _admin_any, timeout=10, slow_ms=10_000)
     assert result.status == "ok", result.line()
