@@ -333,11 +333,15 @@ def _config_error_from_validation(file: str, exc: ValidationError, prefix: str =
             ctx = err.get("ctx") or {}
             msg = f"unknown type {ctx.get('tag')!r}; expected one of {ctx.get('expected_tags')}"
         problems.append((path, msg, fix))
-    first_path, first_msg, first_fix = problems[0]
-    if len(problems) > 1:
-        more = "; ".join(f"{p}: {m}" for p, m, _ in problems[1:])
-        first_msg = f"{first_msg} (also: {more})"
-    return ConfigError(file, first_msg, field=first_path, remediation=first_fix or None)
+    if len(problems) == 1:
+        path, msg, fix = problems[0]
+        return ConfigError(file, msg, field=path, remediation=fix or None)
+    # Several problems: one line each, so a user can fix them all in one go.
+    lines = [
+        f"{path}: {msg.rstrip('.')}." + (f" Fix: {fix}." if fix else "")
+        for path, msg, fix in problems
+    ]
+    return ConfigError(file, f"{len(problems)} problems:\n  " + "\n  ".join(lines))
 
 
 def load_file(path: Path) -> FloeFile:

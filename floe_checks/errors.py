@@ -47,7 +47,9 @@ class ConfigError(FloeError):
         self.field = field
         self.problem = problem
         where = f"{file}: {field}" if field else file
-        text = f"{where}: {problem}" if problem.endswith(".") else f"{where}: {problem}."
+        text = f"{where}: {problem}"
+        if "\n" not in problem and not problem.endswith("."):
+            text += "."
         if remediation:
             text += f" Fix: {remediation}"
         super().__init__(text, remediation=remediation)

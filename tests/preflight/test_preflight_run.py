@@ -252,8 +252,10 @@ def test_cli_blackhole_with_timeout_5_is_reported_within_7_seconds(workspace: Wo
     [
         (
             ["--env", "typo"],
-            "environments.typo.postgres.host: Field required (also: "
-            "environments.typo.postgres.hots: Extra inputs are not permitted). Fix: add the field",
+            "floe.yaml: 2 problems:\n"
+            "  environments.typo.postgres.host: Field required. Fix: add the field.\n"
+            "  environments.typo.postgres.hots: Extra inputs are not permitted. Fix: remove the "
+            "key or check its spelling against docs/configuration.md.",
         ),
         (["--env", "nowhere"], "environments.nowhere: environment 'nowhere' is not defined."),
         (["--env", "all", "--timeout", "4"], "--timeout: timeout 4 s is out of range"),
