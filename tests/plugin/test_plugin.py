@@ -299,3 +299,15 @@ def test_bundled_checks_collected_when_env_selected(pytester: pytest.Pytester) -
     assert "floe_checks" not in without.stdout.str()
     with_env = _run(pytester, "--collect-only", "-q", "test_x.py", "--floe-env=local")
     assert "test_preflight.py::test_preflight[compute]" in with_env.stdout.lines
+
+
+def test_several_problems_are_listed_one_per_line(pytester: pytest.Pytester) -> None:
+    text = _config_error(
+        pytester,
+        "environments:\n  prod:\n    postgres: {hots: h, user: u, port: five}\n",
+        "--floe-env=prod",
+    )
+    assert "floe.yaml: 3 problems:\n" in text
+    assert "  environments.prod.postgres.host: Field required. Fix: add the field.\n" in text
+    assert "  environments.prod.postgres.port: Input should be a valid integer" in text
+    assert "  environments.prod.postgres.hots: Extra inputs are not permitted." in text
