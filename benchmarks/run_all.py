@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from floe_checks.plugin import HEAVY_MODULES
+
 REPO = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).resolve().parent
 SCRIPT_TIMEOUT = 3600.0
@@ -42,22 +44,6 @@ QUICK_ARGS: dict[str, list[str]] = {
     "bench_preflight.py": ["--repeat", "1", "--calls", "5"],
     "bench_e2e.py": ["--runs", "2", "--batches", "1"],
 }
-
-# Modules whose import the plugin must not trigger (issue 1: cheap import).
-HEAVY_MODULES = (
-    "boto3",
-    "botocore",
-    "google",
-    "azure",
-    "snowflake",
-    "trino",
-    "psycopg2",
-    "duckdb",
-    "dagster",
-    "dbt",
-    "pyarrow",
-    "pyiceberg",
-)
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,13 @@ pytest_plugins = ["floe_checks.preflight.plugin", "floe_checks.stack.plugin"]
 
 CHECKS_DIR = Path(__file__).parent / "checks"
 
+# What importing this module must never import (clients, SDKs, orchestrators, renderers): the
+# import-cost test and benchmarks/run_all.py both check this list.
+HEAVY_MODULES = (
+    "boto3", "botocore", "google", "azure", "snowflake", "trino", "psycopg2", "duckdb",
+    "dagster", "dbt", "pyarrow", "pyiceberg", "kubernetes", "rich",
+)  # fmt: skip
+
 MARKERS = (
     "preflight: a connectivity check against the services of the selected floe environment",
     "e2e: an end-to-end test against a running floe stack (local, kind or existing)",
