@@ -6,12 +6,15 @@ As root, the server runs as the ``postgres`` user, as PostgreSQL requires.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import secrets
 import shutil
 import signal
 import subprocess
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -173,3 +176,20 @@ class PostgresServer:
     def stop(self) -> None:
         if self.process is not None:
             self.process.stop()
+
+
+@contextlib.contextmanager
+def throwaway_postgres(prefix: str = "floe-pg-") -> Iterator[PostgresServer]:
+    """A started cluster in a fresh temp dir; stopped and removed on exit, even on failure.
+
+    The dir is not under pytest's tmp dir: that is private to root, and as root the server
+    runs as ``postgres``.
+    """
+    base = Path(tempfile.mkdtemp(prefix=prefix))
+    server = PostgresServer(base)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(base, ignore_errors=True)

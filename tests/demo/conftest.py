@@ -22,7 +22,7 @@ from floe_demo.iceberg_loader import IcebergLoader
 from floe_demo.pipeline import ecommerce_config
 from floe_demo.settings import DemoSettings
 
-from floe_checks.servers.postgres import PostgresServer
+from floe_checks.servers.postgres import PostgresServer, throwaway_postgres
 from tests.preflight import local_servers
 from tests.preflight.local_servers import IcebergRestServer
 
@@ -86,15 +86,8 @@ def lake() -> Iterator[Lake]:
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
     """A PostgreSQL cluster with scram password auth on a free loopback port."""
-    # Not under pytest's tmp dir: that is private to root, and the server runs as 'postgres'.
-    base = Path(tempfile.mkdtemp(prefix="floe-demo-pg-"))
-    server = PostgresServer(base)
-    try:
-        server.start()
+    with throwaway_postgres("floe-demo-pg-") as server:
         yield server
-    finally:
-        server.stop()
-        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

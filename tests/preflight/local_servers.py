@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from floe_checks.ports import free_port, is_listening
-from floe_checks.servers.postgres import PostgresServer
+from floe_checks.servers.postgres import PostgresServer, throwaway_postgres
 from floe_checks.servers.process import ManagedProcess
 
 VENV_BIN = Path(sys.executable).parent
@@ -118,18 +118,9 @@ def _subdir(base: Path, name: str) -> Path:
     return path
 
 
-@contextlib.contextmanager
-def postgres_server() -> Iterator[PostgresServer]:
+def postgres_server() -> contextlib.AbstractContextManager[PostgresServer]:
     """A PostgreSQL cluster with scram password auth on a free loopback port."""
-    # Not under pytest's tmp dir: that is private to root, and the server runs as 'postgres'.
-    base = Path(tempfile.mkdtemp(prefix="floe-pg-"))
-    server = PostgresServer(base)
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
-        shutil.rmtree(base, ignore_errors=True)
+    return throwaway_postgres("floe-pg-")
 
 
 def _moto(
