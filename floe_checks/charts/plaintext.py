@@ -14,13 +14,20 @@ from typing import Any
 
 import yaml
 
+# A key that names a credential ends with one of these words...
 _CREDENTIAL = re.compile(
-    r"(password|passwd|secret|token|apikey|api_key|privatekey|private_key|accesskey|"
-    r"access_key|credentials?)",
+    r"(password|passwd|passphrase|secret|token|api[_-]?key|private[_-]?key|access[_-]?key(id)?"
+    r"|credentials?)$",
     re.IGNORECASE,
 )
-_REFERENCE = re.compile(r"(existingsecret|secretname|secretref|key|ref|name|property|store)$",
-                        re.IGNORECASE)
+# ...unless it names an existing Secret (`existingSecret`). Keys that name a Secret or a key
+# inside one (`postgresqlSecretName`, `passwordKey`, `secretKey`) never match the end anchor.
+_REFERENCE = re.compile(r"^existing", re.IGNORECASE)
+
+
+def is_credential_key(key: str) -> bool:
+    """True for a key that holds a credential (the one rule, also used by the examples)."""
+    return bool(_CREDENTIAL.search(key)) and not _REFERENCE.search(key)
 
 
 def plaintext_credentials(values: Any, path: str = "") -> list[str]:
@@ -29,8 +36,7 @@ def plaintext_credentials(values: Any, path: str = "") -> list[str]:
     if isinstance(values, dict):
         for key, value in values.items():
             dotted = f"{path}.{key}" if path else str(key)
-            if (isinstance(value, str) and value.strip() and _CREDENTIAL.search(str(key))
-                    and not _REFERENCE.search(str(key))):
+            if isinstance(value, str) and value.strip() and is_credential_key(str(key)):
                 found.append(dotted)
             found += plaintext_credentials(value, dotted)
     elif isinstance(values, list):

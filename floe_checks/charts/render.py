@@ -121,8 +121,14 @@ class ChartWorkspace:
                 helm's, which names the chart and the offending value.
         """
         # --skip-tests: `helm test` pods (the Dagster chart has one) are not part of a release.
-        args = ["template", release, str(self.chart_path(chart)), "--namespace", namespace,
-                "--skip-tests"]
+        args = [
+            "template",
+            release,
+            str(self.chart_path(chart)),
+            "--namespace",
+            namespace,
+            "--skip-tests",
+        ]
         args += self._value_args(chart, values_files, set_values, set_files)
         out = self.helm.run(args).stdout
         return [doc for doc in yaml.safe_load_all(out) if isinstance(doc, dict)]
@@ -213,8 +219,11 @@ def prepare_workspace(
         else:
             _drop_dependency(dagster_dir, DAGSTER_REPO_NAME)
             where = (
-                "offline rendering requested" if offline
-                else f"mirror {mirror} lacks it" if mirror else "FLOE_HELM_MIRROR is not set"
+                "offline rendering requested"
+                if offline
+                else f"mirror {mirror} lacks it"
+                if mirror
+                else "FLOE_HELM_MIRROR is not set"
             )
             reason = (
                 f"official dagster chart {DAGSTER_CHART_VERSION} is not reachable here "

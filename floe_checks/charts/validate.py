@@ -63,8 +63,9 @@ CUSTOM_RESOURCES: dict[tuple[str, str], Callable[[dict[str, Any]], list[str]]] =
     ("external-secrets.io/v1", "SecretStore"): _check_named_spec("spec.provider"),
     ("external-secrets.io/v1", "ClusterSecretStore"): _check_named_spec("spec.provider"),
     ("argoproj.io/v1alpha1", "Application"): _check_named_spec("spec.source", "spec.destination"),
-    ("argoproj.io/v1alpha1", "ApplicationSet"): _check_named_spec("spec.generators",
-                                                                  "spec.template"),
+    ("argoproj.io/v1alpha1", "ApplicationSet"): _check_named_spec(
+        "spec.generators", "spec.template"
+    ),
     ("helm.toolkit.fluxcd.io/v2", "HelmRelease"): _check_named_spec("spec.chart"),
     ("kustomize.toolkit.fluxcd.io/v1", "Kustomization"): _check_named_spec("spec.sourceRef"),
     ("source.toolkit.fluxcd.io/v1", "HelmRepository"): _check_named_spec("spec.url"),

@@ -30,8 +30,12 @@ def secret_names(objects: Iterable[dict[str, Any]]) -> set[str]:
         elif kind == "ExternalSecret":
             names.add(str((spec.get("target") or {}).get("name") or meta.get("name")))
         elif kind == "SealedSecret":
-            names.add(str(((spec.get("template") or {}).get("metadata") or {}).get("name")
-                          or meta.get("name")))
+            names.add(
+                str(
+                    ((spec.get("template") or {}).get("metadata") or {}).get("name")
+                    or meta.get("name")
+                )
+            )
     return names
 
 
@@ -58,11 +62,21 @@ def _referenced(workload: Workload, kind: str) -> list[tuple[str, bool, str]]:
         for src in sources:
             if kind == "Secret" and "secret" in src:
                 name = src["secret"].get("secretName") or src["secret"].get("name")
-                refs.append((str(name), bool(src["secret"].get("optional")),
-                             f"{workload.ref} volume {vname}"))
+                refs.append(
+                    (
+                        str(name),
+                        bool(src["secret"].get("optional")),
+                        f"{workload.ref} volume {vname}",
+                    )
+                )
             if kind == "ConfigMap" and "configMap" in src:
-                refs.append((str(src["configMap"]["name"]), bool(src["configMap"].get("optional")),
-                             f"{workload.ref} volume {vname}"))
+                refs.append(
+                    (
+                        str(src["configMap"]["name"]),
+                        bool(src["configMap"].get("optional")),
+                        f"{workload.ref} volume {vname}",
+                    )
+                )
     return refs
 
 
@@ -77,8 +91,10 @@ def check_secret_references(
     for workload in workloads(objects):
         for name, optional, where in _referenced(workload, "Secret"):
             if not optional and name not in available:
-                problems.append(f"{where}: Secret {name!r} is neither rendered, an "
-                                "ExternalSecret target, nor a documented existingSecret")
+                problems.append(
+                    f"{where}: Secret {name!r} is neither rendered, an "
+                    "ExternalSecret target, nor a documented existingSecret"
+                )
     for ing in by_kind(objects, "Ingress").values():
         for tls in (ing.get("spec") or {}).get("tls") or []:
             name = tls.get("secretName")
@@ -114,11 +130,17 @@ def check_service_ports(objects: Iterable[dict[str, Any]]) -> list[str]:
             problems.append(f"Service/{svc.name}: selector {svc.selector} matches no pod template")
             continue
         for port, target in svc.ports:
-            if not any(c.port_number(target) is not None
-                       for w in matched for c in w.containers if not c.init):
+            if not any(
+                c.port_number(target) is not None
+                for w in matched
+                for c in w.containers
+                if not c.init
+            ):
                 names = ", ".join(w.ref for w in matched)
-                problems.append(f"Service/{svc.name}: port {port} targets {target!r}, which no "
-                                f"container of {names} declares")
+                problems.append(
+                    f"Service/{svc.name}: port {port} targets {target!r}, which no "
+                    f"container of {names} declares"
+                )
     return problems
 
 
@@ -154,8 +176,10 @@ def check_probes(
                     if known is None:
                         problems.append(f"{where}: no known health paths for image {c.image!r}")
                     elif probe.path not in known:
-                        problems.append(f"{where}: path {probe.path!r} is not one of "
-                                        f"{sorted(known)} that {_repository(c.image)} serves")
+                        problems.append(
+                            f"{where}: path {probe.path!r} is not one of "
+                            f"{sorted(known)} that {_repository(c.image)} serves"
+                        )
     return problems
 
 

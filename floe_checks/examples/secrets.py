@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from floe_checks.charts.plaintext import is_credential_key
 from floe_checks.examples.manifests import Problem, _get, _rel, load_documents
 
 #: Files that hold the documented example ciphertext, the only entries allowed in the
@@ -35,18 +36,10 @@ SECRET_NAME_PATTERNS = (
     r"^postgresql-password$",
 )
 
-_SECRET_KEY = re.compile(
-    r"(password|passwd|secret|token|api[_-]?key|private[_-]?key|access[_-]?key|credentials?)$",
-    re.IGNORECASE,
-)
 _SECRET_ENV_NAME = re.compile(
     r"(PASS|PASSWD|PASSWORD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|CREDENTIALS?)$",
     re.IGNORECASE,
 )
-# A credential-named key that names a Secret rather than holds one: `existingSecret`.
-# (`passwordKey`, `secretName`, `apiSecret: {existingSecret: ...}` never match _SECRET_KEY's
-# end anchor or hold a mapping, so they need no exemption.)
-_SECRET_REFERENCE_KEY = re.compile(r"^existing", re.IGNORECASE)
 
 
 def produced_secret_names(objects: Iterable[Mapping[str, Any]]) -> set[str]:
@@ -124,7 +117,7 @@ def plaintext_secret_problems(values_file: Path, root: Path) -> list[Problem]:
                 continue
             key = path[-1]
             dotted = ".".join(path)
-            if _SECRET_KEY.search(key) and not _SECRET_REFERENCE_KEY.search(key):
+            if is_credential_key(key):
                 problems.append(
                     Problem(
                         file,

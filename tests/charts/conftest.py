@@ -32,14 +32,16 @@ BAD_VALUES = Path(__file__).parent / "bad_values"
 
 # Secrets the charts read but do not create; docs/charts.md tells users to create them (or let
 # External Secrets / Sealed Secrets / SOPS do it). Nothing else may be referenced unrendered.
-DOCUMENTED_SECRETS = frozenset({
-    "floe-postgresql",
-    "floe-warehouse",
-    "floe-cube-api",
-    "floe-cubestore-s3",
-    "floe-dagster-tls",
-    "floe-cube-tls",
-})
+DOCUMENTED_SECRETS = frozenset(
+    {
+        "floe-postgresql",
+        "floe-warehouse",
+        "floe-cube-api",
+        "floe-cubestore-s3",
+        "floe-dagster-tls",
+        "floe-cube-tls",
+    }
+)
 
 # What each image really serves for health checks (probes must hit one of these).
 HEALTH_PATHS = {
@@ -100,8 +102,7 @@ def helm() -> Helm:
 
 @pytest.fixture(scope="session")
 def offline_workspace(helm: Helm, tmp_path_factory: pytest.TempPathFactory) -> ChartWorkspace:
-    return prepare_workspace(tmp_path_factory.mktemp("offline") / "charts", helm=helm,
-                             offline=True)
+    return prepare_workspace(tmp_path_factory.mktemp("offline") / "charts", helm=helm, offline=True)
 
 
 @pytest.fixture(scope="session")
@@ -117,8 +118,9 @@ def standin_mirror(helm: Helm, tmp_path_factory: pytest.TempPathFactory) -> Path
 def standin_workspace(
     helm: Helm, standin_mirror: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> ChartWorkspace:
-    ws = prepare_workspace(tmp_path_factory.mktemp("standin") / "charts", helm=helm,
-                           mirror=standin_mirror)
+    ws = prepare_workspace(
+        tmp_path_factory.mktemp("standin") / "charts", helm=helm, mirror=standin_mirror
+    )
     assert ws.dagster_mode is DependencyMode.FULL, ws.reason
     return ws
 

@@ -25,14 +25,26 @@ SCHEMA_ERROR = "values don't meet the specifications of the schema(s) in the fol
 @pytest.mark.parametrize(
     ("chart", "bad_file", "expected_line"),
     [
-        ("floe-cube", "cube-replicacount-three.yaml",
-         "floe-cube:\n- api.replicaCount: Invalid type. Expected: integer, given: string"),
-        ("floe-runtime", "runtime-replicacount-three.yaml",
-         "floe-cube:\n- api.replicaCount: Invalid type. Expected: integer, given: string"),
-        ("floe-dagster", "dagster-unknown-floe-key.yaml",
-         "floe-dagster:\n- demo: Additional property batchSize is not allowed"),
-        ("floe-dagster", "dagster-latest-tag.yaml",
-         "floe-dagster:\n- dagster.dagsterWebserver.image.tag: Must not validate the schema"),
+        (
+            "floe-cube",
+            "cube-replicacount-three.yaml",
+            "floe-cube:\n- api.replicaCount: Invalid type. Expected: integer, given: string",
+        ),
+        (
+            "floe-runtime",
+            "runtime-replicacount-three.yaml",
+            "floe-cube:\n- api.replicaCount: Invalid type. Expected: integer, given: string",
+        ),
+        (
+            "floe-dagster",
+            "dagster-unknown-floe-key.yaml",
+            "floe-dagster:\n- demo: Additional property batchSize is not allowed",
+        ),
+        (
+            "floe-dagster",
+            "dagster-latest-tag.yaml",
+            "floe-dagster:\n- dagster.dagsterWebserver.image.tag: Must not validate the schema",
+        ),
     ],
 )
 def test_bad_values_fail_helm_template_naming_the_key(
@@ -48,15 +60,26 @@ def test_bad_values_fail_helm_template_naming_the_key(
 @pytest.mark.parametrize(
     ("chart", "bad_file", "expected_line", "plaintext_key"),
     [
-        ("floe-dagster", "dagster-plaintext-password.yaml",
-         "- dagster.postgresql.postgresqlPassword: String length must be less than or equal to 0",
-         "dagster.postgresql.postgresqlPassword"),
-        ("floe-cube", "cube-plaintext-api-secret.yaml",
-         "- apiSecret: Invalid type. Expected: object, given: string", "apiSecret"),
+        (
+            "floe-dagster",
+            "dagster-plaintext-password.yaml",
+            "- dagster.postgresql.postgresqlPassword: "
+            "String length must be less than or equal to 0",
+            "dagster.postgresql.postgresqlPassword",
+        ),
+        (
+            "floe-cube",
+            "cube-plaintext-api-secret.yaml",
+            "- apiSecret: Invalid type. Expected: object, given: string",
+            "apiSecret",
+        ),
     ],
 )
 def test_plaintext_credentials_are_impossible(
-    offline_workspace: ChartWorkspace, chart: str, bad_file: str, expected_line: str,
+    offline_workspace: ChartWorkspace,
+    chart: str,
+    bad_file: str,
+    expected_line: str,
     plaintext_key: str,
 ) -> None:
     """The schema refuses them at `helm template`, and the values scan names the key."""
@@ -71,8 +94,9 @@ def test_plaintext_credentials_are_impossible(
 
 
 def _values_files() -> list[Path]:
-    return sorted(p for p in CHARTS.rglob("*.yaml")
-                  if p.name.startswith("values") or p.parent.name == "ci")
+    return sorted(
+        p for p in CHARTS.rglob("*.yaml") if p.name.startswith("values") or p.parent.name == "ci"
+    )
 
 
 @pytest.mark.requirement("SC-004")
@@ -85,8 +109,15 @@ def test_no_values_file_holds_a_credential() -> None:
 
 def test_plaintext_scan_tells_references_from_credentials() -> None:
     values = {
-        "database": {"existingSecret": "db", "passwordKey": "PASS", "password": "s3cret"},  # pragma: allowlist secret
-        "apiSecret": {"existingSecret": "cube", "key": "CUBEJS_API_SECRET"},  # pragma: allowlist secret
+        "database": {
+            "existingSecret": "db",  # pragma: allowlist secret
+            "passwordKey": "PASS",
+            "password": "s3cret",  # pragma: allowlist secret
+        },
+        "apiSecret": {
+            "existingSecret": "cube",  # pragma: allowlist secret
+            "key": "CUBEJS_API_SECRET",  # pragma: allowlist secret
+        },
         "items": [{"token": "abc"}, {"token": ""}],
         "global": {"postgresqlSecretName": "pg"},  # pragma: allowlist secret
     }
@@ -95,6 +126,7 @@ def test_plaintext_scan_tells_references_from_credentials() -> None:
 
 def _merged(chart: str, *files: str) -> dict[str, Any]:
     """Values as helm merges them (maps merge, lists and scalars replace), for value checks."""
+
     def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
         out = dict(base)
         for k, v in over.items():
@@ -108,8 +140,9 @@ def _merged(chart: str, *files: str) -> dict[str, Any]:
 
 
 @pytest.mark.requirement("007-FR-007")
-@pytest.mark.parametrize("files", [(), ("values-dev.yaml",), ("values-prod.yaml",),
-                                   ("values-demo.yaml",)])
+@pytest.mark.parametrize(
+    "files", [(), ("values-dev.yaml",), ("values-prod.yaml",), ("values-demo.yaml",)]
+)
 def test_compiled_artifacts_configmap_is_mounted_where_dagster_reads_it(
     files: tuple[str, ...],
 ) -> None:
@@ -121,8 +154,11 @@ def test_compiled_artifacts_configmap_is_mounted_where_dagster_reads_it(
     deployment = values["dagster"]["dagster-user-deployments"]["deployments"][0]
     launcher = values["dagster"]["runLauncher"]["config"]["k8sRunLauncher"]
     for where in (deployment, launcher):
-        volume = next(v["name"] for v in where["volumes"]
-                      if v.get("configMap", {}).get("name") == art["configMapName"])
+        volume = next(
+            v["name"]
+            for v in where["volumes"]
+            if v.get("configMap", {}).get("name") == art["configMapName"]
+        )
         mounts = {m["mountPath"]: m["name"] for m in where["volumeMounts"]}
         assert mounts[art["mountPath"]] == volume
     env = {e["name"]: e["value"] for e in deployment["env"]}
@@ -136,21 +172,29 @@ def test_set_file_compiled_artifacts_lands_verbatim_and_mounted(
     artifacts = {"version": "1.0", "compute": {"target": "duckdb"}, "assets": ["orders"]}
     source = tmp_path / "CompiledArtifacts.json"
     source.write_text(json.dumps(artifacts, indent=2))
-    objs = standin_workspace.render(
-        "floe-dagster", set_files={"compiledArtifacts.json": source}
+    objs = standin_workspace.render("floe-dagster", set_files={"compiledArtifacts.json": source})
+    cm = next(
+        o
+        for o in objs
+        if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "floe-compiled-artifacts"
     )
-    cm = next(o for o in objs if o["kind"] == "ConfigMap"
-              and o["metadata"]["name"] == "floe-compiled-artifacts")
     assert json.loads(cm["data"]["CompiledArtifacts.json"]) == artifacts
-    assert check_configmap_mounted(
-        objs, "floe-compiled-artifacts", "/etc/floe/compiled",
-        ["floe-dagster-user-deployments-floe-demo"],
-    ) == []
+    assert (
+        check_configmap_mounted(
+            objs,
+            "floe-compiled-artifacts",
+            "/etc/floe/compiled",
+            ["floe-dagster-user-deployments-floe-demo"],
+        )
+        == []
+    )
     # and the check does fail when the mount is elsewhere
     assert check_configmap_mounted(
         objs, "floe-compiled-artifacts", "/elsewhere", ["floe-dagster-user-deployments-floe-demo"]
-    ) == ["Deployment/floe-dagster-user-deployments-floe-demo: ConfigMap "
-          "'floe-compiled-artifacts' is not mounted at /elsewhere"]
+    ) == [
+        "Deployment/floe-dagster-user-deployments-floe-demo: ConfigMap "
+        "'floe-compiled-artifacts' is not mounted at /elsewhere"
+    ]
 
 
 @pytest.mark.requirement("007-FR-007")
@@ -186,11 +230,16 @@ def test_demo_values_reach_the_user_code_environment(
         "OTEL_EXPORTER_OTLP_ENDPOINT": demo["otlpEndpoint"],
     }
     objs = rendered(standin_workspace, Variant(chart, ("values-demo.yaml",)))
-    cm = next(o for o in objs
-              if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "floe-demo-env")
+    cm = next(
+        o for o in objs if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "floe-demo-env"
+    )
     assert cm["data"] == expected
-    user_code = next(o for o in objs if o["kind"] == "Deployment"
-                     and o["metadata"]["name"] == "floe-dagster-user-deployments-floe-demo")
+    user_code = next(
+        o
+        for o in objs
+        if o["kind"] == "Deployment"
+        and o["metadata"]["name"] == "floe-dagster-user-deployments-floe-demo"
+    )
     container = user_code["spec"]["template"]["spec"]["containers"][0]
     assert {"configMapRef": {"name": "floe-demo-env", "optional": True}} in container["envFrom"]
     assert {"secretRef": {"name": "floe-warehouse"}} in container["envFrom"]
@@ -201,12 +250,20 @@ def test_demo_values_reach_the_user_code_environment(
 def test_external_secrets_variant_renders_the_targets(offline_workspace: ChartWorkspace) -> None:
     variant = Variant("floe-dagster", ("ci/external-secrets-values.yaml",))
     objs = rendered(offline_workspace, variant)
-    targets = {o["spec"]["target"]["name"]: [d["secretKey"] for d in o["spec"]["data"]]
-               for o in objs if o["kind"] == "ExternalSecret"}
+    targets = {
+        o["spec"]["target"]["name"]: [d["secretKey"] for d in o["spec"]["data"]]
+        for o in objs
+        if o["kind"] == "ExternalSecret"
+    }
     assert targets == {
         "floe-postgresql": ["postgresql-password"],
-        "floe-warehouse": ["FLOE_WAREHOUSE_HOST", "FLOE_WAREHOUSE_PORT", "FLOE_WAREHOUSE_USER",
-                           "FLOE_WAREHOUSE_PASSWORD", "FLOE_WAREHOUSE_DB"],
+        "floe-warehouse": [
+            "FLOE_WAREHOUSE_HOST",
+            "FLOE_WAREHOUSE_PORT",
+            "FLOE_WAREHOUSE_USER",
+            "FLOE_WAREHOUSE_PASSWORD",
+            "FLOE_WAREHOUSE_DB",
+        ],
     }
 
 

@@ -33,7 +33,6 @@ from tests.charts.conftest import (
 pytestmark = [pytest.mark.charts, pytest.mark.requirement("SC-006")]
 
 
-
 def variant_id(variant: Variant) -> str:
     return variant.id
 
@@ -104,18 +103,26 @@ def test_full_render_with_dagster_standin(
     )
     objs = rendered(standin_workspace, variant)
     names = {k8s.ref(o) for o in objs}
-    assert {"Deployment/floe-dagster-webserver", "Deployment/floe-dagster-daemon",
-            "Deployment/floe-dagster-user-deployments-floe-demo"} <= names
+    assert {
+        "Deployment/floe-dagster-webserver",
+        "Deployment/floe-dagster-daemon",
+        "Deployment/floe-dagster-user-deployments-floe-demo",
+    } <= names
     assert validate_objects(objs) == []
     assert check_hardening(objs) == []
     # webserver + daemon (2 init + 1 main each) and the user code: at least 7 containers.
     assert _assert_every_container_hardened(objs) >= 7
     assert _wiring(objs, variant) == []
     # FR-007: where Dagster's code runs, the CompiledArtifacts ConfigMap is mounted.
-    assert check_configmap_mounted(
-        objs, "floe-compiled-artifacts", "/etc/floe/compiled",
-        ["floe-dagster-user-deployments-floe-demo"],
-    ) == []
+    assert (
+        check_configmap_mounted(
+            objs,
+            "floe-compiled-artifacts",
+            "/etc/floe/compiled",
+            ["floe-dagster-user-deployments-floe-demo"],
+        )
+        == []
+    )
 
 
 @pytest.mark.requirement("007-FR-005")
@@ -129,12 +136,16 @@ def test_full_render_with_official_dagster_chart(
     assert validate_objects(objs) == []
     assert check_hardening(objs) == []
     assert _wiring(objs, variant) == []
-    user_code = [w.name for w in k8s.workloads(objs)
-                 if w.kind == "Deployment" and w.name.endswith("floe-demo")]
+    user_code = [
+        w.name
+        for w in k8s.workloads(objs)
+        if w.kind == "Deployment" and w.name.endswith("floe-demo")
+    ]
     assert len(user_code) == 1, user_code
-    assert check_configmap_mounted(
-        objs, "floe-compiled-artifacts", "/etc/floe/compiled", user_code
-    ) == []
+    assert (
+        check_configmap_mounted(objs, "floe-compiled-artifacts", "/etc/floe/compiled", user_code)
+        == []
+    )
 
 
 def test_offline_mode_names_its_reason(offline_workspace: ChartWorkspace) -> None:

@@ -29,8 +29,10 @@ GOOD_CONTAINER: dict[str, Any] = {
         "runAsUser": 1000,
         "capabilities": {"drop": ["ALL"]},
     },
-    "resources": {"requests": {"cpu": "10m", "memory": "1Mi"},
-                  "limits": {"cpu": "1", "memory": "1Gi"}},
+    "resources": {
+        "requests": {"cpu": "10m", "memory": "1Mi"},
+        "limits": {"cpu": "1", "memory": "1Gi"},
+    },
     "ports": [{"name": "http", "containerPort": 4000}],
     "readinessProbe": {"httpGet": {"path": "/readyz", "port": "http"}},
     "livenessProbe": {"httpGet": {"path": "/livez", "port": "http"}},
@@ -48,8 +50,11 @@ def deployment(container: dict[str, Any] | None = None) -> dict[str, Any]:
             "template": {
                 "metadata": {"labels": {"app": "web"}},
                 "spec": {
-                    "securityContext": {"runAsNonRoot": True, "runAsUser": 1000,
-                                        "seccompProfile": {"type": "RuntimeDefault"}},
+                    "securityContext": {
+                        "runAsNonRoot": True,
+                        "runAsUser": 1000,
+                        "seccompProfile": {"type": "RuntimeDefault"},
+                    },
                     "containers": [container or copy.deepcopy(GOOD_CONTAINER)],
                 },
             },
@@ -58,9 +63,15 @@ def deployment(container: dict[str, Any] | None = None) -> dict[str, Any]:
 
 
 def service(target: int | str = "http", selector: dict[str, str] | None = None) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
-            "spec": {"selector": selector or {"app": "web"},
-                     "ports": [{"port": 80, "targetPort": target}]}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "web"},
+        "spec": {
+            "selector": selector or {"app": "web"},
+            "ports": [{"port": 80, "targetPort": target}],
+        },
+    }
 
 
 def test_good_objects_have_no_problems() -> None:
@@ -97,8 +108,12 @@ def test_wiring_names_each_broken_reference() -> None:
         "Deployment/web container app env PASS: Secret 'db' is neither rendered, an "
         "ExternalSecret target, nor a documented existingSecret"
     ]
-    external = {"apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
-                "metadata": {"name": "x"}, "spec": {"target": {"name": "db"}}}
+    external = {
+        "apiVersion": "external-secrets.io/v1",
+        "kind": "ExternalSecret",
+        "metadata": {"name": "x"},
+        "spec": {"target": {"name": "db"}},
+    }
     assert check_secret_references([*objs, external]) == []
     assert check_service_ports(objs) == [
         "Service/web: port 80 targets 8080, which no container of Deployment/web declares"
@@ -115,11 +130,32 @@ def test_wiring_names_each_broken_reference() -> None:
 
 
 def test_ingress_and_pdb_must_point_at_something() -> None:
-    ingress = {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "i"},
-               "spec": {"rules": [{"http": {"paths": [{"path": "/", "pathType": "Prefix",
-                        "backend": {"service": {"name": "web", "port": {"number": 81}}}}]}}]}}
-    pdb = {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "p"},
-           "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "gone"}}}}
+    ingress = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {"name": "i"},
+        "spec": {
+            "rules": [
+                {
+                    "http": {
+                        "paths": [
+                            {
+                                "path": "/",
+                                "pathType": "Prefix",
+                                "backend": {"service": {"name": "web", "port": {"number": 81}}},
+                            }
+                        ]
+                    }
+                }
+            ]
+        },
+    }
+    pdb = {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": {"name": "p"},
+        "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "gone"}}},
+    }
     objs = [deployment(), service(), ingress, pdb]
     assert check_ingress_backends(objs) == ["Ingress/i: Service web has no port 81"]
     assert check_pdb_selectors(objs) == [
@@ -131,8 +167,12 @@ def test_validation_rejects_unknown_fields_and_unknown_schemas() -> None:
     typo = deployment()
     typo["spec"]["replica"] = 2
     unknown = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}}
-    bad_external = {"apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
-                    "metadata": {"name": "e"}, "spec": {"target": {"name": "t"}}}
+    bad_external = {
+        "apiVersion": "external-secrets.io/v1",
+        "kind": "ExternalSecret",
+        "metadata": {"name": "e"},
+        "spec": {"target": {"name": "t"}},
+    }
     problems = validate_objects([typo, unknown, bad_external], versions=("1.29.0",))
     assert problems == [
         "Deployment/web (k8s 1.29.0): spec: Additional properties are not allowed "

@@ -29,18 +29,23 @@ def test_default_render_has_every_cube_component(offline_workspace: ChartWorkspa
     assert workers["spec"]["replicas"] == 2
     assert api["spec"]["template"]["spec"]["containers"][0]["image"] == "floe/floe-cube:0.1.0"
     assert router["spec"]["template"]["spec"]["containers"][0]["image"] == (
-        "cubejs/cubestore:v1.7.43")
+        "cubejs/cubestore:v1.7.43"
+    )
     # API and refresh worker talk to the router Service; only the worker refreshes.
     assert _env(api)["CUBEJS_CUBESTORE_HOST"] == "floe-cube-cubestore-router"
     assert "CUBEJS_REFRESH_WORKER" not in _env(api)
     assert _env(worker)["CUBEJS_REFRESH_WORKER"] == "true"
     assert _env(api)["CUBEJS_API_SECRET"] == {
-        "secretKeyRef": {"name": "floe-cube-api", "key": "CUBEJS_API_SECRET"}}
+        "secretKeyRef": {"name": "floe-cube-api", "key": "CUBEJS_API_SECRET"}
+    }
     assert _env(api)["CUBEJS_DB_PASS"] == {
-        "secretKeyRef": {"name": "floe-warehouse", "key": "FLOE_WAREHOUSE_PASSWORD"}}
+        "secretKeyRef": {"name": "floe-warehouse", "key": "FLOE_WAREHOUSE_PASSWORD"}
+    }
     # The router knows every worker by its stable DNS name; workers know the router.
-    expected_workers = ("floe-cube-cubestore-worker-0.floe-cube-cubestore-worker:9001,"
-                        "floe-cube-cubestore-worker-1.floe-cube-cubestore-worker:9001")
+    expected_workers = (
+        "floe-cube-cubestore-worker-0.floe-cube-cubestore-worker:9001,"
+        "floe-cube-cubestore-worker-1.floe-cube-cubestore-worker:9001"
+    )
     assert _env(router)["CUBESTORE_WORKERS"] == expected_workers
     assert _env(workers)["CUBESTORE_META_ADDR"] == "floe-cube-cubestore-router:9999"
     assert by[("Service", "floe-cube-cubestore-worker")]["spec"]["clusterIP"] == "None"
@@ -51,8 +56,12 @@ def test_without_cubestore_cube_keeps_cache_and_queue_in_memory(
 ) -> None:
     objs = rendered(offline_workspace, Variant("floe-cube", ("values-dev.yaml",)))
     kinds = sorted(f"{o['kind']}/{o['metadata']['name']}" for o in objs)
-    assert kinds == ["ConfigMap/floe-cube-model", "Deployment/floe-cube-api",
-                     "Deployment/floe-cube-refresh-worker", "Service/floe-cube"]
+    assert kinds == [
+        "ConfigMap/floe-cube-model",
+        "Deployment/floe-cube-api",
+        "Deployment/floe-cube-refresh-worker",
+        "Service/floe-cube",
+    ]
     api = next(o for o in objs if o["metadata"]["name"] == "floe-cube-api")
     assert _env(api)["CUBEJS_CACHE_AND_QUEUE_DRIVER"] == "memory"
     assert _env(api)["CUBEJS_EXTERNAL_DEFAULT"] == "false"

