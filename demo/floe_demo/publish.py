@@ -43,23 +43,52 @@ class PublishResult:
     rows: int
 
 
-def postgres_type(kind: pa.DataType) -> str:
-    """The Postgres column type of an Arrow type used by the raw tables."""
-    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-        return "text"
-    if pa.types.is_int32(kind):
-        return "integer"
-    if pa.types.is_int64(kind):
-        return "bigint"
-    if pa.types.is_decimal(kind):
-        return f"numeric({kind.precision},{kind.scale})"
-    if pa.types.is_timestamp(kind):
-        return "timestamp"
-    if pa.types.is_boolean(kind):
-        return "boolean"
-    if pa.types.is_float64(kind):
-        return "double precision"
-    raise TypeError(f"no Postgres type for Arrow {kind}")
+# Column types of the raw tables per warehouse dialect: the publish step uses the Postgres
+# one; the backend tests load the same tables into Snowflake and BigQuery emulators.
+_SQL_TYPES: dict[str, dict[str, str]] = {
+    "postgres": {
+        "string": "text", "int32": "integer", "int64": "bigint", "decimal": "numeric({p},{s})",
+        "timestamp": "timestamp", "boolean": "boolean", "float64": "double precision",
+    },
+    "snowflake": {
+        "string": "VARCHAR", "int32": "INTEGER", "int64": "INTEGER", "decimal": "NUMBER({p},{s})",
+        "timestamp": "TIMESTAMP_NTZ", "boolean": "BOOLEAN", "float64": "FLOAT",
+    },
+    "bigquery": {
+        "string": "STRING", "int32": "INT64", "int64": "INT64", "decimal": "NUMERIC",
+        "timestamp": "DATETIME",  # naive UTC, like the lake
+        "boolean": "BOOL", "float64": "FLOAT64",
+    },
+}  # fmt: skip
+
+
+def _type_family(kind: pa.DataType) -> str | None:
+    checks = (
+        ("string", pa.types.is_string(kind) or pa.types.is_large_string(kind)),
+        ("int32", pa.types.is_int32(kind)),
+        ("int64", pa.types.is_int64(kind)),
+        ("decimal", pa.types.is_decimal(kind)),
+        ("timestamp", pa.types.is_timestamp(kind)),
+        ("boolean", pa.types.is_boolean(kind)),
+        ("float64", pa.types.is_float64(kind)),
+    )
+    return next((family for family, matches in checks if matches), None)
+
+
+def sql_type(kind: pa.DataType, dialect: str = "postgres") -> str:
+    """The column type, in ``dialect`` (postgres, snowflake, bigquery), of an Arrow type used
+    by the raw tables.
+
+    Raises:
+        TypeError: the raw tables use no such Arrow type.
+    """
+    family = _type_family(kind)
+    if family is None:
+        raise TypeError(f"no {dialect} type for Arrow {kind}")
+    template = _SQL_TYPES[dialect][family]
+    if family == "decimal":
+        return template.format(p=kind.precision, s=kind.scale)
+    return template
 
 
 def _quote(ident: str) -> str:
@@ -68,7 +97,7 @@ def _quote(ident: str) -> str:
 
 def create_table_sql(schema_name: str, table: str) -> str:
     columns = ", ".join(
-        f"{_quote(f.name)} {postgres_type(f.type)}{'' if f.nullable else ' NOT NULL'}"
+        f"{_quote(f.name)} {sql_type(f.type)}{'' if f.nullable else ' NOT NULL'}"
         for f in table_schema(table)
     )
     return f"CREATE TABLE IF NOT EXISTS {_quote(schema_name)}.{_quote(table)} ({columns})"

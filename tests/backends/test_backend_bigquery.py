@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from floe_demo.publish import sql_type
 
 from tests.backends.demo_build import TABLES, Lake, check_marts, run_dbt, run_preflight
 from tests.preflight.cloud_emulators import BQ_PROJECT, Emulator, bigquery_server
@@ -55,25 +56,6 @@ class Warehouse:
             client.close()
 
 
-def bigquery_type(kind: Any) -> str:
-    """The BigQuery column type of an Arrow type of the raw tables."""
-    import pyarrow as pa
-
-    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-        return "STRING"
-    if pa.types.is_integer(kind):
-        return "INT64"
-    if pa.types.is_decimal(kind):
-        return "NUMERIC"
-    if pa.types.is_timestamp(kind):
-        return "DATETIME"  # naive UTC, like the lake
-    if pa.types.is_boolean(kind):
-        return "BOOL"
-    if pa.types.is_floating(kind):
-        return "FLOAT64"
-    raise TypeError(f"no BigQuery type for Arrow {kind}")
-
-
 def _json_value(value: Any) -> Any:
     if value is None or isinstance(value, bool | int | float):
         return value
@@ -91,7 +73,9 @@ def warehouse(bigquery_server: Emulator, small_lake: Lake) -> Warehouse:
         client.create_dataset("raw", exists_ok=True)
         for name in TABLES:
             data = small_lake.raw[name]
-            schema = [bigquery.SchemaField(f.name, bigquery_type(f.type)) for f in data.schema]
+            schema = [
+                bigquery.SchemaField(f.name, sql_type(f.type, "bigquery")) for f in data.schema
+            ]
             table = client.create_table(
                 bigquery.Table(f"{BQ_PROJECT}.raw.{name}", schema=schema), exists_ok=True
             )

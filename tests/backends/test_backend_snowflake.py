@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from floe_demo.publish import sql_type
 
 from tests.backends.demo_build import TABLES, Lake, check_marts, run_dbt, run_preflight
 from tests.preflight.cloud_emulators import Emulator, snowflake_server
@@ -73,25 +74,6 @@ class Warehouse:
             conn.close()
 
 
-def snowflake_type(kind: Any) -> str:
-    """The Snowflake column type of an Arrow type of the raw tables."""
-    import pyarrow as pa
-
-    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-        return "VARCHAR"
-    if pa.types.is_integer(kind):
-        return "INTEGER"
-    if pa.types.is_decimal(kind):
-        return f"NUMBER({kind.precision},{kind.scale})"
-    if pa.types.is_timestamp(kind):
-        return "TIMESTAMP_NTZ"
-    if pa.types.is_boolean(kind):
-        return "BOOLEAN"
-    if pa.types.is_floating(kind):
-        return "FLOAT"
-    raise TypeError(f"no Snowflake type for Arrow {kind}")
-
-
 @pytest.fixture(scope="module")
 def warehouse(snowflake_server: Emulator, small_lake: Lake) -> Warehouse:
     """Create FLOE.RAW and copy every raw table of the lake into it."""
@@ -103,7 +85,7 @@ def warehouse(snowflake_server: Emulator, small_lake: Lake) -> Warehouse:
         cur.execute(f"CREATE SCHEMA IF NOT EXISTS {DATABASE}.RAW")
         for name in TABLES:
             data = small_lake.raw[name]
-            columns = ", ".join(f"{f.name} {snowflake_type(f.type)}" for f in data.schema)
+            columns = ", ".join(f"{f.name} {sql_type(f.type, 'snowflake')}" for f in data.schema)
             cur.execute(f"CREATE OR REPLACE TABLE {DATABASE}.RAW.{name} ({columns})")
             marks = ", ".join(["%s"] * len(data.schema))
             cur.executemany(
