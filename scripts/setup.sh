@@ -11,7 +11,8 @@ fi
 # pip's notes about local index mirrors that this machine does not have are noise: drop them.
 quiet() { "$@" 2>&1 | { grep -v -e "^WARNING: Location 'file:" || true; }; return "${PIPESTATUS[0]}"; }
 quiet .venv/bin/python -m pip install -q --disable-pip-version-check -U pip
-quiet .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[all,dev]'
+# constraints.txt pins what CI last tested (scripts/lock.sh regenerates it).
+quiet .venv/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[all,dev]'
 for step in scripts/setup.d/*.sh; do
   [ -e "$step" ] || continue
   echo "setup: $step"
