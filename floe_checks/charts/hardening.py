@@ -1,9 +1,17 @@
-"""Pod hardening checks over rendered objects; each returns a list of problems (empty = fine).
+"""Pod hardening checks over rendered objects: the Pod Security Standard plus our own policy.
 
-Rules (issue 6, SC-004): every container runs as a non-root UID, cannot escalate privileges,
-drops ALL capabilities, has a read-only root filesystem unless the program needs to write to it
-(an explicit, documented exemption), has CPU and memory requests and limits, and every main
-container has liveness and readiness probes. No image runs by the ``latest`` tag or untagged.
+Every problem names its rule, so users can tell the two apart:
+
+- ``pss-baseline/*`` and ``pss-restricted/*``: the Pod Security Standard ``restricted``, rule for
+  rule as the API server's PodSecurity admission enforces it (:mod:`floe_checks.charts.pss`).
+  A workload without such a problem is admitted to a namespace labelled
+  ``pod-security.kubernetes.io/enforce: restricted``.
+- ``floe/*``: what we demand beyond the standard (issue 6, SC-004): an explicit non-zero
+  ``runAsUser`` (the standard only forbids 0), the seccomp profile at pod level, no added
+  capability at all (the standard allows NET_BIND_SERVICE), a read-only root filesystem unless
+  the program needs to write to it (an explicit, documented exemption), CPU and memory requests
+  and limits, liveness and readiness probes on every main container, and an image pinned by a
+  tag other than ``latest`` or by digest.
 """
 
 from __future__ import annotations
@@ -12,11 +20,14 @@ from collections.abc import Collection, Iterable
 from typing import Any
 
 from floe_checks.charts.objects import Container, Workload, workloads
+from floe_checks.charts.pss import Violation, check_pod_security
 
 
 def _effective(container: Container, workload: Workload, key: str) -> Any:
-    if key in container.security_context:
-        return container.security_context[key]
+    """A container's security setting, else the pod's: ``null`` counts as unset, as in PSS."""
+    value = container.security_context.get(key)
+    if value is not None:
+        return value
     return workload.pod_security_context.get(key)
 
 
@@ -27,9 +38,9 @@ def image_problems(container: Container, where: str) -> list[str]:
         return []
     name, _, tag = image.rpartition(":")
     if not name or "/" in tag:
-        return [f"{where}: image {image!r} has no tag"]
+        return [f"{where}: image {image!r} has no tag [floe/image-tag]"]
     if tag == "latest":
-        return [f"{where}: image {image!r} uses the latest tag"]
+        return [f"{where}: image {image!r} uses the latest tag [floe/image-tag]"]
     return []
 
 
@@ -39,36 +50,48 @@ def container_problems(
     *,
     writable_root_ok: bool = False,
 ) -> list[str]:
-    """Hardening problems of one container of ``workload``."""
+    """Our own policy's problems (``floe/*``) with one container of ``workload``.
+
+    The Pod Security Standard's rules are not repeated here: :func:`check_hardening` adds them.
+    """
     where = f"{workload.ref} container {container.name}"
     problems = image_problems(container, where)
-    if _effective(container, workload, "runAsNonRoot") is not True:
-        problems.append(f"{where}: runAsNonRoot is not true")
-    uid = _effective(container, workload, "runAsUser")
-    if uid is None or int(uid) == 0:
-        problems.append(f"{where}: runAsUser is {uid!r}, need a non-zero UID")
+    if _effective(container, workload, "runAsUser") is None:
+        problems.append(f"{where}: runAsUser is not set, need a non-zero UID [floe/run-as-user]")
     sc = container.security_context
-    if sc.get("allowPrivilegeEscalation") is not False:
-        problems.append(f"{where}: allowPrivilegeEscalation is not false")
-    if sc.get("privileged") is True:
-        problems.append(f"{where}: runs privileged")
-    dropped = {str(c) for c in (sc.get("capabilities") or {}).get("drop") or []}
-    if "ALL" not in dropped:
-        problems.append(f"{where}: capabilities.drop does not contain ALL")
-    if (sc.get("capabilities") or {}).get("add"):
-        problems.append(f"{where}: adds capabilities {sc['capabilities']['add']}")
+    added = [str(c) for c in (sc.get("capabilities") or {}).get("add") or []]
+    if added == ["NET_BIND_SERVICE"]:
+        # anything else is a PSS problem already; this one only our policy forbids
+        problems.append(f"{where}: adds capabilities {added} [floe/no-added-capabilities]")
     if not writable_root_ok and sc.get("readOnlyRootFilesystem") is not True:
-        problems.append(f"{where}: readOnlyRootFilesystem is not true")
+        problems.append(f"{where}: readOnlyRootFilesystem is not true [floe/read-only-root]")
     for kind in ("requests", "limits"):
         have = container.resources.get(kind) or {}
         for resource in ("cpu", "memory"):
             if resource not in have:
-                problems.append(f"{where}: resources.{kind}.{resource} is not set")
+                problems.append(f"{where}: resources.{kind}.{resource} is not set [floe/resources]")
     if not container.init:
         if container.liveness is None:
-            problems.append(f"{where}: no livenessProbe")
+            problems.append(f"{where}: no livenessProbe [floe/probes]")
         if container.readiness is None:
-            problems.append(f"{where}: no readinessProbe")
+            problems.append(f"{where}: no readinessProbe [floe/probes]")
+    return problems
+
+
+def policy_problems(
+    objects: Iterable[dict[str, Any]], *, writable_root: Collection[str] = ()
+) -> list[str]:
+    """Our own policy's problems (``floe/*``) with every workload, in input order."""
+    problems: list[str] = []
+    for workload in workloads(objects):
+        seccomp = (workload.pod_security_context.get("seccompProfile") or {}).get("type")
+        if seccomp not in ("RuntimeDefault", "Localhost"):
+            problems.append(
+                f"{workload.ref}: pod seccompProfile is not RuntimeDefault [floe/pod-seccomp]"
+            )
+        for container in workload.containers:
+            exempt = f"{workload.ref}:{container.name}" in writable_root
+            problems += container_problems(container, workload, writable_root_ok=exempt)
     return problems
 
 
@@ -77,21 +100,17 @@ def check_hardening(
     *,
     writable_root: Collection[str] = (),
 ) -> list[str]:
-    """Hardening problems of every container of every workload.
+    """Every hardening problem of every workload: the PSS ``restricted`` rules, then ours.
 
     Args:
         objects: rendered objects.
         writable_root: ``"Kind/name:container"`` entries allowed a writable root filesystem
             (the program writes outside its mounted volumes); everything else must be read-only.
+
+    Returns:
+        One line per problem, ``"<Kind/name [container c]>: <what> [<rule>]"``; empty when the
+        objects are hardened.
     """
-    problems: list[str] = []
-    for workload in workloads(objects):
-        if workload.pod_security_context.get("seccompProfile", {}).get("type") not in (
-            "RuntimeDefault",
-            "Localhost",
-        ):
-            problems.append(f"{workload.ref}: pod seccompProfile is not RuntimeDefault")
-        for container in workload.containers:
-            exempt = f"{workload.ref}:{container.name}" in writable_root
-            problems += container_problems(container, workload, writable_root_ok=exempt)
-    return problems
+    objects = list(objects)
+    violations: list[Violation] = check_pod_security(objects, "restricted")
+    return [str(v) for v in violations] + policy_problems(objects, writable_root=writable_root)

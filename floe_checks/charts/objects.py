@@ -54,6 +54,9 @@ class Container:
     def parse(cls, raw: dict[str, Any], *, init: bool) -> Container:
         ports: dict[str, int] = {}
         for port in raw.get("ports") or []:
+            # schema validation reports a port without containerPort; the checks go on
+            if not isinstance(port, dict) or port.get("containerPort") is None:
+                continue
             number = int(port["containerPort"])
             ports[str(number)] = number
             if port.get("name"):
@@ -109,7 +112,8 @@ class Service:
     type: str
 
 
-def _pod_template(obj: dict[str, Any]) -> dict[str, Any] | None:
+def pod_template(obj: dict[str, Any]) -> dict[str, Any] | None:
+    """The pod template of a workload (a Pod's own metadata and spec), else ``None``."""
     kind = obj.get("kind")
     spec = obj.get("spec") or {}
     if kind == "Pod":
@@ -126,7 +130,7 @@ def workloads(objects: Iterable[dict[str, Any]]) -> list[Workload]:
     """Every object with a pod template, as :class:`Workload`."""
     result = []
     for obj in objects:
-        template = _pod_template(obj)
+        template = pod_template(obj)
         if template is None:
             continue
         pod = template.get("spec") or {}
@@ -139,7 +143,9 @@ def workloads(objects: Iterable[dict[str, Any]]) -> list[Workload]:
                 pod_labels=dict((template.get("metadata") or {}).get("labels") or {}),
                 pod_security_context=dict(pod.get("securityContext") or {}),
                 containers=containers,
-                volumes={str(v["name"]): v for v in pod.get("volumes") or []},
+                volumes={
+                    str(v.get("name")): v for v in pod.get("volumes") or [] if isinstance(v, dict)
+                },
                 raw=obj,
             )
         )

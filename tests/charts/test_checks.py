@@ -90,15 +90,28 @@ def test_hardening_names_each_violation() -> None:
     del bad["resources"]["limits"]
     del bad["livenessProbe"]
     w = "Deployment/web container app"
+    # the Pod Security Standard's rules first, then our own policy; each names its rule
     assert check_hardening([deployment(bad)]) == [
-        f"{w}: image 'cubejs/cube:latest' uses the latest tag",
-        f"{w}: runAsUser is 0, need a non-zero UID",
-        f"{w}: allowPrivilegeEscalation is not false",
-        f"{w}: capabilities.drop does not contain ALL",
-        f"{w}: readOnlyRootFilesystem is not true",
-        f"{w}: resources.limits.cpu is not set",
-        f"{w}: resources.limits.memory is not set",
-        f"{w}: no livenessProbe",
+        f"{w}: allowPrivilegeEscalation is not false [pss-restricted/privilege-escalation]",
+        f"{w}: runAsUser=0 [pss-restricted/running-as-non-root-user]",
+        f"{w}: capabilities.drop does not contain ALL [pss-restricted/capabilities]",
+        f"{w}: image 'cubejs/cube:latest' uses the latest tag [floe/image-tag]",
+        f"{w}: readOnlyRootFilesystem is not true [floe/read-only-root]",
+        f"{w}: resources.limits.cpu is not set [floe/resources]",
+        f"{w}: resources.limits.memory is not set [floe/resources]",
+        f"{w}: no livenessProbe [floe/probes]",
+    ]
+    unset = copy.deepcopy(GOOD_CONTAINER)
+    del unset["securityContext"]["runAsUser"]
+    no_uid = deployment(unset)
+    del no_uid["spec"]["template"]["spec"]["securityContext"]["runAsUser"]
+    assert check_hardening([no_uid]) == [
+        f"{w}: runAsUser is not set, need a non-zero UID [floe/run-as-user]"
+    ]
+    net_bind = copy.deepcopy(GOOD_CONTAINER)
+    net_bind["securityContext"]["capabilities"]["add"] = ["NET_BIND_SERVICE"]
+    assert check_hardening([deployment(net_bind)]) == [
+        f"{w}: adds capabilities ['NET_BIND_SERVICE'] [floe/no-added-capabilities]"
     ]
 
 
