@@ -166,10 +166,13 @@ class Helm:
         binary: the helm executable.
         home: directory for HELM_CONFIG_HOME / HELM_CACHE_HOME / HELM_DATA_HOME; a private
             temporary directory when omitted.
+        extra_env: more environment for every call (tests set an unreachable HTTPS_PROXY to
+            prove a command needs no internet).
     """
 
     binary: Path
     home: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="floe-helm-home-")))
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     @property
     def config_home(self) -> Path:
@@ -187,6 +190,7 @@ class Helm:
             HELM_CACHE_HOME=str(self.cache_home),
             HELM_DATA_HOME=str(self.home / "data"),
         )
+        env.update(self.extra_env)
         env.update(extra or {})
         return env
 
