@@ -12,18 +12,14 @@ a local copy under ``schemas_dir/<host>/<path>`` (the layout ``curl --create-dir
 the schema's own ``definitions``, and each remote ``$ref`` becomes a local ``#/definitions/…``
 one. Validation stays as strict as upstream; nothing is fetched.
 
-Command line (used by docs/charts.md)::
-
-    python -m floe_checks.charts.schemas ARCHIVE.tgz               # list the remote documents
-    python -m floe_checks.charts.schemas ARCHIVE.tgz --schemas DIR # inline them, in place
+Command line (docs/charts.md): ``python -m floe_checks.charts schema-documents ARCHIVE.tgz``
+lists the documents to download; ``python -m floe_checks.charts vendor-dagster`` inlines them.
 """
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
-import sys
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -180,43 +176,3 @@ def localize_chart_archive(archive: Path, schemas_dir: Path) -> list[str]:
             out.addfile(member, io.BytesIO(content) if member.isfile() else None)
     tmp.replace(archive)
     return sorted(used)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m floe_checks.charts.schemas ARCHIVE --schemas DIR``."""
-    parser = argparse.ArgumentParser(
-        prog="python -m floe_checks.charts.schemas",
-        description="Inline the remote $refs of a chart archive's values.schema.json files "
-        "from local copies, so helm validates values without internet access.",
-    )
-    parser.add_argument("archive", type=Path, help="the chart archive (.tgz), rewritten in place")
-    parser.add_argument(
-        "--schemas",
-        type=Path,
-        help="local copies, <host>/<path> per document; without it, list the documents",
-    )
-    args = parser.parse_args(argv)
-    if args.schemas is None:
-        try:
-            print("\n".join(archive_remote_documents(args.archive)))
-        except (OSError, tarfile.TarError, json.JSONDecodeError) as exc:
-            print(f"error: {args.archive}: {exc}", file=sys.stderr)
-            return 1
-        return 0
-    try:
-        used = localize_chart_archive(args.archive, args.schemas)
-    except ChartError as exc:
-        print(f"error: {exc}\nfix: {exc.remediation}", file=sys.stderr)
-        return 1
-    except (OSError, tarfile.TarError) as exc:
-        print(f"error: {args.archive}: {exc}", file=sys.stderr)
-        return 1
-    if used:
-        print(f"{args.archive}: inlined {', '.join(used)}")
-    else:
-        print(f"{args.archive}: no remote $ref, left as it was")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

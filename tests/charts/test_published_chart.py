@@ -29,7 +29,7 @@ import yaml
 from floe_checks.charts import objects as k8s
 from floe_checks.charts.helm import REPO_ROOT, ChartError, Helm
 from floe_checks.charts.render import ChartWorkspace, prepare_workspace
-from floe_checks.charts.schemas import archive_remote_documents, remote_refs
+from floe_checks.charts.schemas import archive_remote_documents, local_copy, remote_refs
 from floe_checks.charts.wiring import (
     check_run_pod_references,
     run_pod_images,
@@ -177,6 +177,16 @@ def test_prod_places_every_image_under_the_registry(standin_workspace: ChartWork
     assert all(image.startswith(f"{REGISTRY}/") for image in images)
 
 
+def test_prod_places_every_image_under_the_registry_with_the_official_chart(
+    dagster_workspace: ChartWorkspace,
+) -> None:
+    """Only with FLOE_HELM_MIRROR: checks the stand-in's image rules against the real chart."""
+    objs = rendered(dagster_workspace, Variant("floe-runtime", ("values-prod.yaml",)))
+    images = _all_images(objs)
+    assert [i for i in images if not i.startswith(f"{REGISTRY}/")] == []
+    assert check_run_pod_references(objs, documented_secrets_for(Variant("floe-runtime", ()))) == []
+
+
 def test_a_registry_the_dagster_values_do_not_follow_fails_the_render(
     standin_workspace: ChartWorkspace,
 ) -> None:
@@ -254,45 +264,101 @@ def test_the_mirror_path_inlines_the_schema_and_keeps_it_strict(
         )
 
 
-def _doc_block(heading: str) -> str:
+def _doc_commands(heading: str) -> list[str]:
+    """The commands of the first bash block after ``heading`` in docs/charts.md."""
     text = (REPO_ROOT / "docs" / "charts.md").read_text()
-    section = text.split(heading, 1)[1]
-    return section.split("```bash\n", 1)[1].split("```", 1)[0]
+    block = text.split(heading, 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
+    return [ln for ln in block.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
 
 
-def test_the_documented_air_gapped_install_works_offline(
+def _shim(bindir: Path, name: str, body: str) -> None:
+    (bindir / name).write_text("#!/bin/bash\nset -euo pipefail\n" + body)
+    (bindir / name).chmod(0o755)
+
+
+def test_the_documented_air_gapped_install_works(
     helm: Helm, standin_mirror: Path, tmp_path: Path
 ) -> None:
-    """docs/charts.md's air-gapped commands, run as written (bar `helm install`, which needs a
-    cluster), in a copy of the charts, with the stand-in mirror and no internet."""
-    block = _doc_block("### On the air-gapped machine")
-    lines = [ln for ln in block.splitlines() if ln.strip() and not ln.startswith("#")]
-    assert lines[-1].startswith("helm install floe charts/floe-runtime")
+    """docs/charts.md's air-gapped commands, run as written, with no internet.
+
+    Both blocks run in a copy of the charts. The connected side's two downloads are replaced by
+    shims (nothing here reaches the internet): `helm pull` copies the stand-in archive,
+    `curl -o PATH URL` copies the local definitions document; everything else — the mirror
+    layout, `helm repo index`, `schema-documents`, the `schemas/<host>/<path>` paths — is real.
+    On the air-gapped side everything runs as written except `helm install` (needs a cluster).
+    """
+    connected = _doc_commands("#### On a machine with internet access")
+    air_gapped = _doc_commands("#### On the air-gapped machine")
+    assert connected[0] == "export MIRROR=/srv/helm-mirror"
+    assert air_gapped[-1].startswith("helm install floe charts/floe-runtime")
     work = tmp_path / "checkout"
     shutil.copytree(REPO_ROOT / "charts", work / "charts", ignore=shutil.ignore_patterns("*.tgz"))
     bindir = tmp_path / "bin"
     bindir.mkdir()
-    (bindir / "helm").symlink_to(helm.binary)
     # a wrapper, not a symlink: a symlinked venv python would not find its venv
-    (bindir / "python").write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
-    (bindir / "python").chmod(0o755)
+    _shim(bindir, "python", f'exec "{sys.executable}" "$@"\n')
+    archive = standin_mirror / "dagster-1.13.27.tgz"
+    _shim(
+        bindir,
+        "helm",
+        f'if [ "$1" = pull ]; then cp "{archive}" "${{@: -1}}/"; exit 0; fi\n'
+        f'exec "{helm.binary}" "$@"\n',
+    )
+    definitions = local_copy(standin_mirror / "schemas", K8S_DEFINITIONS_URL)
+    _shim(
+        bindir,
+        "curl",
+        'while [ "$1" != -o ]; do shift; done\n'
+        f'mkdir -p "$(dirname "$2")"; cp "{definitions}" "$2"\n',
+    )
+    mirror = tmp_path / "helm-mirror"
     env = {
         **os.environ,
         **NO_INTERNET,
         "PATH": f"{bindir}:{os.environ['PATH']}",
-        "MIRROR": str(standin_mirror),
         "HELM_CONFIG_HOME": str(tmp_path / "helm/config"),
         "HELM_CACHE_HOME": str(tmp_path / "helm/cache"),
         "HELM_DATA_HOME": str(tmp_path / "helm/data"),
     }
-    script = "set -euo pipefail\n" + "\n".join(lines[:-1])
+    # The user's MIRROR, carried over: here the same directory on both sides.
+    connected[0] = f"export MIRROR={mirror}"
+    script = "\n".join(["set -euo pipefail", *connected, *air_gapped[:-1]])
     proc = subprocess.run(
-        ["bash", "-c", script], cwd=work, env=env, capture_output=True, text=True, check=False
+        ["bash", "-c", script],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr
-    assert re.search(r"vendored .*dagster-1\.13\.27\.tgz \(schema \$refs local\)", proc.stdout)
+    assert (
+        mirror / "schemas/raw.githubusercontent.com/yannh/kubernetes-json-schema/master/"
+        "v1.19.0/_definitions.json"
+    ).read_bytes() == definitions.read_bytes()
+    vendored = work / "charts/floe-dagster/charts/dagster-1.13.27.tgz"
+    assert "vendored charts/floe-dagster/charts/dagster-1.13.27.tgz (schema $refs local)\n" in (
+        proc.stdout
+    )
+    assert archive_remote_documents(vendored) == []
     # The last command before `helm install` rendered the release: the user code is in it.
     assert "name: floe-dagster-user-deployments-floe-demo" in proc.stdout
+
+
+def test_the_schema_documents_command_lists_what_to_download(standin_mirror: Path) -> None:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "floe_checks.charts",
+            "schema-documents",
+            str(standin_mirror / "dagster-1.13.27.tgz"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, K8S_DEFINITIONS_URL + "\n", "")
 
 
 # --- 4. names typed twice --------------------------------------------------------------------
@@ -343,3 +409,30 @@ def test_names_under_dagster_must_follow_floes_own(
         ln.strip()[2:] for ln in err.value.message.splitlines() if ln.strip().startswith("- ")
     ]
     assert problems == expected
+
+
+def test_vendor_dagster_without_the_chart_in_the_mirror_says_what_to_do(tmp_path: Path) -> None:
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    (mirror / "index.yaml").write_text("apiVersion: v1\nentries: {}\n")
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "floe_checks.charts",
+            "vendor-dagster",
+            str(tmp_path),
+            "--mirror",
+            str(mirror),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, **NO_INTERNET},
+    )
+    assert proc.returncode == 1
+    assert proc.stderr == (
+        f"error: chart mirror {mirror} has no dagster 1.13.27 (index.yaml entry and archive)\n"
+        "fix: helm pull dagster --repo https://dagster-io.github.io/helm --version 1.13.27 into "
+        "it, then `helm repo index` it (docs/charts.md)\n"
+    )
