@@ -29,7 +29,7 @@ from typing import Any
 
 import yaml
 
-from floe_checks.charts.helm import REPO_ROOT, ChartError, Helm, find_helm
+from floe_checks.charts.helm import REPO_ROOT, ChartError, Helm, MirrorLacksChart, find_helm
 from floe_checks.charts.mirror import mirror_for, mirror_has
 from floe_checks.charts.schemas import localize_chart_archive
 
@@ -194,12 +194,7 @@ def vendor_dagster(chart_dir: Path, mirror: Path, *, helm: Helm | None = None) -
     """
     helm = helm or Helm(find_helm())
     if not mirror_has(mirror, DAGSTER_REPO_NAME, DAGSTER_CHART_VERSION):
-        raise ChartError(
-            f"chart mirror {mirror} has no {DAGSTER_REPO_NAME} {DAGSTER_CHART_VERSION} "
-            "(index.yaml entry and archive)",
-            remediation=f"helm pull {DAGSTER_REPO_NAME} --repo {DAGSTER_REPO_URL} --version "
-            f"{DAGSTER_CHART_VERSION} into it, then `helm repo index` it (docs/charts.md)",
-        )
+        raise MirrorLacksChart(mirror, DAGSTER_REPO_NAME, DAGSTER_CHART_VERSION, DAGSTER_REPO_URL)
     with mirror_for(helm, mirror, {DAGSTER_REPO_NAME: DAGSTER_REPO_URL}):
         helm.run(["dependency", "build", "--skip-refresh", str(chart_dir)])
     archive = _vendored_dagster(chart_dir)

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from floe_checks.charts.helm import ChartError
+from floe_checks.charts.helm import ChartError, SchemaDocumentMissing
 
 _DEFINITIONS_PREFIX = "#/definitions/"
 
@@ -56,10 +56,10 @@ def local_copy(schemas_dir: Path, url: str) -> Path:
 
 def _definition_name(fragment: str, url: str) -> str:
     if not fragment.startswith(_DEFINITIONS_PREFIX[1:]):
+        # Every remote $ref of the Dagster chart points into `definitions`; others are new.
         raise ChartError(
-            f"$ref {url!r}: only references into a document's definitions "
-            f"('{_DEFINITIONS_PREFIX}…') can be made local",
-            remediation="vendor this schema by hand or install with --skip-schema-validation",
+            f"$ref {url}#{fragment}: only references into a document's definitions "
+            f"('{_DEFINITIONS_PREFIX}…') can be made local"
         )
     return fragment[len(_DEFINITIONS_PREFIX) - 1 :].split("/", 1)[0]
 
@@ -86,12 +86,7 @@ def localize_schema(schema: dict[str, Any], schemas_dir: Path, *, where: str) ->
             continue
         path = local_copy(schemas_dir, url)
         if not path.is_file():
-            raise ChartError(
-                f"{where} refers to {url}, which helm would fetch from the internet, and "
-                f"{path} is missing",
-                remediation=f"on a machine with internet access: curl -fL --create-dirs -o "
-                f"{path} {url}  (then carry it with the chart mirror; docs/charts.md)",
-            )
+            raise SchemaDocumentMissing(where, url, path)
         try:
             documents[url] = json.loads(path.read_text())
         except json.JSONDecodeError as exc:

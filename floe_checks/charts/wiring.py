@@ -316,8 +316,9 @@ def run_pod_references(objects: Iterable[dict[str, Any]]) -> dict[str, list[tupl
     for entry in launcher.get("env_config_maps") or []:
         if isinstance(entry, dict) and "env" in entry:
             # Resolved by dagster-k8s from the env var, which the chart sets in its env ConfigMaps.
-            name = _configmap_env_value(objects, str(entry["env"]))
-            base.append(("ConfigMap", str(name), f"run launcher env_config_maps ({entry['env']})"))
+            var = str(entry["env"])
+            name = _configmap_env_value(objects, var) or f"<${var}: set by no rendered ConfigMap>"
+            base.append(("ConfigMap", name, f"run launcher env_config_maps (${var})"))
         else:
             base.append(("ConfigMap", str(entry), "run launcher env_config_maps"))
     for name in launcher.get("env_secrets") or []:
