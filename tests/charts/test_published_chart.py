@@ -177,6 +177,26 @@ def test_prod_places_every_image_under_the_registry(standin_workspace: ChartWork
     assert all(image.startswith(f"{REGISTRY}/") for image in images)
 
 
+def test_a_run_launcher_image_is_held_to_the_registry_too(
+    standin_workspace: ChartWorkspace,
+) -> None:
+    key = "floe-dagster.dagster.runLauncher.config.k8sRunLauncher.image"
+    prod = [REPO_ROOT / "charts/floe-runtime/values-prod.yaml"]
+    pinned = {f"{key}.tag": "0.1.0", f"{key}.pullPolicy": "IfNotPresent"}
+    objs = standin_workspace.render(
+        "floe-runtime", prod, {f"{key}.repository": f"{REGISTRY}/floe/floe-runs", **pinned}
+    )
+    assert run_pod_images(objs) == [f"{REGISTRY}/floe/floe-runs:0.1.0"]
+    with pytest.raises(ChartError) as err:
+        standin_workspace.render(
+            "floe-runtime", prod, {f"{key}.repository": "docker.io/floe/floe-runs", **pinned}
+        )
+    assert (
+        "- dagster.runLauncher.config.k8sRunLauncher.image.repository is "
+        f'"docker.io/floe/floe-runs", must start with {REGISTRY}/ (global.imageRegistry)'
+    ) in err.value.message
+
+
 def test_prod_places_every_image_under_the_registry_with_the_official_chart(
     dagster_workspace: ChartWorkspace,
 ) -> None:
@@ -290,7 +310,7 @@ def test_the_documented_air_gapped_install_works(
     connected = _doc_commands("#### On a machine with internet access")
     air_gapped = _doc_commands("#### On the air-gapped machine")
     assert connected[0] == "export MIRROR=/srv/helm-mirror"
-    assert air_gapped[-1].startswith("helm install floe charts/floe-runtime")
+    assert air_gapped[-2].startswith("helm install floe charts/floe-runtime")
     work = tmp_path / "checkout"
     shutil.copytree(REPO_ROOT / "charts", work / "charts", ignore=shutil.ignore_patterns("*.tgz"))
     bindir = tmp_path / "bin"
@@ -322,7 +342,7 @@ def test_the_documented_air_gapped_install_works(
     }
     # The user's MIRROR, carried over: here the same directory on both sides.
     connected[0] = f"export MIRROR={mirror}"
-    script = "\n".join(["set -euo pipefail", *connected, *air_gapped[:-1]])
+    script = "\n".join(["set -euo pipefail", *connected, *air_gapped[:-2]])
     proc = subprocess.run(
         ["bash", "-c", script],
         cwd=work,
@@ -341,8 +361,10 @@ def test_the_documented_air_gapped_install_works(
         proc.stdout
     )
     assert archive_remote_documents(vendored) == []
-    # The last command before `helm install` rendered the release: the user code is in it.
-    assert "name: floe-dagster-user-deployments-floe-demo" in proc.stdout
+    # `helm template` wrote the release: prod, every image from the registry.
+    objs = [o for o in yaml.safe_load_all((work / "floe-prod.yaml").read_text()) if o]
+    assert "Deployment/floe-dagster-user-deployments-floe-demo" in {k8s.ref(o) for o in objs}
+    assert [i for i in _all_images(objs) if not i.startswith(f"{REGISTRY}/")] == []
 
 
 def test_the_schema_documents_command_lists_what_to_download(standin_mirror: Path) -> None:
