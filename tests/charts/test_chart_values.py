@@ -241,7 +241,7 @@ def test_demo_values_reach_the_user_code_environment(
         and o["metadata"]["name"] == "floe-dagster-user-deployments-floe-demo"
     )
     container = user_code["spec"]["template"]["spec"]["containers"][0]
-    assert {"configMapRef": {"name": "floe-demo-env", "optional": True}} in container["envFrom"]
+    assert {"configMapRef": {"name": "floe-demo-env"}} in container["envFrom"]
     assert {"secretRef": {"name": "floe-warehouse"}} in container["envFrom"]
     assert expected["FLOE_DEMO_SCHEDULE"] == "*/5 * * * *"
 

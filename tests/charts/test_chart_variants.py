@@ -15,9 +15,11 @@ from floe_checks.charts.validate import K8S_VERSIONS, validate_objects
 from floe_checks.charts.wiring import (
     check_configmap_mounted,
     check_configmap_references,
+    check_cube_refresh,
     check_ingress_backends,
     check_pdb_selectors,
     check_probes,
+    check_run_pod_references,
     check_secret_references,
     check_service_ports,
 )
@@ -45,6 +47,8 @@ def _wiring(objs: list[dict[str, Any]], variant: Variant) -> list[str]:
         + check_probes(objs, HEALTH_PATHS)
         + check_ingress_backends(objs)
         + check_pdb_selectors(objs)
+        + check_run_pod_references(objs, documented_secrets_for(variant))
+        + check_cube_refresh(objs)
     )
 
 

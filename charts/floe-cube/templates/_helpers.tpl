@@ -135,3 +135,15 @@ app.kubernetes.io/component: {{ .component }}
   readOnly: true
 {{- end }}
 {{- end -}}
+
+{{/* Refuse the combinations that deploy but never serve rollups (see values.yaml, refreshWorker). */}}
+{{- define "floe-cube.validate" -}}
+{{- if not .Values.cubestore.enabled -}}
+{{- if .Values.refreshWorker.enabled -}}
+{{- fail "floe-cube: refreshWorker.enabled=true needs cubestore.enabled=true. Without Cube Store (in-memory cache and queue) a separate refresh-worker pod shares nothing with the API, which never serves the worker's rollups. Set refreshWorker.enabled=false (the API then runs the refresh worker itself) or turn Cube Store on." -}}
+{{- end -}}
+{{- if gt (int .Values.api.replicaCount) 1 -}}
+{{- fail (printf "floe-cube: api.replicaCount=%v needs cubestore.enabled=true. Without Cube Store every API replica runs its own refresh worker and in-memory cache: each builds the same rollups, and replicas answer differently. Set api.replicaCount=1 or turn Cube Store on." .Values.api.replicaCount) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
