@@ -65,7 +65,12 @@ fi
 
 # -- kwok -----------------------------------------------------------------------------------
 kwok_bin=$CACHE/kwok/$KWOK_VERSION/bin
-if [ -x "$kwok_bin/kwok" ]; then
+# the kwok binary alone has no stages (kwokctl writes them): take kwok's own defaults, as
+# kwokctl does, from the same pinned module: node-initialize, node-heartbeat-with-lease and the
+# fast pod stages (ready, complete, delete)
+KWOK_STAGES=(node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml
+  pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml)
+if [ -x "$kwok_bin/kwok" ] && [ -s "$kwok_bin/../stages.yaml" ]; then
   echo "build-control-plane: kwok $KWOK_VERSION cached in $kwok_bin"
 else
   start=$(date +%s)
@@ -77,7 +82,15 @@ else
   if ! GOBIN=$tmp "${NICE[@]}" "${cmd[@]}"; then
     fail kwok "GOBIN=$tmp ${cmd[*]}" "read the go error above; the Go module proxy must be reachable"
   fi
+  src=$(cd "$tmp" && go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+  [ -d "$src/kustomize/stage" ] || fail kwok "go mod download -json sigs.k8s.io/kwok@$KWOK_VERSION" \
+    "the module's kustomize/stage folder is missing; check the module cache ($(go env GOMODCACHE))"
+  for stage in "${KWOK_STAGES[@]}"; do
+    echo "---"
+    cat "$src/kustomize/stage/$stage"
+  done >"$tmp/stages.yaml"
   mkdir -p "$kwok_bin"
+  mv "$tmp/stages.yaml" "$kwok_bin/../stages.yaml"
   mv "$tmp/kwok" "$kwok_bin/kwok"
   echo "build-control-plane: kwok $KWOK_VERSION built in $(($(date +%s) - start)) s into $kwok_bin"
 fi

@@ -36,6 +36,7 @@ class ClusterBinaries:
     kube_controller_manager: Path
     kube_scheduler: Path
     kwok: Path
+    kwok_stages: Path
     kubectl: Path | None
 
     def require_kubectl(self) -> Path:
@@ -58,6 +59,7 @@ def expected_paths(root: Path | None = None) -> dict[str, Path]:
         "kube-controller-manager": kube / "kube-controller-manager",
         "kube-scheduler": kube / "kube-scheduler",
         "kwok": root / "kwok" / KWOK_VERSION / "bin" / "kwok",
+        "kwok stages": root / "kwok" / KWOK_VERSION / "stages.yaml",
     }
 
 
@@ -82,7 +84,11 @@ def find_binaries(root: Path | None = None) -> ClusterBinaries:
         PrerequisiteMissing: naming each missing binary, its expected path and the setup step.
     """
     paths = expected_paths(root)
-    missing = [f"{name} ({path})" for name, path in paths.items() if not os.access(path, os.X_OK)]
+    missing = [
+        f"{name} ({path})"
+        for name, path in paths.items()
+        if not (path.is_file() if name == "kwok stages" else os.access(path, os.X_OK))
+    ]
     if missing:
         raise PrerequisiteMissing(
             "control-plane binaries not built: " + ", ".join(missing),
@@ -94,5 +100,6 @@ def find_binaries(root: Path | None = None) -> ClusterBinaries:
         kube_controller_manager=paths["kube-controller-manager"],
         kube_scheduler=paths["kube-scheduler"],
         kwok=paths["kwok"],
+        kwok_stages=paths["kwok stages"],
         kubectl=find_kubectl(),
     )

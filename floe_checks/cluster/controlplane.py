@@ -340,6 +340,8 @@ class ControlPlane:
             "kwok",
             [
                 str(b.kwok),
+                # kwok's own default stages (the build step copies them from its module)
+                f"--config={b.kwok_stages}",
                 f"--kubeconfig={self.workdir / 'kwok.kubeconfig'}",
                 "--manage-all-nodes=false",
                 f"--manage-nodes-with-annotation-selector={KWOK_NODE_ANNOTATION}={KWOK_NODE_VALUE}",
