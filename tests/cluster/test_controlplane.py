@@ -33,7 +33,8 @@ metadata:
 """
 
 # privileged: true cannot be combined with allowPrivilegeEscalation: false (API validation),
-# so exactly these two restricted checks fail; everything else is compliant
+# so exactly these two checks fail; everything else is compliant. PodSecurity lists the
+# baseline check (privileged) before the restricted-only one (allowPrivilegeEscalation).
 PRIVILEGED_POD = """
 apiVersion: v1
 kind: Pod
@@ -135,9 +136,9 @@ def test_pod_security_admission_rejects_a_privileged_pod(kubectl: Kubectl) -> No
     assert result.stderr.strip() == (
         'Error from server (Forbidden): error when creating "STDIN": pods "privileged" is '
         'forbidden: violates PodSecurity "restricted:latest": '
+        'privileged (container "app" must not set securityContext.privileged=true), '
         'allowPrivilegeEscalation != false (container "app" must set '
-        "securityContext.allowPrivilegeEscalation=false), "
-        'privileged (container "app" must not set securityContext.privileged=true)'
+        "securityContext.allowPrivilegeEscalation=false)"
     )
     pods = kubectl("get", "pods", "-n", "restricted-demo", "-o", "name").stdout
     assert pods == ""
