@@ -27,10 +27,12 @@ fail() { # component, command, fix
   exit 1
 }
 
-if ! command -v go >/dev/null 2>&1; then
-  fail "kube-apiserver/kwok" "go (not found on PATH)" \
-    "install Go >= 1.26 (the machine image ships /usr/local/go/bin/go; add it to PATH)"
-fi
+need_go() { # component: only a build needs Go; a complete cache does not
+  if ! command -v go >/dev/null 2>&1; then
+    fail "$1" "go (not found on PATH)" \
+      "install Go >= 1.26 (the machine image ships /usr/local/go/bin/go; add it to PATH)"
+  fi
+}
 
 # -- kube-apiserver, kube-controller-manager, kube-scheduler --------------------------------
 kube_bin=$CACHE/kube/$KUBE_VERSION/bin
@@ -39,7 +41,8 @@ if [ -x "$kube_bin/kube-apiserver" ] && [ -x "$kube_bin/kube-controller-manager"
   [ -x "$kube_bin/kube-scheduler" ] && [ "$(cat "$kube_bin/.stamp" 2>/dev/null)" = "$kube_stamp" ]; then
   echo "build-control-plane: kube $KUBE_VERSION cached in $kube_bin"
 else
-  echo "build-control-plane: building kube-apiserver, kube-controller-manager, kube-scheduler $KUBE_VERSION (cold: ~30-60 min on 2 busy cores)"
+  need_go kube-apiserver
+  echo "build-control-plane: building kube-apiserver, kube-controller-manager, kube-scheduler $KUBE_VERSION (cold: ~40 min on 2 busy cores)"
   minor=${KUBE_VERSION#v1.}
   minor=${minor%%.*}
   # what hack/lib/version.sh stamps: without it the binaries say v0.0.0-master and helm's
@@ -73,6 +76,7 @@ KWOK_STAGES=(node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heart
 if [ -x "$kwok_bin/kwok" ] && [ -s "$kwok_bin/../stages.yaml" ]; then
   echo "build-control-plane: kwok $KWOK_VERSION cached in $kwok_bin"
 else
+  need_go kwok
   start=$(date +%s)
   tmp=$(mktemp -d "$CACHE/.kwok-build.XXXXXX")
   tmps+=("$tmp")

@@ -49,3 +49,19 @@ def test_missing_binaries_name_the_setup_step(tmp_path: Path) -> None:
     assert info.value.remediation == (
         f"run bash {binaries.SETUP_STEP} (builds them from the Go module proxy, cached)"
     )
+
+
+def test_build_without_go_stops_naming_the_component_command_and_fix(tmp_path: Path) -> None:
+    import subprocess
+
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path)}
+    result = subprocess.run(
+        ["bash", str(SCRIPT)], env=env, capture_output=True, text=True, check=False, timeout=60
+    )
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "build-control-plane: kube-apiserver failed: go (not found on PATH)",
+        "build-control-plane: fix: install Go >= 1.26 (the machine image ships "
+        "/usr/local/go/bin/go; add it to PATH)",
+    ]
