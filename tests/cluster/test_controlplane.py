@@ -5,6 +5,7 @@ Needs the binaries of scripts/build-control-plane.sh; skips naming it otherwise.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -224,3 +225,36 @@ def test_ctrl_c_on_the_cli_stops_every_component(
                 del alive[name]
         time.sleep(0.1)
     assert alive == {}
+
+
+def test_ctrl_c_during_start_stops_what_was_started(
+    cluster_binaries: ClusterBinaries, tmp_path: Path
+) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "floe_checks.cluster", str(tmp_path), "--nodes", "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    pids: dict[str, int] = {}
+    try:
+        # interrupt as soon as the API server has been started (it is not ready yet)
+        deadline = time.monotonic() + 30
+        while "kube-apiserver" not in pids and time.monotonic() < deadline:
+            # not written yet, or caught half-written
+            with contextlib.suppress(OSError, ValueError):
+                pids = json.loads((tmp_path / "pids.json").read_text())
+            time.sleep(0.05)
+        assert sorted(pids) == ["etcd", "kube-apiserver"]
+        assert not (tmp_path / "kubeconfig").exists()  # start-up had not got that far
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 130
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.stdout is not None
+    assert proc.stdout.read() == ""
+    assert {name: _running(pid) for name, pid in pids.items()} == {
+        "etcd": False,
+        "kube-apiserver": False,
+    }
