@@ -54,7 +54,8 @@ else
   tmp=$(mktemp -d "$CACHE/.kube-build.XXXXXX")
   tmps+=("$tmp")
   start=$(date +%s)
-  cmd=(go build -trimpath -ldflags "$ldflags" -o "$tmp/"
+  # -buildvcs=false: the clone's git state must not end up in (or break) the build
+  cmd=(go build -trimpath -buildvcs=false -ldflags "$ldflags" -o "$tmp/"
     k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler)
   if ! (cd "$ROOT/tools/kube" && "${NICE[@]}" "${cmd[@]}"); then
     fail "kube-apiserver/kube-controller-manager/kube-scheduler" "(cd tools/kube && ${cmd[*]})" \
