@@ -258,3 +258,20 @@ def test_ctrl_c_during_start_stops_what_was_started(
         "etcd": False,
         "kube-apiserver": False,
     }
+
+
+def test_a_component_that_dies_is_named_with_its_log_tail(
+    cluster_binaries: ClusterBinaries, tmp_path: Path
+) -> None:
+    with ControlPlane(tmp_path, nodes=1, binaries=cluster_binaries) as plane:
+        plane.check_alive()  # all five alive: no error
+        scheduler = next(p for p in plane.processes if p.name == "kube-scheduler")
+        os.kill(scheduler.pid, signal.SIGKILL)
+        assert scheduler.popen is not None
+        scheduler.popen.wait(timeout=10)
+        with pytest.raises(StackError) as info:
+            plane.check_alive()
+    log = tmp_path / "logs" / "kube-scheduler.log"
+    tail = "\n".join(log.read_text().splitlines()[-40:])
+    assert str(info.value) == f"kube-scheduler of the control plane died. Log {log}:\n{tail}"
+    assert info.value.remediation == f"read {log}"
