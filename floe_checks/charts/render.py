@@ -84,6 +84,16 @@ class ChartWorkspace:
             return [f"{_DAGSTER_SWITCH[chart]}=false"]
         return []
 
+    def value_args(
+        self,
+        chart: str,
+        values_files: Sequence[Path | str] = (),
+        set_values: Mapping[str, str] | Sequence[str] | None = None,
+    ) -> list[str]:
+        """The ``-f``/``--set`` arguments a ``helm template``/``install`` of ``chart`` needs here
+        (including the switch that turns the Dagster subchart off in offline mode)."""
+        return self._value_args(chart, values_files, set_values, None)
+
     def _value_args(
         self,
         chart: str,

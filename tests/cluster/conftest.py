@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from floe_checks.charts.helm import Helm, find_helm
 from floe_checks.cluster.binaries import ClusterBinaries, find_binaries
 from floe_checks.cluster.controlplane import ControlPlane
 from floe_checks.errors import PrerequisiteMissing
@@ -74,3 +75,13 @@ def kubectl(cluster_binaries: ClusterBinaries, floe_cluster: ControlPlane) -> Ku
     except PrerequisiteMissing as exc:
         pytest.skip(f"{exc} — {exc.remediation}")
     return Kubectl(binary, floe_cluster)
+
+
+@pytest.fixture(scope="module")
+def helm(floe_cluster: ControlPlane, tmp_path_factory: pytest.TempPathFactory) -> Helm:
+    """The pinned helm with a private home; talks to the control plane through KUBECONFIG."""
+    try:
+        binary = find_helm()
+    except PrerequisiteMissing as exc:
+        pytest.skip(f"{exc} — {exc.remediation}")
+    return Helm(binary, home=tmp_path_factory.mktemp("helm-home"))

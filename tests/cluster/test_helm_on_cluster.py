@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from floe_checks.charts.helm import Helm, find_helm
+from floe_checks.charts.helm import Helm
 from floe_checks.cluster.binaries import KUBE_VERSION
 from floe_checks.cluster.controlplane import ControlPlane
-from floe_checks.errors import PrerequisiteMissing
 
 from .conftest import Kubectl
 
@@ -50,15 +49,6 @@ spec:
             {{- end }}
             capabilities: {drop: [ALL]}
 """
-
-
-@pytest.fixture(scope="module")
-def helm(floe_cluster: ControlPlane, tmp_path_factory: pytest.TempPathFactory) -> Helm:
-    try:
-        binary = find_helm()
-    except PrerequisiteMissing as exc:
-        pytest.skip(f"{exc} — {exc.remediation}")
-    return Helm(binary, home=tmp_path_factory.mktemp("helm-home"))
 
 
 @pytest.fixture(scope="module")
