@@ -2,16 +2,19 @@
 and wired like the provider expects, and every job's pytest run collecting with exactly what
 that job installs.
 
-The per-job collection tests build a fresh venv per distinct install line of the workflows
-(``pip install -e '.[charts,dev]'`` …) and run that job's pytest arguments with
-``--collect-only``: an import of numpy/pyarrow/duckdb at a test module's top level, which only
-a fuller install provides, fails there exactly as it fails in the job. Jobs that install
-``.[all,dev]`` (through ``scripts/setup.sh`` or directly) collect in the project venv, which
-``scripts/setup.sh`` builds with the same line.
+The per-job collection tests use a venv per distinct install line of the workflows
+(``pip install -e '.[charts,dev]'`` …), holding exactly the dependencies that line brings
+(cached outside the clone per pyproject.toml; floe-checks itself goes in from this checkout),
+and run that job's pytest arguments with ``--collect-only``: an import of numpy/pyarrow/duckdb
+at a test module's top level, which only a fuller install provides, fails there exactly as it
+fails in the job. Jobs that install ``.[all,dev]`` (through ``scripts/setup.sh`` or directly)
+collect in the project venv, which ``scripts/setup.sh`` builds with the same line.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
 import re
 import shlex
@@ -19,11 +22,13 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from filelock import FileLock
 
 from floe_checks.stack.kind import KIND_VERSION, NODE_IMAGE
 
@@ -171,60 +176,65 @@ def test_the_jobs_with_pytest_are_the_ones_we_check() -> None:
     assert JOBS_WITH_PYTEST == ["tests", "charts", "e2e-local", "e2e-kind"]
 
 
-@pytest.fixture(scope="module")
-def venvs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """install line → a python with exactly that installed (built once per module)."""
-    return {}
-
-
-def _python_for(install: str, venvs: dict[str, Path], root: Path) -> Path:
-    if install == SETUP_ALL:
-        return Path(sys.executable)  # the project venv: scripts/setup.sh's same line
-    if install in venvs:
-        return venvs[install]
-    venv = root / f"venv-{len(venvs)}"
-    started = time.monotonic()
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    python = venv / "bin" / "python"
+def _pip(python: Path, *args: str) -> None:
     proc = subprocess.run(
-        [
-            str(python),
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "--disable-pip-version-check",
-            *shlex.split(install),
-        ],
+        [str(python), "-m", "pip", "-q", "--disable-pip-version-check", *args],
         cwd=REPO,
         capture_output=True,
         text=True,
         check=False,
     )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    print(f"venv for {install}: {time.monotonic() - started:.0f} s")
-    venvs[install] = python
-    return python
+    assert proc.returncode == 0, f"pip {' '.join(args)}:\n{proc.stderr[-3000:]}"
+
+
+@contextlib.contextmanager
+def job_python(install: str) -> Iterator[Path]:
+    """A python whose venv holds exactly what ``pip install <install>`` brings.
+
+    The venv with the job's dependencies is built once per install line, pyproject.toml and
+    Python version, in the cache outside the clone (cold: ~2 min for ``[charts,dev]`` with a
+    warm pip cache; a fresh clone in CI reuses it); floe-checks itself is then installed into
+    it from this checkout with ``--no-deps`` (seconds), so the code collected is this one.
+    Held under a lock: xdist workers and concurrent runs take turns.
+    """
+    if install == SETUP_ALL:
+        yield Path(sys.executable)  # the project venv: scripts/setup.sh's same line
+        return
+    key = hashlib.sha256(
+        (REPO / "pyproject.toml").read_bytes() + install.encode() + sys.version.encode()
+    ).hexdigest()[:16]
+    venv = _cache_root() / "job-venvs" / key
+    python = venv / "bin" / "python"
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(venv) + ".lock", timeout=1800):
+        if not (venv / "complete").is_file():
+            shutil.rmtree(venv, ignore_errors=True)
+            started = time.monotonic()
+            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+            _pip(python, "install", *shlex.split(install))
+            _pip(python, "uninstall", "-y", "floe-checks")
+            (venv / "complete").write_text(
+                f"{install}\nbuilt in {time.monotonic() - started:.0f} s\n", encoding="utf-8"
+            )
+        _pip(python, "install", "--no-deps", "-e", ".")
+        yield python
 
 
 @pytest.mark.parametrize("job_name", JOBS_WITH_PYTEST)
-def test_job_collects_with_exactly_what_it_installs(
-    job_name: str, venvs: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
-) -> None:
+def test_job_collects_with_exactly_what_it_installs(job_name: str, tmp_path: Path) -> None:
     found = _job_pytest(_jobs()[job_name])
     assert found is not None
     install, args = found
-    python = _python_for(install, venvs, tmp_path_factory.getbasetemp() / "job-venvs")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "FLOE_"))}
-    basetemp = tmp_path_factory.mktemp(f"collect-{job_name}")
-    proc = subprocess.run(
-        [str(python), "-m", "pytest", *_collect_args(args, basetemp)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=False,
-        env=env,
-    )
+    with job_python(install) as python:
+        proc = subprocess.run(
+            [str(python), "-m", "pytest", *_collect_args(args, tmp_path / "basetemp")],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=False,
+            env=env,
+        )
     tail = (proc.stdout + proc.stderr)[-4000:]
     assert proc.returncode == 0, tail
     assert re.search(r"^\d+ tests? collected", proc.stdout, re.M) or re.search(
@@ -238,10 +248,6 @@ def test_compliance_job_reports_with_the_core_install(tmp_path: Path) -> None:
     runs = _runs(job)
     assert "python -m pip install -e ." in runs
     (report,) = [r for r in runs if r.startswith("floe report")]
-    if shutil.which("floe") is None and not (Path(sys.executable).parent / "floe").is_file():
-        pytest.fail("the floe command is not installed in this venv")
-    venvs: dict[str, Path] = {}
-    python = _python_for("-e .", venvs, tmp_path)
     artefacts = tmp_path / "artefacts"
     artefacts.mkdir()
     (artefacts / "junit-charts.xml").write_text(
@@ -250,11 +256,12 @@ def test_compliance_job_reports_with_the_core_install(tmp_path: Path) -> None:
         '<properties><property name="requirement" value="SC-006"/></properties>'
         "</testcase></testsuite></testsuites>"
     )
-    argv = shlex.split(report)
-    argv[0] = str(python.parent / "floe")
-    expanded: list[str] = []
-    for word in argv:
-        expanded.extend(sorted(map(str, tmp_path.glob(word))) if "*" in word else [word])
-    proc = subprocess.run(expanded, cwd=tmp_path, capture_output=True, text=True, check=False)
+    with job_python("-e .") as python:
+        argv = shlex.split(report)
+        argv[0] = str(python.parent / "floe")
+        expanded: list[str] = []
+        for word in argv:
+            expanded.extend(sorted(map(str, tmp_path.glob(word))) if "*" in word else [word])
+        proc = subprocess.run(expanded, cwd=tmp_path, capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert (tmp_path / "reports" / "matrix.md").read_text().count("SC-006") == 1
