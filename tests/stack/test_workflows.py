@@ -98,7 +98,9 @@ def test_kind_job_installs_the_pinned_pair_and_what_the_provider_needs() -> None
     runs = _runs(job)
     pull = runs.index('docker pull "$KIND_NODE_IMAGE"')
     deps = next(i for i, r in enumerate(runs) if "helm dependency build charts/floe-dagster" in r)
-    assert "helm repo add dagster https://dagster-io.github.io/helm" in runs[deps]
+    from floe_checks.charts.render import DAGSTER_REPO_NAME, DAGSTER_REPO_URL
+
+    assert f"helm repo add {DAGSTER_REPO_NAME} {DAGSTER_REPO_URL}" in runs[deps]
     tests = next(i for i, r in enumerate(runs) if "pytest e2e" in r)
     assert pull < tests
     assert deps < tests
