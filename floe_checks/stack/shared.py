@@ -28,7 +28,7 @@ from typing import Any
 
 from filelock import FileLock
 
-from floe_checks.errors import PrerequisiteMissing, StackError
+from floe_checks.errors import FloeError, PrerequisiteMissing, StackError
 from floe_checks.stack.base import StackEndpoints, StackProvider
 
 STATE_FILE = "floe-stack.json"
@@ -48,7 +48,8 @@ def provider_class(name: str) -> type[Any]:
     """The provider class registered for ``name``.
 
     Raises:
-        StackError: unknown name, or its module cannot be imported (e.g. kind not there yet).
+        StackError: unknown name.
+        PrerequisiteMissing: its module cannot be imported (a missing extra).
     """
     if name not in PROVIDERS:
         raise StackError(
@@ -60,9 +61,10 @@ def provider_class(name: str) -> type[Any]:
         module = importlib.import_module(module_name)
         cls: type[Any] = getattr(module, class_name)
     except (ImportError, AttributeError) as exc:
-        raise StackError(
-            f"stack provider {name!r} is not available ({module_name}:{class_name}: {exc})",
-            remediation="choose another --floe-stack, or install what that provider needs",
+        raise PrerequisiteMissing(
+            f"stack provider {name!r} cannot be loaded ({module_name}:{class_name}: {exc})",
+            remediation="install floe-checks with the e2e extra (pip install "
+            "'floe-checks[e2e]'), or choose another --floe-stack",
         ) from exc
     return cls
 
@@ -124,8 +126,10 @@ class SharedStack:
             try:
                 endpoints = provider.start(self.workdir)
             except BaseException as exc:
+                # the same message in every process, so identical skips/errors group together
+                message = exc.message if isinstance(exc, FloeError) else repr(exc)
                 state["error"] = {
-                    "message": f"the shared stack failed to start: {exc}",
+                    "message": message,
                     "missing": isinstance(exc, PrerequisiteMissing),
                     "remediation": getattr(exc, "remediation", ""),
                 }
@@ -167,20 +171,35 @@ class SharedStack:
             self.write(state)
             return users == 0
 
-    def teardown(self) -> bool:
-        """Stop the stack by its recorded state and forget it; True when something ran."""
+    def teardown(self) -> str | None:
+        """Stop the stack by its recorded state and forget it.
+
+        Returns:
+            The name of the provider that was stopped, None when nothing was running.
+
+        Raises:
+            StackError: the recorded provider cannot be restored in this process, so its
+                stack cannot be stopped from here (the state is kept for another try).
+        """
         with self._lock:
             provider = self.provider()
             state = self.read()
-            ran = "provider" in state
-            if provider is not None:
-                provider.stop()
+            name = state.get("provider")
+            if name is None:
+                self.started_here = None
+                return None
+            if provider is None:
+                raise StackError(
+                    f"the {name} stack recorded in {self.state_path} cannot be stopped from "
+                    "this process (its provider has no restore())",
+                    remediation="stop it by hand; the state file lists what it started",
+                )
+            provider.stop()
             for key in ("provider", "endpoints", "provider_state", "pid"):
                 state.pop(key, None)
-            if state:
-                self.write(state)
+            self.write(state)
             self.started_here = None
-            return ran
+            return str(name)
 
     # -- data steps ------------------------------------------------------------------------
 
@@ -230,8 +249,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("action", choices=["stop"])
     parser.add_argument("root", type=Path, help="the directory holding floe-stack.json")
     args = parser.parse_args(argv)
-    stopped = SharedStack(args.root).teardown()
-    print("stopped" if stopped else "nothing was running")
+    shared = SharedStack(args.root)
+    if not shared.state_path.is_file():
+        print(f"error: {shared.state_path} does not exist: nothing to stop there")
+        return 2
+    try:
+        stopped = shared.teardown()
+    except FloeError as exc:
+        print(f"error: {exc.message}\nFix: {exc.remediation}")
+        return 1
+    print(f"stopped the {stopped} stack" if stopped else "nothing was running")
     return 0
 
 

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from floe_demo.publish import sql_type
 
 from tests.backends.demo_build import TABLES, Lake, check_marts, run_dbt, run_preflight
 from tests.preflight.cloud_emulators import BQ_PROJECT, Emulator, bigquery_server
@@ -68,6 +67,8 @@ def warehouse(bigquery_server: Emulator, small_lake: Lake) -> Warehouse:
     from google.cloud import bigquery
 
     result = Warehouse(bigquery_server.url)
+    from floe_demo.publish import sql_type  # pyarrow: collected without the demo extra too
+
     client = result.client()
     try:
         client.create_dataset("raw", exists_ok=True)

@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from floe_demo.publish import sql_type
 
 from tests.backends.demo_build import TABLES, Lake, check_marts, run_dbt, run_preflight
 from tests.preflight.cloud_emulators import Emulator, snowflake_server
@@ -78,6 +77,8 @@ class Warehouse:
 def warehouse(snowflake_server: Emulator, small_lake: Lake) -> Warehouse:
     """Create FLOE.RAW and copy every raw table of the lake into it."""
     result = Warehouse(snowflake_server.port, secrets.token_urlsafe(18))
+    from floe_demo.publish import sql_type  # pyarrow: collected without the demo extra too
+
     conn = result.connect()
     try:
         cur = conn.cursor()

@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from floe_checks.config import Section
 from floe_checks.preflight.runner import run_check
+
+duckdb = pytest.importorskip(
+    "duckdb", reason="the DuckDB probe tests need the duckdb extra: pip install -e '.[duckdb]'"
+)
 
 pytestmark = pytest.mark.requirement("007-FR-016", "007-FR-020")
 
