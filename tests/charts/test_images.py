@@ -114,13 +114,15 @@ def test_compose_has_the_demo_services() -> None:
         "dagster-webserver",
         "dagster-daemon",
         "cube-api",
-        "cube-refresh-worker",
         "marquez",
         "marquez-web",
         "jaeger",
     }
     assert services["dagster-daemon"]["command"][:2] == ["dagster-daemon", "run"]
-    assert services["cube-refresh-worker"]["environment"]["CUBEJS_REFRESH_WORKER"] == "true"
+    # without Cube Store the API process runs the refresh worker: a separate worker with the
+    # in-memory driver would build rollups the API never serves (issue 20, point 5)
+    assert services["cube-api"]["environment"]["CUBEJS_CACHE_AND_QUEUE_DRIVER"] == "memory"
+    assert services["cube-api"]["environment"]["CUBEJS_REFRESH_WORKER"] == "true"
     assert services["dagster-webserver"]["image"] == "floe/floe-dagster:0.1.0"
     assert services["cube-api"]["build"]["dockerfile"] == "docker/Dockerfile.cube"
 
@@ -142,7 +144,6 @@ def test_compose_has_no_literal_secret_and_reads_the_env_file() -> None:
         "dagster-webserver",
         "dagster-daemon",
         "cube-api",
-        "cube-refresh-worker",
         "marquez",
     }
     assert {n for n, s in services.items() if s.get("env_file") == [".env"]} == needs_credentials

@@ -65,7 +65,6 @@ def test_docker_compose_config_accepts_the_demo(project: Path) -> None:
     services = config["services"]
     assert sorted(services) == [
         "cube-api",
-        "cube-refresh-worker",
         "dagster-daemon",
         "dagster-webserver",
         "jaeger",
