@@ -5,4 +5,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-exec .venv/bin/python -m pytest e2e -n auto "$@"
+# --floe-require-stack: a stack that cannot start is an error here, never a run of skips.
+exec .venv/bin/python -m pytest e2e -n auto --floe-require-stack "$@"

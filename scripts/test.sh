@@ -5,5 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 mkdir -p reports
-exec .venv/bin/python -m pytest -n auto --junitxml=reports/junit.xml \
+# --floe-require-stack: the local end-to-end run must really run; a stack that cannot start fails
+# the run instead of turning every e2e test into a skip.
+exec .venv/bin/python -m pytest -n auto --floe-require-stack --junitxml=reports/junit.xml \
   --floe-trace=reports/trace.json "$@"
