@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import time
+from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -174,8 +175,12 @@ def check_service(config: pytest.Config, service: str, section: Section) -> Chec
     return run_check(service, section, timeout=options.timeout, slow_ms=options.slow_ms)
 
 
+_RESULT_KEY = pytest.StashKey[CheckResult]()
+
+
 def record_result(item: pytest.Item, result: CheckResult) -> None:
     """Attach a result to a test: JUnit properties plus the hand-over to the controller."""
+    item.stash[_RESULT_KEY] = result
     item.user_properties.extend(
         [
             ("service", str(result.service)),
@@ -186,6 +191,19 @@ def record_result(item: pytest.Item, result: CheckResult) -> None:
     if result.remediation:
         item.user_properties.append(("remediation", result.remediation))
     item.user_properties.append((RESULT_PROPERTY, result.model_dump_json()))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A check that ran ahead of its test (the thread pool) took its own time, not the test
+    call's: report that, so JUnit's ``time`` is the check's."""
+    report = yield
+    result = item.stash.get(_RESULT_KEY, None)
+    if result is not None and report.when == "call":
+        report.duration = max(report.duration, result.duration_ms / 1000)
+    return report
 
 
 def build_report(environment: str, results: list[CheckResult], duration_ms: int) -> Report:
@@ -202,8 +220,47 @@ _STATUS_STYLE = {
 }
 
 
+# Below this width a table's message column is too narrow for field paths and URLs.
+NARROW_WIDTH = 100
+_ANSI = {"green": "\x1b[32m", "yellow": "\x1b[33m", "red": "\x1b[31m", "white": ""}
+
+
+def _render_list(report: Report, width: int, color: bool) -> str:
+    """The narrow layout: one heading line per check, its text wrapped between words only, so
+    that no identifier (field path, variable, URL) is ever cut in two."""
+    import textwrap
+
+    lines = [f"floe preflight: {report.environment}"]
+    for check in report.checks:
+        status = str(check.status)
+        shown = status
+        if color:
+            shown = f"{_ANSI[_STATUS_STYLE.get(status, 'white')]}{status}\x1b[0m"
+        lines.append(f"{check.service} {check.backend}: {shown} in {check.duration_ms} ms")
+        texts = [check.message]
+        if check.remediation:
+            texts.append(f"Remediation: {check.remediation}")
+        for text in texts:
+            lines.extend(
+                textwrap.wrap(
+                    text,
+                    width=max(width - 4, 20),
+                    initial_indent="    ",
+                    subsequent_indent="    ",
+                    break_long_words=False,
+                    break_on_hyphens=False,
+                )
+            )
+    verdict = "PASS" if report.overall_status == "pass" else "FAIL"
+    lines.append(f"overall: {verdict} in {report.duration_ms} ms")
+    return "\n".join(lines) + "\n"
+
+
 def render_table(report: Report, width: int = 120, color: bool = False) -> str:
-    """The report as a Rich table (text, with ANSI colours when ``color``)."""
+    """The report as a Rich table (text, with ANSI colours when ``color``); below
+    :data:`NARROW_WIDTH` columns as a list, which never cuts an identifier."""
+    if width < NARROW_WIDTH:
+        return _render_list(report, width, color)
     from rich.console import Console
     from rich.table import Table
 
