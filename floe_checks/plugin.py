@@ -27,7 +27,11 @@ from floe_checks.preflight.scrub import Scrubber, environment_forms
 from floe_checks.requirements import Registry
 
 # Sub-plugins: each feature keeps its own hooks in its own module.
-pytest_plugins = ["floe_checks.preflight.plugin", "floe_checks.stack.plugin"]
+pytest_plugins = [
+    "floe_checks.preflight.plugin",
+    "floe_checks.preflight.fixtures",
+    "floe_checks.stack.plugin",
+]
 
 CHECKS_DIR = Path(__file__).parent / "checks"
 

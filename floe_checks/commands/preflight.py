@@ -55,6 +55,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="PATH",
         help="path of floe.yaml (default: $FLOE_CONFIG, else ./floe.yaml)",
     )
+    parser.add_argument(
+        "--include",
+        metavar="PATH",
+        action="append",
+        default=[],
+        help="also run your own checks in PATH (test files or directories; their tests need "
+        "the preflight marker and report through the floe_result fixture). Repeatable.",
+    )
     parser.add_argument("--json", action="store_true", help="print the JSON report on stdout")
     parser.add_argument(
         "--timeout",
@@ -143,6 +151,14 @@ def run(args: argparse.Namespace) -> int:
             field=f"environments.{env_name}.{missing[0]}",
             file=str(config_path),
         )
+    includes = [Path(p).resolve() for p in args.include]
+    absent = [str(p) for p in includes if not p.exists()]
+    if absent:
+        return _config_error(
+            args,
+            f"--include: {', '.join(absent)} does not exist. Fix: name a test file or directory.",
+            field="--include",
+        )
     selected = wanted or configured
     if not selected:
         return _config_error(
@@ -164,6 +180,7 @@ def run(args: argparse.Namespace) -> int:
             report_path=report_path,
             junitxml=args.junitxml,
             jobs=args.jobs,
+            includes=includes,
         )
         code, output = _run_pytest(argv)
         if not report_path.is_file():
@@ -207,6 +224,7 @@ def _pytest_argv(
     report_path: Path,
     junitxml: str | None,
     jobs: int,
+    includes: list[Path] = [],  # noqa: B006 -- read only
 ) -> list[str]:
     from floe_checks.plugin import CHECKS_DIR
 
@@ -216,6 +234,7 @@ def _pytest_argv(
     ini.write_text("[pytest]\n", encoding="utf-8")
     argv = [
         str(CHECKS_DIR),
+        *[str(path) for path in includes],
         "-c",
         str(ini),
         "--rootdir",

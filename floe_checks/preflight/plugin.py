@@ -34,6 +34,8 @@ from floe_checks.preflight.runner import (
 # The user property that carries a whole result to the controller; removed before JUnit XML.
 RESULT_PROPERTY = "floe_preflight_result"
 SERVICE_ORDER = ("compute", "storage", "catalog", "postgres", "cube", "dagster")
+# Report order: the services, then users' own checks.
+REPORT_ORDER = (*SERVICE_ORDER, "custom")
 
 _OPTIONS_KEY = pytest.StashKey["PreflightOptions"]()
 _PREFETCH_KEY = pytest.StashKey[dict[str, tuple[Section, CheckResult]]]()
@@ -208,7 +210,7 @@ def pytest_runtest_makereport(
 
 def build_report(environment: str, results: list[CheckResult], duration_ms: int) -> Report:
     """The report of a run, checks in SPEC service order."""
-    order = {name: i for i, name in enumerate(SERVICE_ORDER)}
+    order = {name: i for i, name in enumerate(REPORT_ORDER)}
     checks = sorted(results, key=lambda r: (order.get(str(r.service), 99), r.backend))
     return Report(environment=environment, checks=checks).finish(duration_ms)
 
