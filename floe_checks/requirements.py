@@ -41,14 +41,20 @@ def family(rid: str) -> str:
     return _NUMBER.sub("", rid)
 
 
-def load_registry_file(path: Path) -> dict[str, str]:
+def load_registry_file(
+    path: Path, setting: str = "the ini option floe_requirements"
+) -> dict[str, str]:
     """A user's registry: a YAML mapping of ID to title, like ``requirements.yaml``.
+
+    Args:
+        path: the file.
+        setting: where the user named it, for the fix in a message.
 
     Raises:
         ConfigError: the file is missing, not YAML or not a mapping of IDs to titles.
     """
     file = str(path)
-    fix = "point the ini option floe_requirements at a YAML file of 'ID: title' lines"
+    fix = f"point {setting} at a YAML file of 'ID: title' lines"
     if not path.is_file():
         raise ConfigError(file, "requirement registry not found.", remediation=fix)
     try:
