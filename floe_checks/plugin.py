@@ -147,6 +147,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         raise pytest.UsageError(str(exc)) from None
     config.stash[_ENV_KEY] = env
     _start_scrubbing(config, env)
+    from floe_checks.preflight.plugin import start_controller_checks
+
+    start_controller_checks(config, env.sections())
 
 
 def _start_scrubbing(config: pytest.Config, env: Environment) -> None:

@@ -168,13 +168,108 @@ def pytest_runtestloop(session: pytest.Session) -> None:
 
 
 def check_service(config: pytest.Config, service: str, section: Section) -> CheckResult:
-    """The result of one service's check: the one run ahead of the tests for this very section,
-    else a fresh run."""
+    """The result of one service's check: the one run ahead of the tests for this very section
+    (in this process, or under xdist by the controller), else a fresh run."""
     prefetched = config.stash.get(_PREFETCH_KEY, {}).get(service)
     if prefetched is not None and prefetched[0] is section:
         return prefetched[1]
     options = preflight_options(config)
+    from_controller = _controller_result(config, service, options)
+    if from_controller is not None:
+        return from_controller
     return run_check(service, section, timeout=options.timeout, slow_ms=options.slow_ms)
+
+
+# --- under xdist: the controller starts the checks while the workers start up ------------
+# Worker start-up (a second or more per worker) used to come on top of each check, so a
+# blackholed endpoint with --floe-timeout 5 was reported after 12 s instead of within 7 s.
+
+_WORKER_DIR = "floe_preflight_prefetch_dir"
+_CONTROLLER_DIR_KEY = pytest.StashKey[str]()
+
+
+def _xdist_controller(config: pytest.Config) -> bool:
+    if hasattr(config, "workerinput"):
+        return False
+    return bool(getattr(config.option, "numprocesses", None)) and (
+        getattr(config.option, "dist", "no") != "no"
+    )
+
+
+def _runs_bundled_checks_only(config: pytest.Config) -> bool:
+    """Whether this run is ``-m preflight`` over the bundled checks: then every configured
+    (or ``--floe-check``-selected) service's check will run, and starting them early wastes
+    nothing."""
+    from floe_checks.plugin import CHECKS_DIR
+
+    markexpr = str(getattr(config.option, "markexpr", "") or "").strip()
+    checks = str(CHECKS_DIR.resolve())
+    return (
+        markexpr == "preflight"
+        and not getattr(config.option, "keyword", "")
+        and not config.option.collectonly
+        and any(str(Path(config.invocation_params.dir, a)).startswith(checks) for a in config.args)
+    )
+
+
+def start_controller_checks(config: pytest.Config, sections: dict[str, Section]) -> None:
+    """Under xdist, run the selected checks on the controller from session start; each result
+    is written to a shared folder that the workers' tests read (see :func:`check_service`)."""
+    if not sections or not _xdist_controller(config) or not _runs_bundled_checks_only(config):
+        return
+    import functools
+    import shutil
+    import tempfile
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    options = preflight_options(config)
+    wanted = {n: s for n, s in sections.items() if not options.services or n in options.services}
+    if not wanted:
+        return
+    folder = Path(tempfile.mkdtemp(prefix="floe-preflight-"))
+    config.stash[_CONTROLLER_DIR_KEY] = str(folder)
+    config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
+
+    def publish(name: str, future: Future[CheckResult]) -> None:
+        partial = folder / f".{name}.json"
+        partial.write_text(future.result().model_dump_json(), encoding="utf-8")
+        partial.rename(folder / f"{name}.json")  # atomic: a worker never reads half a file
+
+    pool = ThreadPoolExecutor(max_workers=len(wanted), thread_name_prefix="floe-preflight")
+    for name, section in wanted.items():
+        future = pool.submit(
+            run_check, name, section, timeout=options.timeout, slow_ms=options.slow_ms
+        )
+        future.add_done_callback(functools.partial(publish, name))
+    pool.shutdown(wait=False)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: object) -> None:
+    """xdist: tell each worker where the controller's results appear."""
+    config = getattr(node, "config", None)
+    workerinput = getattr(node, "workerinput", None)
+    if config is not None and isinstance(workerinput, dict):
+        workerinput[_WORKER_DIR] = config.stash.get(_CONTROLLER_DIR_KEY, "")
+
+
+def _controller_result(
+    config: pytest.Config, service: str, options: PreflightOptions
+) -> CheckResult | None:
+    workerinput = getattr(config, "workerinput", None)
+    folder = workerinput.get(_WORKER_DIR, "") if isinstance(workerinput, dict) else ""
+    if not folder:
+        return None
+    from floe_checks.preflight.runner import WATCHDOG_GRACE
+
+    target = Path(folder, f"{service}.json")
+    # The controller's watchdog reports every check within timeout + grace of its start.
+    deadline = time.monotonic() + options.timeout + WATCHDOG_GRACE + 5
+    while not target.is_file():
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(0.02)
+    return CheckResult.model_validate_json(target.read_text(encoding="utf-8"))
 
 
 _RESULT_KEY = pytest.StashKey[CheckResult]()

@@ -20,7 +20,7 @@ from floe_checks.preflight.plugin import build_report, render_table
 from floe_checks.preflight.result import CheckResult
 from floe_checks.preflight.runner import run_check
 from floe_checks.preflight.scrub import Scrubber, secret_forms
-from tests.preflight.conftest import S3Server
+from tests.preflight.conftest import Blackhole, S3Server
 
 pytestmark = pytest.mark.requirement("FC-009", "007-FR-015", "007-FR-020")
 
@@ -362,3 +362,58 @@ def test_run_check_result_is_what_the_table_shows() -> None:
     env = validate_environment("floe.yaml", "t", {"compute": {"type": "duckdb"}})
     result = run_check("compute", env.sections()["compute"], timeout=5)
     assert (result.service, result.backend, result.status) == ("compute", "duckdb", "ok")
+
+
+def test_blackhole_under_xdist_is_checked_from_session_start(
+    tmp_path: Path, blackhole: Blackhole
+) -> None:
+    """Issue 15.19: under ``-n 2`` the controller starts the check when the session starts,
+    while the workers are still starting, and the workers' tests report its result. Measured
+    here: the result is published within timeout + 2 s of the session's start (the folder the
+    controller creates then). The whole run's wall time also includes the workers' start-up
+    and is not asserted: on a loaded 2-core machine that alone takes several seconds."""
+    import subprocess
+    import time
+
+    _write(
+        tmp_path,
+        {
+            "hole": {
+                "catalog": {
+                    "type": "polaris",
+                    "uri": blackhole.url,
+                    "client_id": "floe",
+                    "client_secret": "${HOLE_SECRET}",
+                }
+            }
+        },
+    )
+    (tmp_path / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("FLOE_ENV", "FLOE_CONFIG")}
+    env |= {
+        "HOLE_SECRET": "hole-secret-value-7",
+        "TMPDIR": str(scratch),
+    }  # pragma: allowlist secret
+    argv = [str(BIN / "pytest"), "-p", "no:cacheprovider", "--floe-env=hole", "-m", "preflight"]
+    argv += ["-n", "2", "--floe-timeout=5", "--floe-report=report.json"]
+    process = subprocess.Popen(
+        argv, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    session_start = published = None
+    while process.poll() is None:
+        folders = list(scratch.glob("floe-preflight-*"))
+        if folders and session_start is None:
+            session_start = time.monotonic()
+        if folders and published is None and (folders[0] / "catalog.json").is_file():
+            published = time.monotonic()
+        time.sleep(0.02)
+    output = process.stdout.read() if process.stdout else ""
+    assert process.returncode == 1, output
+    (check,) = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))["checks"]
+    assert (check["service"], check["details"]["failure"]) == ("catalog", "timeout")
+    assert session_start is not None, "the controller did not start the check"
+    assert published is not None, "the controller did not publish the result"
+    assert published - session_start <= 7.0, f"took {published - session_start:.1f} s"
+    assert list(scratch.glob("floe-preflight-*")) == []  # cleaned up
