@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import io
+import json
 import time
 from collections.abc import Generator
 from dataclasses import dataclass
@@ -174,7 +175,7 @@ def check_service(config: pytest.Config, service: str, section: Section) -> Chec
     if prefetched is not None and prefetched[0] is section:
         return prefetched[1]
     options = preflight_options(config)
-    from_controller = _controller_result(config, service, options)
+    from_controller = _controller_result(config, service, section, options)
     if from_controller is not None:
         return from_controller
     return run_check(service, section, timeout=options.timeout, slow_ms=options.slow_ms)
@@ -185,7 +186,8 @@ def check_service(config: pytest.Config, service: str, section: Section) -> Chec
 # blackholed endpoint with --floe-timeout 5 was reported after 12 s instead of within 7 s.
 
 _WORKER_DIR = "floe_preflight_prefetch_dir"
-_CONTROLLER_DIR_KEY = pytest.StashKey[str]()
+_WORKER_KEY = "floe_preflight_prefetch_key"
+_CONTROLLER_DIR_KEY = pytest.StashKey[tuple[str, str]]()
 
 
 def _xdist_controller(config: pytest.Config) -> bool:
@@ -226,13 +228,18 @@ def start_controller_checks(config: pytest.Config, sections: dict[str, Section])
     wanted = {n: s for n, s in sections.items() if not options.services or n in options.services}
     if not wanted:
         return
+    import secrets
+
     folder = Path(tempfile.mkdtemp(prefix="floe-preflight-"))
-    config.stash[_CONTROLLER_DIR_KEY] = str(folder)
+    key = secrets.token_hex(16)
+    config.stash[_CONTROLLER_DIR_KEY] = (str(folder), key)
     config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
 
     def publish(name: str, future: Future[CheckResult]) -> None:
         partial = folder / f".{name}.json"
-        partial.write_text(future.result().model_dump_json(), encoding="utf-8")
+        digest = _fingerprint(wanted[name], key)
+        payload = {"section": digest, "result": future.result().model_dump()}
+        partial.write_text(json.dumps(payload), encoding="utf-8")
         partial.rename(folder / f"{name}.json")  # atomic: a worker never reads half a file
 
     pool = ThreadPoolExecutor(max_workers=len(wanted), thread_name_prefix="floe-preflight")
@@ -250,16 +257,36 @@ def pytest_configure_node(node: object) -> None:
     config = getattr(node, "config", None)
     workerinput = getattr(node, "workerinput", None)
     if config is not None and isinstance(workerinput, dict):
-        workerinput[_WORKER_DIR] = config.stash.get(_CONTROLLER_DIR_KEY, "")
+        folder, key = config.stash.get(_CONTROLLER_DIR_KEY, ("", ""))
+        workerinput[_WORKER_DIR] = folder
+        workerinput[_WORKER_KEY] = key
+
+
+def _fingerprint(section: Section, key: str) -> str:
+    """A keyed digest (HMAC with a random key of this session, so the file reveals nothing)
+    of everything a section holds, secrets included: a worker uses the controller's result only
+    for the very section its test checks (a user may override ``floe_env``)."""
+    import hashlib
+    import hmac
+
+    from pydantic import SecretStr
+
+    values = {
+        name: value.get_secret_value() if isinstance(value, SecretStr) else value
+        for name in type(section).model_fields
+        for value in [getattr(section, name, None)]
+    }
+    text = json.dumps(values, sort_keys=True, default=str) + section.field_path("")
+    return hmac.new(key.encode(), text.encode(), hashlib.sha256).hexdigest()
 
 
 def _controller_result(
-    config: pytest.Config, service: str, options: PreflightOptions
+    config: pytest.Config, service: str, section: Section, options: PreflightOptions
 ) -> CheckResult | None:
     workerinput = getattr(config, "workerinput", None)
-    folder = workerinput.get(_WORKER_DIR, "") if isinstance(workerinput, dict) else ""
-    if not folder:
+    if not isinstance(workerinput, dict) or not workerinput.get(_WORKER_DIR):
         return None
+    folder, key = str(workerinput[_WORKER_DIR]), str(workerinput.get(_WORKER_KEY, ""))
     from floe_checks.preflight.runner import WATCHDOG_GRACE
 
     target = Path(folder, f"{service}.json")
@@ -269,7 +296,10 @@ def _controller_result(
         if time.monotonic() > deadline:
             return None
         time.sleep(0.02)
-    return CheckResult.model_validate_json(target.read_text(encoding="utf-8"))
+    payload = json.loads(target.read_text(encoding="utf-8"))
+    if payload.get("section") != _fingerprint(section, key):
+        return None
+    return CheckResult.model_validate(payload["result"])
 
 
 _RESULT_KEY = pytest.StashKey[CheckResult]()

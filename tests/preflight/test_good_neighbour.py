@@ -315,6 +315,9 @@ def test_junit_time_is_the_checks_own(tmp_path: Path, s3_server: S3Server) -> No
         "preflight",
         "--floe-report=report.json",
         "--junitxml=r.xml",
+        # The call phase only: setup and teardown vary with the machine's load.
+        "-o",
+        "junit_duration_report=call",
         AWS_ACCESS_KEY_ID=ACCESS_KEY_ID,
         AWS_SECRET_ACCESS_KEY=SECRET_KEY,
     )
@@ -326,8 +329,9 @@ def test_junit_time_is_the_checks_own(tmp_path: Path, s3_server: S3Server) -> No
         for case in ET.parse(tmp_path / "r.xml").getroot().iter("testcase")
     }
     for service, seconds in took.items():
-        # setup and teardown add a little on top of the check's own time.
-        assert seconds <= times[f"test_preflight[{service}]"] <= seconds + 0.5
+        # The call reports the check's own time; the hand-over itself takes a millisecond or
+        # so, which only shows when it outlasts a check of a few milliseconds.
+        assert round(seconds, 3) <= times[f"test_preflight[{service}]"] <= seconds + 0.05
 
 
 def test_demo_generate_without_the_extra_names_it(tmp_path: Path) -> None:
