@@ -103,10 +103,6 @@ def pytest_configure(config: pytest.Config) -> None:
         "config": settings.resolve(config, settings.FLOE_CONFIG),
     }
     config.stash[_SETTINGS_KEY] = resolved
-    try:
-        config.stash[_REGISTRY_KEY] = Registry.load(config.getini("floe_requirements"))
-    except ConfigError as exc:
-        raise pytest.UsageError(str(exc)) from None
     if resolved["env"].value and config.args_source != pytest.Config.ArgsSource.ARGS:
         _add_bundled_checks(config)
     if config.getoption("floe_trace") and not hasattr(config, "workerinput"):
@@ -134,6 +130,11 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     """Load the selected environment once per process; a mistake is a usage error (exit 4)."""
     config = session.config
     config.stash[_ENV_KEY] = None
+    # Here, not in pytest_configure: `pytest --help` must work even when a file is wrong.
+    try:
+        config.stash[_REGISTRY_KEY] = Registry.load(config.getini("floe_requirements"))
+    except ConfigError as exc:
+        raise pytest.UsageError(str(exc)) from None
     resolved = config.stash[_SETTINGS_KEY]
     name = resolved["env"].value
     if not name:
@@ -296,14 +297,17 @@ class TraceRecorder:
         from floe_checks.trace import TraceMatrix
 
         self.config = config
-        known = registry_of(config)
+        self.matrix = TraceMatrix()
+
+    def _use_registry(self) -> None:
+        """The rows: ours; in a user's repository (ini floe_requirements) theirs, and ours only
+        where a test claims them. Known once the session has started."""
+        known = registry_of(self.config)
         if known.user_ids:
-            # A user's repository: their requirements; ours only where a test claims them.
             user = {rid: known.titles[rid] for rid in known.user_ids}
             ours = {rid: t for rid, t in known.titles.items() if rid not in user}
-            self.matrix = TraceMatrix(titles={**user, **ours}, claimed_only=frozenset(ours))
-        else:
-            self.matrix = TraceMatrix()
+            self.matrix.titles = {**user, **ours}
+            self.matrix.claimed_only = frozenset(ours)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         ids = [str(v) for k, v in report.user_properties if k == "requirement"]
@@ -324,6 +328,7 @@ class TraceRecorder:
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        self._use_registry()
         target = Path(self.config.invocation_params.dir, self.config.getoption("floe_trace"))
         json_path, md_path = self.matrix.write(target)
         self._written = (json_path, md_path)

@@ -175,3 +175,9 @@ def test_bad_values_are_configuration_errors_naming_the_field(
     monkeypatch.delenv("DAGSTER_PG_PORT", raising=False)
     text = _usage_error(pytester, f"environments:\n  prod:\n    {section}\n")
     assert expected in text
+
+
+def test_help_works_with_a_missing_registry_file(pytester: pytest.Pytester) -> None:
+    result = _run(pytester, "--help", ini="floe_requirements = nope.yaml\n")
+    assert result.ret == pytest.ExitCode.OK
+    assert "floe_requirements" in result.stdout.str()
