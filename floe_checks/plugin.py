@@ -171,6 +171,19 @@ def _start_scrubbing(config: pytest.Config, env: Environment) -> None:
     previous = logging.getLogRecordFactory()
     logging.setLogRecordFactory(ScrubbingRecordFactory(previous, scrubber))
     config.add_cleanup(lambda: logging.setLogRecordFactory(previous))
+    if config.getoption("capture", "fd") == "no":
+        # -s: prints go straight to the terminal, past every report.
+        import sys
+
+        from floe_checks.preflight.scrub import ScrubbingStream
+
+        out, err = sys.stdout, sys.stderr
+        sys.stdout, sys.stderr = ScrubbingStream(out, scrubber), ScrubbingStream(err, scrubber)
+
+        def restore() -> None:
+            sys.stdout, sys.stderr = out, err
+
+        config.add_cleanup(restore)
 
 
 def scrubber_of(config: pytest.Config) -> Scrubber | None:

@@ -157,3 +157,21 @@ class ScrubbingRecordFactory:
         if cleaned != message:
             record.msg, record.args = cleaned, None
         return record
+
+
+class ScrubbingStream:
+    """A text stream that scrubs each write before passing it on: ``sys.stdout`` and
+    ``sys.stderr`` while pytest's capture is off (``-s``), when a user's prints reach the
+    terminal without passing through a report. A secret split across two writes is not seen
+    (``print`` writes its whole text at once)."""
+
+    def __init__(self, stream: Any, scrubber: Scrubber) -> None:
+        self._stream = stream
+        self._scrubber = scrubber
+
+    def write(self, text: str) -> int:
+        self._stream.write(self._scrubber.text(text))
+        return len(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)

@@ -109,3 +109,25 @@ def test_canary_never_leaves_a_users_failing_check(
     for form in _forms():
         assert form not in terminal, form
         assert form not in junit, form
+
+
+def test_canary_never_leaves_with_capture_off(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``-s``: the check's prints go straight to the terminal, past every report."""
+    monkeypatch.setenv("PG_PASSWORD", PG_PASSWORD)
+    monkeypatch.setenv("CATALOG_SECRET", CATALOG_SECRET)
+    for name in ("FLOE_ENV", "FLOE_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    pytester.makeini("[pytest]\n")
+    pytester.makefile(".yaml", floe=FLOE_YAML)
+    pytester.makepyfile(test_custom=USER_CHECK)
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--floe-env=prod", "test_custom.py", "-s"
+    )
+    result.assert_outcomes(failed=1)
+    terminal = result.stdout.str() + result.stderr.str()
+    assert "dsn=postgresql://dagster:***@db.example.internal/dagster" in terminal
+    assert "Authorization: Basic ***" in terminal
+    for form in _forms():
+        assert form not in terminal, form
