@@ -421,3 +421,73 @@ def test_blackhole_under_xdist_is_checked_from_session_start(
     assert published is not None, "the controller did not publish the result"
     assert published - session_start <= 7.0, f"took {published - session_start:.1f} s"
     assert list(scratch.glob("floe-preflight-*")) == []  # cleaned up
+
+
+S3_CHECK = """\
+import pytest
+
+pytestmark = pytest.mark.preflight
+
+
+def test_lake_bucket_is_versioned(floe_s3, floe_section, floe_result):
+    storage = floe_section("storage")
+    status = floe_s3.get_bucket_versioning(Bucket=storage.bucket).get("Status", "Disabled")
+    if status != "Enabled":
+        floe_result.warning(
+            f"bucket {storage.bucket} has versioning {status}.",
+            remediation=f"enable versioning on {storage.hint('bucket')}",
+            backend="s3-versioning",
+            service="storage",
+        )
+    else:
+        floe_result.ok(f"bucket {storage.bucket} is versioned.", backend="s3-versioning")
+"""
+
+
+def test_floe_s3_fixture_and_a_warning_result(tmp_path: Path, s3_server: S3Server) -> None:
+    import boto3
+
+    boto3.client(
+        "s3",
+        endpoint_url=s3_server.endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id=ACCESS_KEY_ID,
+        aws_secret_access_key=SECRET_KEY,
+    ).create_bucket(Bucket="floe-unversioned")
+    _write(
+        tmp_path,
+        {
+            "prod": {
+                "storage": {
+                    "type": "s3",
+                    "bucket": "floe-unversioned",
+                    "endpoint_url": s3_server.endpoint_url,
+                    "path_style": True,
+                    "access_key_id": "${AWS_ACCESS_KEY_ID}",
+                    "secret_access_key": "${AWS_SECRET_ACCESS_KEY}",
+                }
+            }
+        },
+    )
+    (tmp_path / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
+    (tmp_path / "test_lake.py").write_text(S3_CHECK, encoding="utf-8")
+    done = _run(
+        tmp_path,
+        str(BIN / "pytest"),
+        "-p",
+        "no:cacheprovider",
+        "--floe-env=prod",
+        "test_lake.py",
+        "--floe-report=report.json",
+        AWS_ACCESS_KEY_ID=ACCESS_KEY_ID,
+        AWS_SECRET_ACCESS_KEY=SECRET_KEY,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr  # a warning passes
+    (check,) = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))["checks"]
+    assert {k: check[k] for k in ("service", "backend", "status", "message", "remediation")} == {
+        "service": "storage",
+        "backend": "s3-versioning",
+        "status": "warning",
+        "message": "bucket floe-unversioned has versioning Disabled.",
+        "remediation": "enable versioning on environments.prod.storage.bucket",
+    }
