@@ -69,12 +69,32 @@ def read_junit(run: RunFile) -> TraceMatrix:
     return matrix
 
 
-def merge(runs: list[RunFile]) -> dict[str, object]:
-    """One matrix: for each requirement of the SPEC, each run's status for it."""
+def merge(runs: list[RunFile], user_titles: dict[str, str] | None = None) -> dict[str, object]:
+    """One matrix: for each requirement, each run's status for it.
+
+    Args:
+        runs: the JUnit files.
+        user_titles: a user's registry (``--requirements``). Without it the rows are our
+            SPEC's requirements; with it, the user's, then any other ID a run claims, and ours
+            only where a run claims them.
+    """
     labels = [run.label for run in runs]
-    per_run = {run.label: read_junit(run).as_dict() for run in runs}
+    matrices = {run.label: read_junit(run) for run in runs}
+    if user_titles is None:
+        titles = registry()
+    else:
+        claimed = [
+            rid for m in matrices.values() for t in m.tests.values() for rid in t.requirements
+        ]
+        titles = dict(user_titles)
+        for rid in claimed:
+            titles.setdefault(rid, registry().get(rid, ""))
+    per_run = {
+        label: TraceMatrix(tests=matrix.tests, titles=titles).as_dict()
+        for label, matrix in matrices.items()
+    }
     rows = []
-    for rid, title in registry().items():
+    for rid, title in titles.items():
         statuses: dict[str, str] = {}
         for label in labels:
             reqs = per_run[label]["requirements"]
@@ -100,10 +120,58 @@ def to_markdown(data: dict[str, object]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write(data: dict[str, object], json_path: Path | None, md_path: Path | None) -> None:
+_HTML_STYLE = """
+body { font: 14px/1.4 system-ui, sans-serif; margin: 2em; color: #1b1b1b; }
+h1 { font-size: 1.4em; }
+table { border-collapse: collapse; }
+th, td { border: 1px solid #c8c8c8; padding: 4px 8px; text-align: left; vertical-align: top; }
+th { background: #f0f0f0; }
+td.passed { background: #d9f2d9; } td.failed { background: #f7d4d4; }
+td.skipped { background: #fcefc7; } td.untested { color: #777; }
+"""
+
+
+def to_html(data: dict[str, object]) -> str:
+    """The matrix as one self-contained HTML page: inline style, no script, no external
+    resource (a compliance reader opens it offline, or attaches it to an audit)."""
+    from html import escape
+
+    labels = data["runs"]
+    rows = data["requirements"]
+    assert isinstance(labels, list)
+    assert isinstance(rows, list)
+    proven = sum(1 for row in rows if row["proven_by"])
+    head = "".join(f"<th>{escape(str(label))}</th>" for label in labels)
+    body = []
+    for row in rows:
+        cells = "".join(
+            f'<td class="{escape(row["runs"][label])}">{escape(row["runs"][label])}</td>'
+            for label in labels
+        )
+        body.append(f"<tr><td>{escape(row['id'])}</td><td>{escape(row['title'])}</td>{cells}</tr>")
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        "<title>Compliance matrix</title>\n"
+        f"<style>{_HTML_STYLE}</style>\n</head>\n<body>\n<h1>Compliance matrix</h1>\n"
+        f'<p id="summary">{proven} of {len(rows)} requirements proven by at least one run '
+        f"({len(labels)} run{'' if len(labels) == 1 else 's'}).</p>\n"
+        f"<table>\n<thead><tr><th>requirement</th><th>title</th>{head}</tr></thead>\n"
+        f"<tbody>\n" + "\n".join(body) + "\n</tbody>\n</table>\n</body>\n</html>\n"
+    )
+
+
+def write(
+    data: dict[str, object],
+    json_path: Path | None,
+    md_path: Path | None,
+    html_path: Path | None = None,
+) -> None:
     if json_path is not None:
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     if md_path is not None:
         md_path.parent.mkdir(parents=True, exist_ok=True)
         md_path.write_text(to_markdown(data), encoding="utf-8")
+    if html_path is not None:
+        html_path.parent.mkdir(parents=True, exist_ok=True)
+        html_path.write_text(to_html(data), encoding="utf-8")

@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -36,6 +38,8 @@ from pydantic_core import PydanticCustomError
 from floe_checks.errors import ConfigError
 
 DEFAULT_CONFIG_FILE = "floe.yaml"
+# The sections of an environment, in report order.
+SECTIONS = ("compute", "storage", "catalog", "postgres", "cube", "dagster")
 LOCAL_ENV = "local"
 
 _SECRET_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -55,8 +59,9 @@ def _interpolate(value: Any) -> Any:
             return default
         raise PydanticCustomError(
             "unset_variable",
+            # pydantic fills {var} and keeps every other brace: "${" + "{var}" + ":-default}".
             "environment variable {var} is not set. Fix: export {var}, or write "
-            "${{{var}:-default}} to give a default.",
+            "${{var}:-default} to give a default.",
             {"var": name},
         )
 
@@ -85,8 +90,40 @@ def _resolve_secret(value: Any) -> Any:
     return SecretStr(os.environ[name])
 
 
+def _check_port(value: int) -> int:
+    if not 1 <= value <= 65535:
+        raise PydanticCustomError(
+            "port_range",
+            "port {port} is out of range. Fix: use a TCP port from 1 to 65535.",
+            {"port": value},
+        )
+    return value
+
+
+def _check_http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise PydanticCustomError(
+            "http_url",
+            "'{value}' is not an http(s) URL. Fix: write it as http://host:port/path or "
+            "https://host/path.",
+            {"value": value},
+        )
+    try:
+        parts.port  # noqa: B018 -- urlsplit checks the port only when asked
+    except ValueError:
+        raise PydanticCustomError(
+            "http_url",
+            "'{value}' has an invalid port. Fix: use a TCP port from 1 to 65535.",
+            {"value": value},
+        ) from None
+    return value
+
+
 Text = Annotated[str, BeforeValidator(_interpolate)]
 Int = Annotated[int, BeforeValidator(_interpolate)]
+Port = Annotated[int, BeforeValidator(_interpolate), AfterValidator(_check_port)]
+HttpURL = Annotated[str, BeforeValidator(_interpolate), AfterValidator(_check_http_url)]
 Bool = Annotated[bool, BeforeValidator(_interpolate)]
 Secret = Annotated[SecretStr, BeforeValidator(_resolve_secret)]
 
@@ -131,7 +168,7 @@ class Section(BaseModel):
 class TrinoCompute(Section):
     type: Literal["trino"]
     host: Text
-    port: Int = 8080
+    port: Port = 8080
     user: Text = "floe"
     http_scheme: Literal["http", "https"] = "http"
     password: Secret | None = None
@@ -154,7 +191,7 @@ class SnowflakeCompute(Section):
     schema_: Text | None = Field(default=None, alias="schema")
     # host/port/protocol only for private links and local emulators.
     host: Text | None = None
-    port: Int | None = None
+    port: Port | None = None
     protocol: Literal["https", "http"] = "https"
 
 
@@ -163,7 +200,7 @@ class BigQueryCompute(Section):
     project: Text
     credentials_file: Text | None = None
     location: Text | None = None
-    api_endpoint: Text | None = None
+    api_endpoint: HttpURL | None = None
     anonymous: Bool = False  # only for emulators: skip Google credential discovery
 
 
@@ -185,7 +222,7 @@ class S3Storage(Section):
     type: Literal["s3"]
     bucket: Text
     region: Text = "us-east-1"
-    endpoint_url: Text | None = None
+    endpoint_url: HttpURL | None = None
     path_style: Bool = False
     prefix: Text = "floe-preflight/"
     access_key_id: Secret | None = None
@@ -197,7 +234,7 @@ class GCSStorage(Section):
     bucket: Text
     project: Text | None = None
     credentials_file: Text | None = None
-    endpoint: Text | None = None  # emulator URL; real GCS when unset
+    endpoint: HttpURL | None = None  # emulator URL; real GCS when unset
     prefix: Text = "floe-preflight/"
 
 
@@ -207,7 +244,7 @@ class ADLSStorage(Section):
     container: Text
     account_key: Secret | None = None
     sas_token: Secret | None = None
-    endpoint: Text | None = None  # blob endpoint override (Azurite, sovereign clouds)
+    endpoint: HttpURL | None = None  # blob endpoint override (Azurite, sovereign clouds)
     prefix: Text = "floe-preflight/"
 
 
@@ -218,19 +255,19 @@ Storage = Annotated[S3Storage | GCSStorage | ADLSStorage, Field(discriminator="t
 
 class RestCatalog(Section):
     type: Literal["polaris", "iceberg-rest"]
-    uri: Text
+    uri: HttpURL
     client_id: Text
     client_secret: Secret
     scope: Text = "PRINCIPAL_ROLE:ALL"
     warehouse: Text | None = None
-    oauth2_server_uri: Text | None = None  # defaults to {uri}/v1/oauth/tokens
+    oauth2_server_uri: HttpURL | None = None  # defaults to {uri}/v1/oauth/tokens
     namespace: Text | None = None  # when set, preflight also checks that it exists
     verify: Bool = True
 
 
 class PostgresSection(Section):
     host: Text
-    port: Int = 5432
+    port: Port = 5432
     user: Text
     password: Secret | None = None
     database: Text = "dagster"
@@ -239,12 +276,12 @@ class PostgresSection(Section):
 
 
 class CubeSection(Section):
-    url: Text
+    url: HttpURL
     api_secret: Secret
 
 
 class DagsterSection(Section):
-    url: Text
+    url: HttpURL
 
 
 class Environment(BaseModel):
@@ -260,15 +297,20 @@ class Environment(BaseModel):
     dagster: DagsterSection | None = None
 
     _name: str = PrivateAttr(default="")
+    _unvalidated_secrets: list[str] = PrivateAttr(default_factory=list)
 
     @property
     def name(self) -> str:
         return self._name
 
+    def unvalidated_secrets(self) -> list[str]:
+        """Secret values named by sections this run did not validate (``--check-*``)."""
+        return list(self._unvalidated_secrets)
+
     def sections(self) -> dict[str, Section]:
         """The configured sections, by name, in file order of the model."""
         out: dict[str, Section] = {}
-        for key in ("compute", "storage", "catalog", "postgres", "cube", "dagster"):
+        for key in SECTIONS:
             value = getattr(self, key)
             if value is not None:
                 out[key] = value
@@ -316,11 +358,44 @@ def _loc_to_path(loc: tuple[int | str, ...]) -> str:
 
 
 _FIXES = {
-    "extra_forbidden": "remove the key or check its spelling against docs/configuration.md",
+    "extra_forbidden": "remove the key or correct its spelling",
     "missing": "add the field",
     "union_tag_invalid": "use one of the supported types named above",
     "union_tag_not_found": "add a 'type' field",
 }
+
+
+_SECTION_MODELS: dict[str, type[BaseModel]] = {
+    "catalog": RestCatalog,
+    "postgres": PostgresSection,
+    "cube": CubeSection,
+    "dagster": DagsterSection,
+}
+_TYPED_MODELS: dict[str, dict[str, type[BaseModel]]] = {
+    "compute": {
+        "trino": TrinoCompute,
+        "snowflake": SnowflakeCompute,
+        "bigquery": BigQueryCompute,
+        "duckdb": DuckDBCompute,
+    },
+    "storage": {"s3": S3Storage, "gcs": GCSStorage, "adls": ADLSStorage},
+}
+
+
+def _keys_of(model: type[BaseModel]) -> list[str]:
+    return [info.alias or name for name, info in model.model_fields.items()]
+
+
+def _allowed_keys(loc: tuple[int | str, ...]) -> list[str]:
+    """The keys a misspelt key's mapping accepts (so the message needs no docs at hand)."""
+    parts = [str(p) for p in loc if not str(p).startswith("function-")]
+    if len(parts) == 1:
+        return _keys_of(Environment)
+    if len(parts) == 2 and parts[0] in _SECTION_MODELS:
+        return _keys_of(_SECTION_MODELS[parts[0]])
+    if len(parts) == 3 and parts[1] in _TYPED_MODELS.get(parts[0], {}):
+        return _keys_of(_TYPED_MODELS[parts[0]][parts[1]])
+    return []
 
 
 def _config_error_from_validation(file: str, exc: ValidationError, prefix: str = "") -> ConfigError:
@@ -329,6 +404,10 @@ def _config_error_from_validation(file: str, exc: ValidationError, prefix: str =
         path = prefix + _loc_to_path(tuple(err["loc"]))
         msg = err["msg"]
         fix = _FIXES.get(err["type"], "")
+        if err["type"] == "extra_forbidden":
+            allowed = _allowed_keys(tuple(err["loc"]))
+            if allowed:
+                fix += "; allowed here: " + ", ".join(allowed)
         if err["type"] == "union_tag_invalid":
             ctx = err.get("ctx") or {}
             msg = f"unknown type {ctx.get('tag')!r}; expected one of {ctx.get('expected_tags')}"
@@ -356,8 +435,10 @@ def load_file(path: Path) -> FloeFile:
             file,
             "file not found.",
             remediation=(
-                "create it (see docs/configuration.md), or point --floe-config / FLOE_CONFIG "
-                "at your floe.yaml"
+                "run from the directory that holds floe.yaml, or name the file: "
+                "--config PATH (floe preflight), --floe-config PATH (pytest) or FLOE_CONFIG. "
+                "A minimal file: 'environments: {prod: {postgres: {host: db.internal, "
+                "user: dagster, password: ${DAGSTER_PG_PASSWORD}}}}'"
             ),
         )
     try:
@@ -386,20 +467,76 @@ def load_file(path: Path) -> FloeFile:
         raise _config_error_from_validation(file, exc) from None
 
 
-def validate_environment(file: str, name: str, raw: dict[str, Any]) -> Environment:
-    """Validate one environment's raw mapping (variables are read now)."""
+def _secret_fields() -> frozenset[str]:
+    models = [*_SECTION_MODELS.values()] + [
+        model for typed in _TYPED_MODELS.values() for model in typed.values()
+    ]
+    return frozenset(
+        name
+        for model in models
+        for name, info in model.model_fields.items()
+        if "SecretStr" in str(info.annotation)
+    )
+
+
+def _referenced_secrets(raw: Mapping[str, Any]) -> list[str]:
+    """The values of the set variables that secret fields of unvalidated sections name, so that
+    they are scrubbed from a run that does not check those sections."""
+    secret_fields = _secret_fields()
+    values: list[str] = []
+    for section in raw.values():
+        if not isinstance(section, Mapping):
+            continue
+        for key, value in section.items():
+            if key in secret_fields and isinstance(value, str):
+                match = _SECRET_REF.fullmatch(value)
+                if match and os.environ.get(match.group(1)):
+                    values.append(os.environ[match.group(1)])
+    return values
+
+
+def validate_environment(
+    file: str, name: str, raw: dict[str, Any], services: Sequence[str] = ()
+) -> Environment:
+    """Validate one environment's raw mapping (variables are read now).
+
+    Args:
+        file: the file it came from, for messages.
+        name: the environment's name.
+        raw: its mapping from floe.yaml.
+        services: validate only these sections (and read only their variables); the other
+            sections are left alone. Empty: every section.
+
+    Raises:
+        ConfigError: the environment is empty or a validated section is wrong.
+    """
+    if not raw:
+        raise ConfigError(
+            file,
+            "no service is configured.",
+            field=f"environments.{name}",
+            remediation="add a compute, storage, catalog, postgres, cube or dagster section",
+        )
+    picked = raw
+    if services:
+        # Unknown keys stay in, so a misspelt section name is still reported.
+        picked = {k: v for k, v in raw.items() if k in services or k not in SECTIONS}
     try:
-        env = Environment.model_validate(raw)
+        env = Environment.model_validate(picked)
     except ValidationError as exc:
         raise _config_error_from_validation(file, exc, f"environments.{name}.") from None
     _bind(env, name)
+    env._unvalidated_secrets = _referenced_secrets(
+        {k: v for k, v in raw.items() if k not in picked}
+    )
     return env
 
 
-def load_environment(path: Path, name: str) -> Environment:
+def load_environment(path: Path, name: str, services: Sequence[str] = ()) -> Environment:
     """Resolve one environment by name.
 
     ``local`` is built in and needs no file; a ``local`` entry in floe.yaml overrides it.
+    With ``services``, only those sections are validated (see :func:`validate_environment`).
 
     Raises:
         ConfigError: the file is wrong or the environment is not defined in it.
@@ -408,7 +545,7 @@ def load_environment(path: Path, name: str) -> Environment:
         return builtin_local()
     model = load_file(path)
     if name in model.environments:
-        return validate_environment(str(path), name, model.environments[name] or {})
+        return validate_environment(str(path), name, model.environments[name] or {}, services)
     if name == LOCAL_ENV:
         return builtin_local()
     defined = sorted([*model.environments, LOCAL_ENV])

@@ -16,17 +16,22 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from pathlib import Path
-from typing import Any
+from typing import Literal
 
 import pytest
 
 from floe_checks import settings
 from floe_checks.config import Environment, load_environment
 from floe_checks.errors import ConfigError
-from floe_checks.requirements import registry, unknown_ids
+from floe_checks.preflight.scrub import Scrubber, environment_forms
+from floe_checks.requirements import Registry
 
 # Sub-plugins: each feature keeps its own hooks in its own module.
-pytest_plugins = ["floe_checks.preflight.plugin", "floe_checks.stack.plugin"]
+pytest_plugins = [
+    "floe_checks.preflight.plugin",
+    "floe_checks.preflight.fixtures",
+    "floe_checks.stack.plugin",
+]
 
 CHECKS_DIR = Path(__file__).parent / "checks"
 
@@ -47,6 +52,12 @@ MARKERS = (
 _ENV_KEY = pytest.StashKey[Environment | None]()
 _SETTINGS_KEY = pytest.StashKey[dict[str, settings.Setting]]()
 _TRACE_KEY = pytest.StashKey["TraceRecorder"]()
+_SCRUB_KEY = pytest.StashKey[Scrubber]()
+_REGISTRY_KEY = pytest.StashKey[Registry]()
+
+
+# A named constant: mypy reads a string literal passed as addini's ``type`` as a type form.
+_PATHS: Literal["paths"] = "paths"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -75,6 +86,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     parser.addini("floe_env", "default floe environment (overridden by FLOE_ENV, --floe-env)")
     parser.addini("floe_config", "path of floe.yaml (overridden by FLOE_CONFIG, --floe-config)")
+    parser.addini(
+        "floe_requirements",
+        "YAML files of your own requirement IDs (lines of ID: title), merged with ours; "
+        "an ID whose family (the ID without its number) a registry holds must be listed",
+        _PATHS,
+        [],
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -85,7 +103,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "config": settings.resolve(config, settings.FLOE_CONFIG),
     }
     config.stash[_SETTINGS_KEY] = resolved
-    if resolved["env"].value:
+    if resolved["env"].value and config.args_source != pytest.Config.ArgsSource.ARGS:
         _add_bundled_checks(config)
     if config.getoption("floe_trace") and not hasattr(config, "workerinput"):
         recorder = TraceRecorder(config)
@@ -94,7 +112,11 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _add_bundled_checks(config: pytest.Config) -> None:
-    """Collect the packaged check modules too, unless an argument already covers them."""
+    """Collect the packaged check modules too, unless an argument already covers them.
+
+    Only when the command line names no test: ``pytest --floe-env=prod tests/test_x.py::test_a``
+    runs that one test, as any pytest run would.
+    """
     checks = CHECKS_DIR.resolve()
     for arg in config.args:
         path = Path(config.invocation_params.dir, arg.split("::")[0]).resolve()
@@ -108,15 +130,95 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     """Load the selected environment once per process; a mistake is a usage error (exit 4)."""
     config = session.config
     config.stash[_ENV_KEY] = None
+    # Here, not in pytest_configure: `pytest --help` must work even when a file is wrong.
+    try:
+        config.stash[_REGISTRY_KEY] = Registry.load(config.getini("floe_requirements"))
+    except ConfigError as exc:
+        raise pytest.UsageError(str(exc)) from None
     resolved = config.stash[_SETTINGS_KEY]
     name = resolved["env"].value
     if not name:
         return
     path = Path(config.invocation_params.dir, resolved["config"].value or "floe.yaml")
+    # --floe-check narrows the run: only those sections are validated and need their variables.
+    services = tuple(config.getoption("floe_check", None) or ())
     try:
-        config.stash[_ENV_KEY] = load_environment(path, name)
+        env = load_environment(path, name, services)
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
+    config.stash[_ENV_KEY] = env
+    _start_scrubbing(config, env)
+    from floe_checks.preflight.plugin import start_controller_checks
+
+    start_controller_checks(config, env.sections())
+
+
+def _start_scrubbing(config: pytest.Config, env: Environment) -> None:
+    """Every secret of the environment, in every encoding, leaves this process only as ``***``:
+    reports (hence terminal and JUnit XML) through the report hooks below, logs through a
+    record factory that covers every handler."""
+    import logging
+
+    from floe_checks.preflight.scrub import Scrubber, ScrubbingRecordFactory, encodings
+
+    forms = list(environment_forms(env))
+    for value in env.unvalidated_secrets():
+        forms.extend(encodings(value))
+    scrubber = Scrubber(forms)
+    config.stash[_SCRUB_KEY] = scrubber
+    if not scrubber:
+        return
+    previous = logging.getLogRecordFactory()
+    logging.setLogRecordFactory(ScrubbingRecordFactory(previous, scrubber))
+    config.add_cleanup(lambda: logging.setLogRecordFactory(previous))
+    if config.getoption("capture", "fd") == "no":
+        # -s: prints go straight to the terminal, past every report.
+        import sys
+
+        from floe_checks.preflight.scrub import ScrubbingStream
+
+        out, err = sys.stdout, sys.stderr
+        sys.stdout, sys.stderr = ScrubbingStream(out, scrubber), ScrubbingStream(err, scrubber)
+
+        def restore() -> None:
+            sys.stdout, sys.stderr = out, err
+
+        config.add_cleanup(restore)
+
+
+def scrubber_of(config: pytest.Config) -> Scrubber | None:
+    """The scrubber of this run (None before the environment is loaded or without one)."""
+    return config.stash.get(_SCRUB_KEY, None)
+
+
+def scrub_report(report: pytest.CollectReport | pytest.TestReport, scrubber: Scrubber) -> None:
+    """Remove every secret form from a report: its traceback or skip reason, its captured
+    stdout/stderr/log sections and its user properties."""
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple):
+        report.longrepr = (longrepr[0], longrepr[1], scrubber.text(str(longrepr[2])))
+    elif longrepr is not None:
+        text = str(longrepr)
+        if scrubber.leaks(text):
+            report.longrepr = scrubber.text(text)
+    report.sections = [(title, scrubber.text(body)) for title, body in report.sections]
+    if isinstance(report, pytest.TestReport):
+        report.user_properties = [
+            (name, scrubber.value(value)) for name, value in report.user_properties
+        ]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Scrub each phase's report where it is made: on the xdist worker, before it travels, is
+    printed or lands in JUnit XML."""
+    report = yield
+    scrubber = scrubber_of(item.config)
+    if scrubber:
+        scrub_report(report, scrubber)
+    return report
 
 
 def selected_environment(config: pytest.Config) -> Environment | None:
@@ -143,39 +245,47 @@ def _requirement_ids(item: pytest.Item) -> list[str]:
     return ids
 
 
-def _marker_problems(item: pytest.Item) -> list[str]:
+def _marker_problems(item: pytest.Item, known: Registry) -> list[str]:
     problems: list[str] = []
     if any(mark.args == () for mark in item.iter_markers("requirement")):
-        problems.append(f"{item.nodeid}: @pytest.mark.requirement needs at least one ID")
-    bad = unknown_ids(_requirement_ids(item))
+        problems.append("@pytest.mark.requirement needs at least one ID")
+    bad = known.unknown(_requirement_ids(item))
     if bad:
         problems.append(
-            f"{item.nodeid}: unknown requirement ID(s) {', '.join(bad)}; "
-            "the known IDs are in floe_checks/requirements.yaml"
+            f"unknown requirement ID(s) {', '.join(bad)}: their family is registered, but they "
+            "are not. Fix: use a listed ID, or add it to floe-checks' requirements.yaml (our "
+            "IDs) or to your registry file (ini floe_requirements)"
         )
     return problems
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_make_collect_report(collector: pytest.Collector) -> Generator[None, Any, Any]:
-    """Turn a bad requirement marker into a collection error of the module that holds it.
-
-    A real collection error (rather than a usage error from a later hook) is what works the
-    same with and without xdist.
-    """
+def pytest_make_collect_report(
+    collector: pytest.Collector,
+) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
+    """Scrub collection errors too (a module that fails at import may print a secret)."""
     report = yield
-    if report.outcome == "passed":
-        problems = [
-            problem
-            for node in report.result
-            if isinstance(node, pytest.Item)
-            for problem in _marker_problems(node)
-        ]
-        if problems:
-            report.outcome = "failed"
-            report.longrepr = "requirement markers:\n  " + "\n  ".join(problems)
-            report.result = []
+    scrubber = scrubber_of(collector.config)
+    if scrubber and report.outcome == "failed":
+        scrub_report(report, scrubber)
     return report
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A bad requirement marker is an error of that test alone, in its setup.
+
+    Not a collection error: plain pytest stops on one (exit 2) while xdist runs the rest
+    (exit 1). A setup error is reported the same way with and without xdist.
+    """
+    problems = _marker_problems(item, registry_of(item.config))
+    if problems:
+        pytest.fail(f"{item.nodeid}: " + "; ".join(problems), pytrace=False)
+
+
+def registry_of(config: pytest.Config) -> Registry:
+    """The requirement registry in effect: ours plus the files of ini ``floe_requirements``."""
+    return config.stash.get(_REGISTRY_KEY, None) or Registry.load()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -202,6 +312,16 @@ class TraceRecorder:
         self.config = config
         self.matrix = TraceMatrix()
 
+    def _use_registry(self) -> None:
+        """The rows: ours; in a user's repository (ini floe_requirements) theirs, and ours only
+        where a test claims them. Known once the session has started."""
+        known = registry_of(self.config)
+        if known.user_ids:
+            user = {rid: known.titles[rid] for rid in known.user_ids}
+            ours = {rid: t for rid, t in known.titles.items() if rid not in user}
+            self.matrix.titles = {**user, **ours}
+            self.matrix.claimed_only = frozenset(ours)
+
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         ids = [str(v) for k, v in report.user_properties if k == "requirement"]
         if report.when != "call" and report.passed:
@@ -221,6 +341,7 @@ class TraceRecorder:
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        self._use_registry()
         target = Path(self.config.invocation_params.dir, self.config.getoption("floe_trace"))
         json_path, md_path = self.matrix.write(target)
         self._written = (json_path, md_path)
@@ -237,7 +358,7 @@ class TraceRecorder:
         missing = getattr(self, "_strict_failure", None)
         if missing:
             terminalreporter.write_line(
-                f"floe trace strict: {len(missing)} of {len(registry())} requirements have no "
+                f"floe trace strict: {len(missing)} of {self.matrix.size()} requirements have no "
                 f"passing test: {', '.join(missing)}",
                 red=True,
             )

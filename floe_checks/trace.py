@@ -35,6 +35,23 @@ class TraceMatrix:
     """Requirement IDs (all of the registry, in SPEC order) with the tests that claim them."""
 
     tests: dict[str, TestOutcome] = field(default_factory=dict)
+    # The registry's rows; None: ours. ``claimed_only`` IDs appear only when a test claims them
+    # (our IDs in a user's repository: only when the bundled checks ran).
+    titles: dict[str, str] | None = None
+    claimed_only: frozenset[str] = frozenset()
+
+    def _rows(self) -> dict[str, str]:
+        titles = registry() if self.titles is None else self.titles
+        claimed = {rid for t in self.tests.values() for rid in t.requirements}
+        return {
+            rid: title
+            for rid, title in titles.items()
+            if rid not in self.claimed_only or rid in claimed
+        }
+
+    def size(self) -> int:
+        """How many requirements the matrix lists."""
+        return len(self._rows())
 
     def record(
         self, nodeid: str, requirements: Iterable[str], outcome: str, reason: str = ""
@@ -47,7 +64,7 @@ class TraceMatrix:
 
     def as_dict(self) -> dict[str, object]:
         rows = []
-        for rid, title in registry().items():
+        for rid, title in self._rows().items():
             tests = [t for t in self.tests.values() if rid in t.requirements]
             rows.append(
                 {

@@ -50,10 +50,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def _generate(args: argparse.Namespace) -> int:
     import sys
 
-    from floe_demo.generators.batches import utc_now
-    from floe_demo.iceberg_loader import IcebergLoader
-    from floe_demo.pipeline import ingest_ecommerce_batch
-    from floe_demo.settings import DemoSettings, SettingsError
+    try:
+        from floe_demo.generators.batches import utc_now
+        from floe_demo.iceberg_loader import IcebergLoader
+        from floe_demo.pipeline import ingest_ecommerce_batch
+        from floe_demo.settings import DemoSettings, SettingsError
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").startswith("floe_"):
+            raise
+        print(
+            f"floe demo generate: the demo extra is not installed (module {exc.name} is "
+            "missing). Fix: pip install 'floe-checks[demo]'",
+            file=sys.stderr,
+        )
+        return 2
 
     if args.batches < 1 or (args.orders is not None and args.orders < 1):
         print("floe demo generate: --batches and --orders must be at least 1", file=sys.stderr)

@@ -47,12 +47,21 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--env",
         metavar="NAME",
-        help="environment in floe.yaml (default: $FLOE_ENV, else 'local')",
+        help="environment in floe.yaml (default: $FLOE_ENV, else 'local' when floe.yaml exists; "
+        "without a file an environment must be named)",
     )
     parser.add_argument(
         "--config",
         metavar="PATH",
         help="path of floe.yaml (default: $FLOE_CONFIG, else ./floe.yaml)",
+    )
+    parser.add_argument(
+        "--include",
+        metavar="PATH",
+        action="append",
+        default=[],
+        help="also run your own checks in PATH (test files or directories; their tests need "
+        "the preflight marker and report through the floe_result fixture). Repeatable.",
     )
     parser.add_argument("--json", action="store_true", help="print the JSON report on stdout")
     parser.add_argument(
@@ -73,8 +82,28 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(func=run)
 
 
-def _config_error(message: str) -> int:
+def _config_error(
+    args: argparse.Namespace,
+    message: str,
+    *,
+    field: str | None = None,
+    file: str | None = None,
+) -> int:
+    """Report a configuration error: the message on stderr and, with ``--json``, an error
+    object on stdout too, so a pipeline reading stdout sees why there is no report."""
     print(f"floe preflight: configuration error: {message}", file=sys.stderr)
+    if getattr(args, "json", False):
+        import json
+
+        error = {
+            "status": "error",
+            "error": "configuration",
+            "message": message,
+            "field": field,
+            "file": file,
+            "exit_code": EXIT_CONFIG,
+        }
+        print(json.dumps(error, indent=2))
     return EXIT_CONFIG
 
 
@@ -88,30 +117,57 @@ def run(args: argparse.Namespace) -> int:
         timeout = validate_timeout(float(args.timeout))
     except ValueError as exc:
         detail = str(exc) if "range" in str(exc) else f"{args.timeout!r} is not a number"
-        return _config_error(f"--timeout: {detail}")
-    env_name = args.env or os.environ.get("FLOE_ENV") or "local"
+        return _config_error(args, f"--timeout: {detail}", field="--timeout")
+    if args.jobs < 0:
+        return _config_error(
+            args, f"--jobs: {args.jobs} is negative; use 0 (all at once) or more", field="--jobs"
+        )
+    explicit_env = args.env or os.environ.get("FLOE_ENV")
     config_path = Path(args.config or os.environ.get("FLOE_CONFIG") or "floe.yaml").resolve()
-    try:
-        env = load_environment(config_path, env_name)
-    except ConfigError as exc:
-        return _config_error(str(exc))
-    configured = list(env.sections())
+    if not explicit_env and not config_path.is_file():
+        # Fail closed: a CI job started in the wrong folder must not check the built-in local
+        # environment and go green.
+        return _config_error(
+            args,
+            f"{config_path}: file not found, and no environment was named. Fix: run from the "
+            "directory that holds floe.yaml, or pass --config PATH and --env NAME "
+            "(--env local checks the built-in local stack without a file).",
+            file=str(config_path),
+        )
+    env_name = explicit_env or "local"
     wanted = list(dict.fromkeys(args.checks or [])) if not args.all else []
+    try:
+        env = load_environment(config_path, env_name, wanted)
+    except ConfigError as exc:
+        return _config_error(args, str(exc), field=exc.field, file=exc.file)
+    configured = list(env.sections())
     missing = [name for name in wanted if name not in configured]
     if missing:
         fields = ", ".join(f"environments.{env_name}.{name}" for name in missing)
         return _config_error(
+            args,
             f"{config_path}: {fields}: not configured, but --check-{missing[0]} asks for it. "
-            "Fix: add the section, or drop the option."
+            "Fix: add the section, or drop the option.",
+            field=f"environments.{env_name}.{missing[0]}",
+            file=str(config_path),
+        )
+    includes = [Path(p).resolve() for p in args.include]
+    absent = [str(p) for p in includes if not p.exists()]
+    if absent:
+        return _config_error(
+            args,
+            f"--include: {', '.join(absent)} does not exist. Fix: name a test file or directory.",
+            field="--include",
         )
     selected = wanted or configured
     if not selected:
         return _config_error(
+            args,
             f"{config_path}: environments.{env_name}: no service is configured. "
-            "Fix: add a compute, storage, catalog, postgres, cube or dagster section."
+            "Fix: add a compute, storage, catalog, postgres, cube or dagster section.",
+            field=f"environments.{env_name}",
+            file=str(config_path),
         )
-    if args.jobs < 0:
-        return _config_error(f"--jobs: {args.jobs} is negative; use 0 (all at once) or more")
 
     with tempfile.TemporaryDirectory(prefix="floe-preflight-") as tmp:
         report_path = Path(tmp, "report.json")
@@ -124,12 +180,15 @@ def run(args: argparse.Namespace) -> int:
             report_path=report_path,
             junitxml=args.junitxml,
             jobs=args.jobs,
+            includes=includes,
         )
         code, output = _run_pytest(argv)
         if not report_path.is_file():
             # pytest stopped before any check ran: a usage error is a configuration problem.
+            if code == 4:
+                return _config_error(args, _usage_message(output))
             print(output.strip(), file=sys.stderr)
-            return EXIT_CONFIG if code == 4 else EXIT_FAILED
+            return EXIT_FAILED
         report = Report.model_validate_json(report_path.read_text(encoding="utf-8"))
     if args.json:
         print(report.model_dump_json(indent=2))
@@ -138,11 +197,21 @@ def run(args: argparse.Namespace) -> int:
             print(check.line())
         print(
             f"preflight {report.environment}: {report.overall_status.upper()} "
-            f"({len(report.checks)} checks, {report.duration_ms} ms)"
+            f"({_checks(len(report.checks))}, {report.duration_ms} ms)"
         )
     if report.overall_status != "pass" or code not in (0, 1):
         return EXIT_FAILED
     return EXIT_OK
+
+
+def _checks(count: int) -> str:
+    return f"{count} check" if count == 1 else f"{count} checks"
+
+
+def _usage_message(output: str) -> str:
+    """pytest's usage error without its ``ERROR:`` prefix (the message names file and field)."""
+    lines = [line.removeprefix("ERROR: ").strip() for line in output.strip().splitlines()]
+    return " ".join(line for line in lines if line) or "pytest refused the configuration"
 
 
 def _pytest_argv(
@@ -155,6 +224,7 @@ def _pytest_argv(
     report_path: Path,
     junitxml: str | None,
     jobs: int,
+    includes: list[Path] = [],  # noqa: B006 -- read only
 ) -> list[str]:
     from floe_checks.plugin import CHECKS_DIR
 
@@ -164,6 +234,7 @@ def _pytest_argv(
     ini.write_text("[pytest]\n", encoding="utf-8")
     argv = [
         str(CHECKS_DIR),
+        *[str(path) for path in includes],
         "-c",
         str(ini),
         "--rootdir",

@@ -21,6 +21,21 @@ def register(subparsers: Any) -> None:
     parser.add_argument("junit", nargs="+", metavar="[LABEL=]PATH", help="JUnit XML files")
     parser.add_argument("--json", type=Path, metavar="PATH", help="write the matrix as JSON")
     parser.add_argument("--markdown", type=Path, metavar="PATH", help="write it as Markdown")
+    parser.add_argument(
+        "--html",
+        type=Path,
+        metavar="PATH",
+        help="write it as one self-contained HTML page (no scripts, no external resources)",
+    )
+    parser.add_argument(
+        "--requirements",
+        type=Path,
+        metavar="PATH",
+        action="append",
+        default=[],
+        help="your registry (YAML, lines of ID: title): list your requirements, and ours only "
+        "where a run claims them (repeatable)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -38,12 +53,17 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    from floe_checks.requirements import load_registry_file
+
     try:
-        data = compliance.merge(runs)
+        user_titles: dict[str, str] | None = None
+        for path in args.requirements:
+            user_titles = {**(user_titles or {}), **load_registry_file(path, "--requirements")}
+        data = compliance.merge(runs, user_titles)
     except ConfigError as exc:
         print(f"floe report: {exc}", file=sys.stderr)
         return 2
-    compliance.write(data, args.json, args.markdown)
-    if args.json is None and args.markdown is None:
+    compliance.write(data, args.json, args.markdown, args.html)
+    if args.json is None and args.markdown is None and args.html is None:
         sys.stdout.write(compliance.to_markdown(data))
     return 0

@@ -13,7 +13,9 @@
 from __future__ import annotations
 
 import io
+import json
 import time
+from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +35,8 @@ from floe_checks.preflight.runner import (
 # The user property that carries a whole result to the controller; removed before JUnit XML.
 RESULT_PROPERTY = "floe_preflight_result"
 SERVICE_ORDER = ("compute", "storage", "catalog", "postgres", "cube", "dagster")
+# Report order: the services, then users' own checks.
+REPORT_ORDER = (*SERVICE_ORDER, "custom")
 
 _OPTIONS_KEY = pytest.StashKey["PreflightOptions"]()
 _PREFETCH_KEY = pytest.StashKey[dict[str, tuple[Section, CheckResult]]]()
@@ -165,17 +169,145 @@ def pytest_runtestloop(session: pytest.Session) -> None:
 
 
 def check_service(config: pytest.Config, service: str, section: Section) -> CheckResult:
-    """The result of one service's check: the one run ahead of the tests for this very section,
-    else a fresh run."""
+    """The result of one service's check: the one run ahead of the tests for this very section
+    (in this process, or under xdist by the controller), else a fresh run."""
     prefetched = config.stash.get(_PREFETCH_KEY, {}).get(service)
     if prefetched is not None and prefetched[0] is section:
         return prefetched[1]
     options = preflight_options(config)
+    from_controller = _controller_result(config, service, section, options)
+    if from_controller is not None:
+        return from_controller
     return run_check(service, section, timeout=options.timeout, slow_ms=options.slow_ms)
+
+
+# --- under xdist: the controller starts the checks while the workers start up ------------
+# Worker start-up (a second or more per worker) used to come on top of each check, so a
+# blackholed endpoint with --floe-timeout 5 was reported after 12 s instead of within 7 s.
+
+_WORKER_DIR = "floe_preflight_prefetch_dir"
+_WORKER_KEY = "floe_preflight_prefetch_key"
+_CONTROLLER_DIR_KEY = pytest.StashKey[tuple[str, str]]()
+
+
+def _xdist_controller(config: pytest.Config) -> bool:
+    if hasattr(config, "workerinput"):
+        return False
+    return bool(getattr(config.option, "numprocesses", None)) and (
+        getattr(config.option, "dist", "no") != "no"
+    )
+
+
+def _runs_bundled_checks_only(config: pytest.Config) -> bool:
+    """Whether this run is ``-m preflight`` over the bundled checks: then every configured
+    (or ``--floe-check``-selected) service's check will run, and starting them early wastes
+    nothing."""
+    from floe_checks.plugin import CHECKS_DIR
+
+    markexpr = str(getattr(config.option, "markexpr", "") or "").strip()
+    checks = str(CHECKS_DIR.resolve())
+    return (
+        markexpr == "preflight"
+        and not getattr(config.option, "keyword", "")
+        and not config.option.collectonly
+        and any(str(Path(config.invocation_params.dir, a)).startswith(checks) for a in config.args)
+    )
+
+
+def start_controller_checks(config: pytest.Config, sections: dict[str, Section]) -> None:
+    """Under xdist, run the selected checks on the controller from session start; each result
+    is written to a shared folder that the workers' tests read (see :func:`check_service`)."""
+    if not sections or not _xdist_controller(config) or not _runs_bundled_checks_only(config):
+        return
+    import functools
+    import shutil
+    import tempfile
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    options = preflight_options(config)
+    wanted = {n: s for n, s in sections.items() if not options.services or n in options.services}
+    if not wanted:
+        return
+    import secrets
+
+    folder = Path(tempfile.mkdtemp(prefix="floe-preflight-"))
+    key = secrets.token_hex(16)
+    config.stash[_CONTROLLER_DIR_KEY] = (str(folder), key)
+    config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
+
+    def publish(name: str, future: Future[CheckResult]) -> None:
+        partial = folder / f".{name}.json"
+        digest = _fingerprint(wanted[name], key)
+        payload = {"section": digest, "result": future.result().model_dump()}
+        partial.write_text(json.dumps(payload), encoding="utf-8")
+        partial.rename(folder / f"{name}.json")  # atomic: a worker never reads half a file
+
+    pool = ThreadPoolExecutor(max_workers=len(wanted), thread_name_prefix="floe-preflight")
+    for name, section in wanted.items():
+        future = pool.submit(
+            run_check, name, section, timeout=options.timeout, slow_ms=options.slow_ms
+        )
+        future.add_done_callback(functools.partial(publish, name))
+    pool.shutdown(wait=False)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: object) -> None:
+    """xdist: tell each worker where the controller's results appear."""
+    config = getattr(node, "config", None)
+    workerinput = getattr(node, "workerinput", None)
+    if config is not None and isinstance(workerinput, dict):
+        folder, key = config.stash.get(_CONTROLLER_DIR_KEY, ("", ""))
+        workerinput[_WORKER_DIR] = folder
+        workerinput[_WORKER_KEY] = key
+
+
+def _fingerprint(section: Section, key: str) -> str:
+    """A keyed digest (HMAC with a random key of this session, so the file reveals nothing)
+    of everything a section holds, secrets included: a worker uses the controller's result only
+    for the very section its test checks (a user may override ``floe_env``)."""
+    import hashlib
+    import hmac
+
+    from pydantic import SecretStr
+
+    values = {
+        name: value.get_secret_value() if isinstance(value, SecretStr) else value
+        for name in type(section).model_fields
+        for value in [getattr(section, name, None)]
+    }
+    text = json.dumps(values, sort_keys=True, default=str) + section.field_path("")
+    return hmac.new(key.encode(), text.encode(), hashlib.sha256).hexdigest()
+
+
+def _controller_result(
+    config: pytest.Config, service: str, section: Section, options: PreflightOptions
+) -> CheckResult | None:
+    workerinput = getattr(config, "workerinput", None)
+    if not isinstance(workerinput, dict) or not workerinput.get(_WORKER_DIR):
+        return None
+    folder, key = str(workerinput[_WORKER_DIR]), str(workerinput.get(_WORKER_KEY, ""))
+    from floe_checks.preflight.runner import WATCHDOG_GRACE
+
+    target = Path(folder, f"{service}.json")
+    # The controller's watchdog reports every check within timeout + grace of its start.
+    deadline = time.monotonic() + options.timeout + WATCHDOG_GRACE + 5
+    while not target.is_file():
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(0.02)
+    payload = json.loads(target.read_text(encoding="utf-8"))
+    if payload.get("section") != _fingerprint(section, key):
+        return None
+    return CheckResult.model_validate(payload["result"])
+
+
+_RESULT_KEY = pytest.StashKey[CheckResult]()
 
 
 def record_result(item: pytest.Item, result: CheckResult) -> None:
     """Attach a result to a test: JUnit properties plus the hand-over to the controller."""
+    item.stash[_RESULT_KEY] = result
     item.user_properties.extend(
         [
             ("service", str(result.service)),
@@ -188,9 +320,22 @@ def record_result(item: pytest.Item, result: CheckResult) -> None:
     item.user_properties.append((RESULT_PROPERTY, result.model_dump_json()))
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A check that ran ahead of its test (the thread pool) took its own time, not the test
+    call's: report that, so JUnit's ``time`` is the check's."""
+    report = yield
+    result = item.stash.get(_RESULT_KEY, None)
+    if result is not None and report.when == "call":
+        report.duration = max(report.duration, result.duration_ms / 1000)
+    return report
+
+
 def build_report(environment: str, results: list[CheckResult], duration_ms: int) -> Report:
     """The report of a run, checks in SPEC service order."""
-    order = {name: i for i, name in enumerate(SERVICE_ORDER)}
+    order = {name: i for i, name in enumerate(REPORT_ORDER)}
     checks = sorted(results, key=lambda r: (order.get(str(r.service), 99), r.backend))
     return Report(environment=environment, checks=checks).finish(duration_ms)
 
@@ -202,8 +347,47 @@ _STATUS_STYLE = {
 }
 
 
+# Below this width a table's message column is too narrow for field paths and URLs.
+NARROW_WIDTH = 100
+_ANSI = {"green": "\x1b[32m", "yellow": "\x1b[33m", "red": "\x1b[31m", "white": ""}
+
+
+def _render_list(report: Report, width: int, color: bool) -> str:
+    """The narrow layout: one heading line per check, its text wrapped between words only, so
+    that no identifier (field path, variable, URL) is ever cut in two."""
+    import textwrap
+
+    lines = [f"floe preflight: {report.environment}"]
+    for check in report.checks:
+        status = str(check.status)
+        shown = status
+        if color:
+            shown = f"{_ANSI[_STATUS_STYLE.get(status, 'white')]}{status}\x1b[0m"
+        lines.append(f"{check.service} {check.backend}: {shown} in {check.duration_ms} ms")
+        texts = [check.message]
+        if check.remediation:
+            texts.append(f"Remediation: {check.remediation}")
+        for text in texts:
+            lines.extend(
+                textwrap.wrap(
+                    text,
+                    width=max(width - 4, 20),
+                    initial_indent="    ",
+                    subsequent_indent="    ",
+                    break_long_words=False,
+                    break_on_hyphens=False,
+                )
+            )
+    verdict = "PASS" if report.overall_status == "pass" else "FAIL"
+    lines.append(f"overall: {verdict} in {report.duration_ms} ms")
+    return "\n".join(lines) + "\n"
+
+
 def render_table(report: Report, width: int = 120, color: bool = False) -> str:
-    """The report as a Rich table (text, with ANSI colours when ``color``)."""
+    """The report as a Rich table (text, with ANSI colours when ``color``); below
+    :data:`NARROW_WIDTH` columns as a list, which never cuts an identifier."""
+    if width < NARROW_WIDTH:
+        return _render_list(report, width, color)
     from rich.console import Console
     from rich.table import Table
 

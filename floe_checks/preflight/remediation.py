@@ -20,9 +20,11 @@ _TEMPLATES: dict[FailureKind, str] = {
         "nothing accepts connections at {endpoint}: check {fields}, that the service is running, "
         "and that firewalls or network policies let this machine through."
     ),
+    # The message already says "no answer from X within N s": the remediation only says what
+    # to do (issue 15.16).
     FailureKind.TIMEOUT: (
-        "no answer from {endpoint} within {timeout:g} s: check {fields}, security groups and "
-        "network policies, or raise --timeout if the service is just slow."
+        "check {fields}, security groups and network policies, or raise --timeout if the "
+        "service is just slow."
     ),
     FailureKind.TLS: (
         "the TLS handshake with {endpoint} failed: check the scheme and port in {fields} and "

@@ -17,6 +17,7 @@ class Service(enum.StrEnum):
     POSTGRES = "postgres"
     CUBE = "cube"
     DAGSTER = "dagster"
+    CUSTOM = "custom"  # a user's own check (floe_result fixture, docs/extending.md)
 
 
 class Status(enum.StrEnum):

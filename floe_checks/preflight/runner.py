@@ -11,8 +11,8 @@ call :func:`run_check`. The runner
 * turns a :class:`~floe_checks.errors.CheckFailure` into ``status: error`` with its remediation,
   any other exception into a classified error (never a traceback), and an answer slower than
   the threshold into ``status: warning``;
-* removes every secret value of the section from the result, whatever a client put in its
-  error text.
+* removes every secret value of the section from the result, in every encoding a client may
+  produce (:mod:`floe_checks.preflight.scrub`), whatever a client put in its error text.
 """
 
 from __future__ import annotations
@@ -20,10 +20,7 @@ from __future__ import annotations
 import importlib
 import threading
 import time
-from collections.abc import Sequence
 from typing import Any
-
-from pydantic import SecretStr
 
 from floe_checks.config import Section
 from floe_checks.errors import CheckFailure, FailureKind
@@ -34,6 +31,7 @@ from floe_checks.preflight.remediation import (
     slow_answer,
 )
 from floe_checks.preflight.result import CheckResult, Service, Status
+from floe_checks.preflight.scrub import Scrubber, secret_forms
 from floe_checks.probes import CLIENT_MODULES, EXTRAS, PROBES, backend_of, load_probe
 
 DEFAULT_TIMEOUT = 30.0
@@ -45,8 +43,6 @@ WATCHDOG_GRACE = 1.5
 
 _ADDRESS_FIELDS = ("uri", "url", "endpoint_url", "endpoint", "api_endpoint")
 _PLACE_FIELDS = ("account", "project", "path", "region", "bucket", "container")
-REDACTED = "***"
-MIN_REDACTED_LENGTH = 4
 
 
 def validate_timeout(value: float) -> float:
@@ -90,35 +86,6 @@ def connection_fields(section: Section) -> list[str]:
     return [name for name in _PLACE_FIELDS if getattr(section, name, None)]
 
 
-def secrets_of(section: Section) -> list[str]:
-    """Every secret value held by a section (to be removed from any text the run produces)."""
-    values: list[str] = []
-    for name in type(section).model_fields:
-        value = getattr(section, name, None)
-        if isinstance(value, SecretStr):
-            secret = value.get_secret_value()
-            # Shorter values would mangle ordinary words; no real credential is that short.
-            if len(secret) >= MIN_REDACTED_LENGTH:
-                values.append(secret)
-    return sorted(values, key=len, reverse=True)
-
-
-def redact(value: Any, secrets: Sequence[str]) -> Any:
-    """``value`` with each secret replaced by ``***`` (strings, list items and dict values,
-    recursively)."""
-    if not secrets:
-        return value
-    if isinstance(value, str):
-        for secret in secrets:
-            value = value.replace(secret, REDACTED)
-        return value
-    if isinstance(value, dict):
-        return {k: redact(v, secrets) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [redact(v, secrets) for v in value]
-    return value
-
-
 def _one_line(text: str, limit: int = 300) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
@@ -156,12 +123,12 @@ def run_check(
         The check's result; never raises for a failure of the service or of its client.
     """
     backend = backend_of(service, section)
-    secrets = secrets_of(section)
+    scrubber = Scrubber(secret_forms(section))
     started = time.perf_counter()
     result = _run(service, backend, section, timeout, slow_ms, started)
-    result.message = redact(result.message, secrets)
-    result.remediation = redact(result.remediation, secrets)
-    result.details = redact(result.details, secrets)
+    result.message = scrubber.text(result.message)
+    result.remediation = scrubber.value(result.remediation)
+    result.details = scrubber.value(result.details)
     return result
 
 

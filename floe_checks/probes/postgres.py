@@ -103,16 +103,9 @@ def _connect_failure(section: PostgresSection, text: str, timeout: float) -> Che
     )
 
 
-def check(section: PostgresSection, timeout: float) -> dict[str, object]:
-    """Connect, ``SELECT 1``, server version and CREATE TABLE permission.
-
-    Raises:
-        CheckFailure: connection, query or permission failure.
-    """
-    import psycopg2
-    from psycopg2 import errors, sql
-
-    endpoint = f"{section.host}:{section.port}"
+def connect_params(section: PostgresSection, timeout: float) -> dict[str, Any]:
+    """The keyword arguments of ``psycopg2.connect`` for a section (the check's and the
+    ``floe_postgres`` fixture's), the password included."""
     params: dict[str, Any] = {
         "host": section.host,
         "port": section.port,
@@ -125,6 +118,20 @@ def check(section: PostgresSection, timeout: float) -> dict[str, object]:
     }
     if section.password is not None:
         params["password"] = section.password.get_secret_value()
+    return params
+
+
+def check(section: PostgresSection, timeout: float) -> dict[str, object]:
+    """Connect, ``SELECT 1``, server version and CREATE TABLE permission.
+
+    Raises:
+        CheckFailure: connection, query or permission failure.
+    """
+    import psycopg2
+    from psycopg2 import errors, sql
+
+    endpoint = f"{section.host}:{section.port}"
+    params = connect_params(section, timeout)
     try:
         conn = psycopg2.connect(**params)
     except psycopg2.OperationalError as exc:

@@ -181,15 +181,11 @@ def _permission(step: str, section: S3Storage) -> str:
     }.get(step, step)
 
 
-def check(section: S3Storage, timeout: float) -> dict[str, object]:
-    """Bucket, read permission and write permission.
-
-    Raises:
-        CheckFailure: the bucket is unreachable, missing, or not readable and writable.
-    """
+def make_client(section: S3Storage, timeout: float) -> Any:
+    """A boto3 S3 client for a section (the check's and the ``floe_s3`` fixture's): its own
+    session, the section's credentials, timeouts and no retries."""
     import boto3
     from botocore.config import Config
-    from botocore.exceptions import BotoCoreError, ClientError
 
     config = Config(
         connect_timeout=timeout,
@@ -205,7 +201,18 @@ def check(section: S3Storage, timeout: float) -> dict[str, object]:
         kwargs["aws_access_key_id"] = section.access_key_id.get_secret_value()
     if section.secret_access_key is not None:
         kwargs["aws_secret_access_key"] = section.secret_access_key.get_secret_value()
-    client = boto3.session.Session().client("s3", **kwargs)
+    return boto3.session.Session().client("s3", **kwargs)
+
+
+def check(section: S3Storage, timeout: float) -> dict[str, object]:
+    """Bucket, read permission and write permission.
+
+    Raises:
+        CheckFailure: the bucket is unreachable, missing, or not readable and writable.
+    """
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    client = make_client(section, timeout)
     bucket = section.bucket
     details: dict[str, object] = {"endpoint": _endpoint(section), "bucket": bucket}
 

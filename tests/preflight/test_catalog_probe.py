@@ -146,6 +146,6 @@ def test_blackhole_times_out_through_read_timeout(
     token_url = f"{blackhole.url}/v1/oauth/tokens"
     assert result.message == f"no answer from {token_url} within 2 s (OAuth2 token request)."
     assert result.remediation == (
-        f"no answer from {token_url} within 2 s: check environments.test.catalog.uri, "
+        "check environments.test.catalog.uri, "
         "security groups and network policies, or raise --timeout if the service is just slow."
     )

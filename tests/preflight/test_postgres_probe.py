@@ -168,7 +168,7 @@ def test_blackhole_times_out_through_connect_timeout(
     # The probe's own message (libpq's connect_timeout fired), not the runner's watchdog.
     assert result.message == f"PostgreSQL at 127.0.0.1:{blackhole.port} did not answer within 2 s."
     assert result.remediation == (
-        f"no answer from 127.0.0.1:{blackhole.port} within 2 s: check "
+        "check "
         "environments.test.postgres.host, environments.test.postgres.port, security groups and "
         "network policies, or raise --timeout if the service is just slow."
     )

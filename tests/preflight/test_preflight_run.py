@@ -255,7 +255,8 @@ def test_cli_blackhole_with_timeout_5_is_reported_within_7_seconds(workspace: Wo
             "floe.yaml: 2 problems:\n"
             "  environments.typo.postgres.host: Field required. Fix: add the field.\n"
             "  environments.typo.postgres.hots: Extra inputs are not permitted. Fix: remove the "
-            "key or check its spelling against docs/configuration.md.",
+            "key or correct its spelling; allowed here: host, port, user, password, database, "
+            "schema, sslmode.",
         ),
         (["--env", "nowhere"], "environments.nowhere: environment 'nowhere' is not defined."),
         (["--env", "all", "--timeout", "4"], "--timeout: timeout 4 s is out of range"),
@@ -348,9 +349,10 @@ def test_pytest_collects_nothing_for_unconfigured_services(workspace: Workspace)
     assert done.returncode == 0, done.stdout + done.stderr
     collected = [line for line in done.stdout.splitlines() if "::" in line]
     assert [line.rsplit("::", 1)[1] for line in collected] == ["test_preflight[catalog]"]
+    # An empty environment is a configuration error under pytest as in the CLI (issue 15.5).
     empty = workspace.run(str(BIN / "pytest"), "--floe-env=empty", "-m", "preflight", "-q")
-    assert empty.returncode == 5, empty.stdout + empty.stderr  # pytest: no tests collected
-    assert "skipped" not in empty.stdout
+    assert empty.returncode == 4, empty.stdout + empty.stderr
+    assert "floe.yaml: environments.empty: no service is configured." in empty.stderr
 
 
 def test_pytest_timeout_option_range(workspace: Workspace) -> None:

@@ -155,7 +155,7 @@ def test_blackhole_times_out_through_botocore_timeouts(
     assert result.details["failure"] == "timeout"
     assert result.message == f"no answer from S3 at {blackhole.url} within 2 s (head_bucket)."
     assert result.remediation == (
-        f"no answer from {blackhole.url} within 2 s: check environments.test.storage.endpoint_url,"
+        "check environments.test.storage.endpoint_url,"
         " security groups and network policies, or raise --timeout if the service is just slow."
     )
 

@@ -1,0 +1,152 @@
+"""floe-checks installed from a built wheel into a user's repository (issue 15, points 4 and 7).
+
+The wheel is built once per session (``pip wheel --no-deps`` of a copy of the sources, so the
+checkout gets no ``build/``) and installed with ``--no-index --no-deps`` into a fresh venv
+without pip. Its dependencies come from the project venv through a ``.pth`` line naming that
+venv's site-packages: a plain path line, so the project's editable install of floe_checks is
+*not* activated, and the wheel's copy (first on ``sys.path``) is the one imported and the
+one whose ``pytest11`` entry point pytest loads. Costs about 10 s per session (8 s build, 2 s
+venv and install).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.requirement("FC-009", "007-FR-015")
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class WheelVenv:
+    """A venv holding only the floe-checks wheel (dependencies from the project venv)."""
+
+    root: Path
+    site_packages: Path
+
+    @property
+    def python(self) -> str:
+        return str(self.root / "bin" / "python")
+
+    def run(self, cwd: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("FLOE_ENV", "FLOE_CONFIG", "PYTHONPATH", "VIRTUAL_ENV")
+        }
+        return subprocess.run(
+            list(argv),
+            cwd=cwd,
+            env={**env, "PATH": f"{self.root / 'bin'}:{env.get('PATH', '')}"},
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+
+
+@pytest.fixture(scope="session")
+def wheel_venv(tmp_path_factory: pytest.TempPathFactory) -> WheelVenv:
+    base = tmp_path_factory.mktemp("wheel")
+    src = base / "src"
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
+    src.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(REPO / name, src / name)
+    shutil.copytree(REPO / "floe_checks", src / "floe_checks", ignore=ignore)
+    shutil.copytree(REPO / "demo" / "floe_demo", src / "demo" / "floe_demo", ignore=ignore)
+    dist = base / "dist"
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
+    built = subprocess.run(
+        [*pip, "wheel", "--no-deps", "-w", str(dist), str(src)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    if built.returncode != 0:
+        pytest.fail(f"building the wheel failed:\n{built.stdout}{built.stderr}")
+    (wheel,) = dist.glob("floe_checks-*.whl")
+    root = base / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root)], check=True)
+    python = str(root / "bin" / "python")
+    subprocess.run(
+        [*pip, "--python", python, "install", "--no-deps", "--no-index", str(wheel)], check=True
+    )
+    purelib = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    site_packages = Path(purelib)
+    (site_packages / "floe-deps.pth").write_text(
+        sysconfig.get_paths()["purelib"] + "\n", encoding="utf-8"
+    )
+    return WheelVenv(root, site_packages)
+
+
+USER_SUITE = """\
+import os
+
+import floe_checks
+import pytest
+
+
+@pytest.mark.requirement("REQ-123")
+def test_own_id():
+    # The wheel's copy is the one this run uses, not the checkout's.
+    assert floe_checks.__file__.startswith(os.environ["WHEEL_SITE"])
+
+
+@pytest.mark.requirement("REQ-124")
+def test_other():
+    pass
+"""
+
+
+@pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["plain", "xdist"])
+def test_wheel_does_not_break_a_suite_with_its_own_ids(
+    wheel_venv: WheelVenv, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, xdist: list[str]
+) -> None:
+    monkeypatch.setenv("WHEEL_SITE", str(wheel_venv.site_packages))
+    (tmp_path / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
+    (tmp_path / "test_suite.py").write_text(USER_SUITE, encoding="utf-8")
+    done = wheel_venv.run(
+        tmp_path, wheel_venv.python, "-m", "pytest", "-p", "no:cacheprovider", *xdist
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "2 passed" in done.stdout
+    if not xdist:
+        assert "floe env: none (select one with --floe-env, FLOE_ENV or ini floe_env)" in (
+            done.stdout
+        )
+
+
+def test_wheel_preflight_without_floe_yaml_fails_closed(
+    wheel_venv: WheelVenv, tmp_path: Path
+) -> None:
+    done = wheel_venv.run(tmp_path, str(wheel_venv.root / "bin" / "floe"), "preflight")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.startswith(
+        f"floe preflight: configuration error: {tmp_path / 'floe.yaml'}: file not found, and "
+        "no environment was named."
+    )
+    typo = tmp_path / "floe.yaml"
+    typo.write_text("environments:\n  prod:\n    postgres: {hots: db}\n", encoding="utf-8")
+    done = wheel_venv.run(
+        tmp_path, str(wheel_venv.root / "bin" / "floe"), "preflight", "--env", "prod"
+    )
+    assert done.returncode == 2
+    # The wheel ships no docs: the message carries the allowed keys itself.
+    assert "allowed here: host, port, user, password, database, schema, sslmode" in done.stderr
+    assert "docs/" not in done.stderr
