@@ -12,7 +12,8 @@ subchart is off (the offline workspace): the official chart is in no registry re
 The demo profile pins Cube's NodePort (30400, mapped to the host by the kind stack), so one
 cluster holds one demo release: floe-runtime's demo profile (which includes floe-cube's) is
 installed, floe-cube's own demo profile is not (helm refuses it: "provided port is already
-allocated"). Static PersistentVolumes stand in for a storage provisioner, which this cluster has not.
+allocated"). Static PersistentVolumes stand in for a storage provisioner, which this cluster
+has not.
 """
 
 from __future__ import annotations
