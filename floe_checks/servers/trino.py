@@ -40,9 +40,9 @@ _JAVA_HOMES = (
 )
 # Trino's recommended jvm.config, minus the production sizing: the Vector API module is
 # required at start ("Trino requires the Vector API to be enabled/linked at runtime").
-# C1 only (TieredStopAtLevel=1) halves the start on 2 cores (11-12 s instead of 24-26 s,
-# benchmarks/trino_start.py) at the cost of slower long queries, which tests do not run; a
-# later "-XX:TieredStopAtLevel=4" in ``jvm_flags`` restores the C2 compiler.
+# C1 only (TieredStopAtLevel=1) starts faster on 2 cores (11-28 s against 22-39 s with C2 in
+# three runs of benchmarks/trino_start.py, docs/trino-local.md) at the cost of slower long
+# queries, which tests do not run; "-XX:TieredStopAtLevel=4" in ``jvm_flags`` restores C2.
 _JVM_FLAGS = (
     "-XX:TieredStopAtLevel=1",
     "-XX:+UseG1GC",
