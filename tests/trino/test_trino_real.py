@@ -184,3 +184,16 @@ def test_memory_catalog_round_trip(trino: TrinoServer) -> None:
         cur.fetchall()
     finally:
         conn.close()
+
+
+def test_slow_answer_is_a_warning(trino: TrinoServer, load_section: Callable[..., Section]) -> None:
+    """A real round trip of SELECT 1 (POST, then polling nextUri) takes well over 1 ms."""
+    section = _section(load_section, trino.port, catalog="tpch", schema="tiny")
+    result = run_check("compute", section, timeout=30, slow_ms=1)
+    assert result.status == "warning", result.line()
+    assert result.details["slow_threshold_ms"] == 1
+    assert result.remediation == (
+        f"the answer took {result.duration_ms} ms, over the 1 ms threshold (--floe-slow-ms): "
+        "check the network path to environments.test.compute.host, "
+        "environments.test.compute.port and the service's load before deploying."
+    )
