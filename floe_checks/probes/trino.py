@@ -88,15 +88,86 @@ def _http_failure(section: TrinoCompute, exc: Exception, endpoint: str) -> Check
     )
 
 
+def _execute(
+    cur: Any, statement: str, section: TrinoCompute, endpoint: str, timeout: float
+) -> list[Any]:
+    """Run one statement; every client error becomes the :class:`CheckFailure` it means."""
+    import requests
+    from trino import exceptions as tx
+
+    try:
+        cur.execute(statement)
+        return list(cur.fetchall())
+    except requests.exceptions.RequestException as exc:
+        raise transport_failure(
+            exc, section, _ADDRESS, endpoint=endpoint, timeout=timeout, step=statement
+        ) from None
+    except tx.TrinoUserError as exc:
+        kind = FailureKind.QUERY
+        fields = ["catalog", "schema"] if section.catalog else list(_ADDRESS)
+        what = exc.error_name or "query error"
+        if exc.error_name == "CATALOG_NOT_FOUND":
+            kind, fields, what = (
+                FailureKind.NOT_FOUND,
+                ["catalog"],
+                f"catalog {section.catalog!r}",
+            )
+        elif exc.error_name == "SCHEMA_NOT_FOUND":
+            kind, fields, what = (
+                FailureKind.NOT_FOUND,
+                ["schema"],
+                f"schema {section.schema_!r}",
+            )
+        elif exc.error_name == "PERMISSION_DENIED":
+            kind, fields = FailureKind.AUTHORIZATION, ["user"]
+        raise failure(
+            kind,
+            f"Trino rejected {statement}: {exc.error_name}: {exc.message}",
+            section,
+            fields,
+            endpoint=endpoint,
+            what=what,
+            details={"error_name": exc.error_name, "error_type": exc.error_type},
+        ) from None
+    except tx.TrinoQueryError as exc:
+        raise failure(
+            FailureKind.QUERY,
+            f"{statement} failed in Trino: {exc.error_name}: {exc.message}",
+            section,
+            _ADDRESS,
+            endpoint=endpoint,
+            what=exc.error_name or "query error",
+            details={"error_name": exc.error_name, "error_type": exc.error_type},
+        ) from None
+    except tx.HttpError as exc:
+        raise _http_failure(section, exc, endpoint) from None
+    except tx.TrinoConnectionError as exc:
+        cause = _requests_error(exc)
+        if cause is not None:
+            raise transport_failure(
+                cause, section, _ADDRESS, endpoint=endpoint, timeout=timeout, step=statement
+            ) from None
+        raise failure(
+            FailureKind.PROTOCOL,
+            f"Trino at {endpoint} gave an answer the client cannot use: {exc}",
+            section,
+            _ADDRESS,
+            endpoint=endpoint,
+            what="a Trino coordinator",
+        ) from None
+
+
 def check(section: TrinoCompute, timeout: float) -> dict[str, object]:
-    """Run ``SELECT 1`` through the Trino client.
+    """Run ``SELECT 1`` through the Trino client, then resolve the session's catalog and schema.
+
+    ``SELECT 1`` alone never reads them, so a misspelt ``catalog`` or ``schema`` would pass:
+    ``SHOW SCHEMAS`` (catalog set) or ``SHOW TABLES`` (schema set too) make Trino resolve them.
 
     Raises:
         CheckFailure: the coordinator is unreachable, rejects the login, or the query fails.
     """
     import requests
     import trino
-    from trino import exceptions as tx
 
     endpoint = f"{section.http_scheme}://{section.host}:{section.port}"
     if section.http_scheme == "http" and (section.password or section.jwt):
@@ -130,70 +201,19 @@ def check(section: TrinoCompute, timeout: float) -> dict[str, object]:
         request_timeout=timeout,
         max_attempts=1,
     )
+    # SELECT 1 never reads the session catalog or schema (real Trino answers it for a catalog
+    # that does not exist): SHOW SCHEMAS / SHOW TABLES make Trino resolve them.
+    statements = ["SELECT 1"]
+    if section.catalog:
+        statements.append("SHOW TABLES" if section.schema_ else "SHOW SCHEMAS")
+    results: dict[str, Any] = {}
     try:
         cur = conn.cursor()
-        try:
-            cur.execute("SELECT 1")
-            rows = cur.fetchall()
-        except requests.exceptions.RequestException as exc:
-            raise transport_failure(
-                exc, section, _ADDRESS, endpoint=endpoint, timeout=timeout, step="SELECT 1"
-            ) from None
-        except tx.TrinoUserError as exc:
-            kind = FailureKind.QUERY
-            fields = ["catalog", "schema"] if section.catalog else list(_ADDRESS)
-            what = exc.error_name or "query error"
-            if exc.error_name == "CATALOG_NOT_FOUND":
-                kind, fields, what = (
-                    FailureKind.NOT_FOUND,
-                    ["catalog"],
-                    f"catalog {section.catalog!r}",
-                )
-            elif exc.error_name == "SCHEMA_NOT_FOUND":
-                kind, fields, what = (
-                    FailureKind.NOT_FOUND,
-                    ["schema"],
-                    f"schema {section.schema_!r}",
-                )
-            elif exc.error_name == "PERMISSION_DENIED":
-                kind, fields = FailureKind.AUTHORIZATION, ["user"]
-            raise failure(
-                kind,
-                f"Trino rejected SELECT 1: {exc.error_name}: {exc.message}",
-                section,
-                fields,
-                endpoint=endpoint,
-                what=what,
-                details={"error_name": exc.error_name, "error_type": exc.error_type},
-            ) from None
-        except tx.TrinoQueryError as exc:
-            raise failure(
-                FailureKind.QUERY,
-                f"SELECT 1 failed in Trino: {exc.error_name}: {exc.message}",
-                section,
-                _ADDRESS,
-                endpoint=endpoint,
-                what=exc.error_name or "query error",
-                details={"error_name": exc.error_name, "error_type": exc.error_type},
-            ) from None
-        except tx.HttpError as exc:
-            raise _http_failure(section, exc, endpoint) from None
-        except tx.TrinoConnectionError as exc:
-            cause = _requests_error(exc)
-            if cause is not None:
-                raise transport_failure(
-                    cause, section, _ADDRESS, endpoint=endpoint, timeout=timeout, step="SELECT 1"
-                ) from None
-            raise failure(
-                FailureKind.PROTOCOL,
-                f"Trino at {endpoint} gave an answer the client cannot use: {exc}",
-                section,
-                _ADDRESS,
-                endpoint=endpoint,
-                what="a Trino coordinator",
-            ) from None
+        for statement in statements:
+            results[statement] = _execute(cur, statement, section, endpoint, timeout)
     finally:
         conn.close()
+    rows = results["SELECT 1"]
     if rows != [[1]]:
         raise failure(
             FailureKind.QUERY,
@@ -207,5 +227,6 @@ def check(section: TrinoCompute, timeout: float) -> dict[str, object]:
         "endpoint": endpoint,
         "user": section.user,
         "auth": "jwt" if section.jwt else ("password" if section.password else "none"),
+        "statements": statements,
         "message": f"SELECT 1 ok on Trino at {endpoint} as {section.user!r}.",
     }

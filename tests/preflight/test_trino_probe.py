@@ -69,11 +69,28 @@ def test_missing_catalog(trino_server: TrinoServer, load_section: Callable[..., 
     assert result.status == "error"
     assert result.details["failure"] == "not_found"
     assert result.details["error_name"] == "CATALOG_NOT_FOUND"
-    assert (
-        result.message == "Trino rejected SELECT 1: CATALOG_NOT_FOUND: Catalog 'iceberg' not found"
+    assert result.message == (
+        "Trino rejected SHOW SCHEMAS: CATALOG_NOT_FOUND: line 1:1: Catalog 'iceberg' not found"
     )
     assert result.remediation == (
         "catalog 'iceberg' does not exist: create it, or fix environments.test.compute.catalog."
+    )
+
+
+def test_missing_schema(trino_server: TrinoServer, load_section: Callable[..., Section]) -> None:
+    """SELECT 1 never reads the session schema; SHOW TABLES makes Trino resolve it."""
+    section = _section(
+        load_section, trino_server.port, trino_server.password, catalog="memory", schema="nope"
+    )
+    result = run_check("compute", section, timeout=10)
+    assert result.status == "error"
+    assert result.details["failure"] == "not_found"
+    assert result.details["error_name"] == "SCHEMA_NOT_FOUND"
+    assert result.message == (
+        "Trino rejected SHOW TABLES: SCHEMA_NOT_FOUND: line 1:1: Schema 'nope' does not exist"
+    )
+    assert result.remediation == (
+        "schema 'nope' does not exist: create it, or fix environments.test.compute.schema."
     )
 
 

@@ -11,14 +11,19 @@ official ``trino`` Python client speaks:
 * ``X-Trino-User`` is required; with ``--password-env`` set, HTTP basic auth must match that
   user and password, and with ``--jwt-env`` a ``Bearer`` token must match, else 401 with a
   ``WWW-Authenticate`` challenge, as Trino's password authenticator answers;
-* ``X-Trino-Catalog`` naming a catalog other than those given with ``--catalog`` fails the query
-  with ``CATALOG_NOT_FOUND`` (USER_ERROR);
+* ``SELECT 1`` answers whatever the session catalog and schema are, as real Trino does (it
+  never reads them); ``SHOW SCHEMAS`` and ``SHOW TABLES`` resolve them: a catalog other than
+  those given with ``--catalog`` fails with ``CATALOG_NOT_FOUND`` ("line 1:1: Catalog 'x' not
+  found"), a schema other than ``default`` and ``information_schema`` (the memory connector's)
+  with ``SCHEMA_NOT_FOUND`` ("line 1:1: Schema 'x' does not exist"), the names and messages
+  Trino 483 gives (tests/trino/test_trino_real.py checks them against the real server);
 * ``DELETE nextUri`` (the client cancelling or closing) → 204.
 
 With ``--tls-cert``/``--tls-key`` it serves https, as a coordinator with password
 authentication must (the client refuses to send credentials over plain http).
 
-What it cannot check: SQL beyond ``SELECT 1``, real connectors and catalogs' contents, TLS
+What it cannot check: SQL beyond ``SELECT 1``, ``SHOW SCHEMAS`` and ``SHOW TABLES``, real
+connectors and catalogs' contents, TLS
 client certificates and certificate validation (tests connect with ``verify: false``),
 access control rules, resource groups, spooled or encoded results, session properties, or any
 behaviour of a real coordinator under load.
@@ -41,6 +46,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 _ids = itertools.count(1)
+# the schemas every catalog of the stand-in has (those of Trino's memory connector)
+SCHEMAS = frozenset({"default", "information_schema"})
 _lock = threading.Lock()
 
 
@@ -78,14 +85,48 @@ class TrinoDouble:
             return user == self.user and hmac.compare_digest(password, self.password)
         return True
 
-    def start_query(self, sql: str, catalog: str | None) -> dict[str, Any]:
+    def _resolve(
+        self, query_id: str, catalog: str | None, schema: str | None
+    ) -> dict[str, Any] | None:
+        """The failed final page when the session catalog/schema does not exist, else None."""
+        if catalog is None or catalog not in self.catalogs:
+            return self._failed(
+                query_id, f"line 1:1: Catalog '{catalog}' not found", "CATALOG_NOT_FOUND", 44,
+                "USER_ERROR",
+            )  # fmt: skip
+        if schema is not None and schema not in SCHEMAS:
+            return self._failed(
+                query_id, f"line 1:1: Schema '{schema}' does not exist", "SCHEMA_NOT_FOUND", 45,
+                "USER_ERROR",
+            )  # fmt: skip
+        return None
+
+    def _rows(self, query_id: str, column: str, rows: list[list[Any]]) -> dict[str, Any]:
+        return {
+            "id": query_id,
+            "infoUri": f"{self.base_url}/ui/query.html?{query_id}",
+            "columns": [
+                {
+                    "name": column,
+                    "type": "varchar",
+                    "typeSignature": {"rawType": "varchar", "arguments": []},
+                }
+            ],
+            "data": rows,
+            "stats": self._stats("FINISHED"),
+            "warnings": [],
+        }
+
+    def start_query(self, sql: str, catalog: str | None, schema: str | None) -> dict[str, Any]:
         with _lock:
             query_id = f"20261125_000000_{next(_ids):05d}_floe"
         text = " ".join(sql.strip().rstrip(";").split()).upper()
-        if catalog is not None and catalog not in self.catalogs:
-            final = self._failed(
-                query_id, f"Catalog '{catalog}' not found", "CATALOG_NOT_FOUND", 44, "USER_ERROR"
+        if text == "SHOW SCHEMAS":
+            final = self._resolve(query_id, catalog, None) or self._rows(
+                query_id, "Schema", [[name] for name in sorted(SCHEMAS)]
             )
+        elif text == "SHOW TABLES":
+            final = self._resolve(query_id, catalog, schema) or self._rows(query_id, "Table", [])
         elif text == "SELECT 1":
             final = {
                 "id": query_id,
@@ -104,7 +145,7 @@ class TrinoDouble:
         else:
             final = self._failed(
                 query_id,
-                "line 1:1: mismatched input: only SELECT 1 is served",
+                "line 1:1: mismatched input: only SELECT 1 and SHOW SCHEMAS/TABLES are served",
                 "SYNTAX_ERROR",
                 1,
                 "USER_ERROR",
@@ -214,7 +255,12 @@ def make_handler(state: TrinoDouble) -> type[BaseHTTPRequestHandler]:
                 return
             if not self._guard():
                 return
-            self._send(200, state.start_query(sql, self.headers.get("X-Trino-Catalog")))
+            self._send(
+                200,
+                state.start_query(
+                    sql, self.headers.get("X-Trino-Catalog"), self.headers.get("X-Trino-Schema")
+                ),
+            )
 
         def do_GET(self) -> None:
             parts = self.path.strip("/").split("/")

@@ -48,12 +48,6 @@ def test_probe_ok_against_real_trino(
     assert result.message == f"SELECT 1 ok on Trino at http://127.0.0.1:{trino.port} as 'analyst'."
 
 
-@pytest.mark.xfail(
-    reason="found against real Trino 483: SELECT 1 never reads the session catalog, so a "
-    "catalog that does not exist passes the probe (the stand-in in tests/preflight fails it); "
-    "the probe needs a statement that resolves the catalog, e.g. SHOW SCHEMAS",
-    strict=True,
-)
 def test_probe_unknown_catalog_is_not_found(
     trino: TrinoServer, load_section: Callable[..., Section]
 ) -> None:
@@ -66,11 +60,6 @@ def test_probe_unknown_catalog_is_not_found(
     )
 
 
-@pytest.mark.xfail(
-    reason="found against real Trino 483: SELECT 1 never reads the session schema, so a schema "
-    "that does not exist passes the probe; SHOW TABLES would raise SCHEMA_NOT_FOUND",
-    strict=True,
-)
 def test_probe_unknown_schema_is_not_found(
     trino: TrinoServer, load_section: Callable[..., Section]
 ) -> None:
