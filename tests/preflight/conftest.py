@@ -8,11 +8,10 @@ scoped (once per xdist worker) and stopped by PID in their finalizers, plus ``lo
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 
-from floe_checks.config import Section, validate_environment
 from floe_checks.servers.postgres import PostgresServer
 from tests.preflight import local_servers
 from tests.preflight.local_servers import (
@@ -86,17 +85,3 @@ def dagster_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``dagster-webserver`` on a free loopback port; the fixture's value is its URL."""
     with local_servers.dagster_server(tmp_path_factory.mktemp("dagster")) as url:
         yield url
-
-
-@pytest.fixture
-def load_section(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Section]:
-    """Build one floe.yaml section of environment ``test`` the way users write it: secrets as
-    ``${VAR}`` references whose values are set here. Returns ``load(service, raw, **env)``."""
-
-    def load(service: str, raw: dict[str, object], **env: str) -> Section:
-        for name, value in env.items():
-            monkeypatch.setenv(name, value)
-        environment = validate_environment("floe.yaml", "test", {service: raw})
-        return environment.sections()[service]
-
-    return load

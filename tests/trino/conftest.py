@@ -16,14 +16,13 @@ import contextlib
 import json
 import os
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
 from filelock import FileLock
 
-from floe_checks.config import Section, validate_environment
 from floe_checks.errors import FloeError, PrerequisiteMissing
 from floe_checks.servers.process import stop_group
 from floe_checks.servers.trino import TrinoServer, throwaway_trino
@@ -99,17 +98,3 @@ def trino(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrinoServer]:
                 stop_group(int(state["pid"]))
                 state = {}
             _write(state_path, state)
-
-
-@pytest.fixture
-def load_section(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Section]:
-    """One floe.yaml section of environment ``test``, secrets as ``${VAR}`` set here
-    (as in tests/preflight/conftest.py). Returns ``load(service, raw, **env)``."""
-
-    def load(service: str, raw: dict[str, object], **env: str) -> Section:
-        for name, value in env.items():
-            monkeypatch.setenv(name, value)
-        environment = validate_environment("floe.yaml", "test", {service: raw})
-        return environment.sections()[service]
-
-    return load
