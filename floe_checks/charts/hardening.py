@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from typing import Any
 
-from floe_checks.charts.objects import Container, Workload, workloads
+from floe_checks.charts.objects import Container, Workload, as_dict, as_list, workloads
 from floe_checks.charts.pss import Violation, check_pod_security
 
 
@@ -59,14 +59,14 @@ def container_problems(
     if _effective(container, workload, "runAsUser") is None:
         problems.append(f"{where}: runAsUser is not set, need a non-zero UID [floe/run-as-user]")
     sc = container.security_context
-    added = [str(c) for c in (sc.get("capabilities") or {}).get("add") or []]
+    added = [str(c) for c in as_list(as_dict(sc.get("capabilities")).get("add"))]
     if added == ["NET_BIND_SERVICE"]:
         # anything else is a PSS problem already; this one only our policy forbids
         problems.append(f"{where}: adds capabilities {added} [floe/no-added-capabilities]")
     if not writable_root_ok and sc.get("readOnlyRootFilesystem") is not True:
         problems.append(f"{where}: readOnlyRootFilesystem is not true [floe/read-only-root]")
     for kind in ("requests", "limits"):
-        have = container.resources.get(kind) or {}
+        have = as_dict(container.resources.get(kind))
         for resource in ("cpu", "memory"):
             if resource not in have:
                 problems.append(f"{where}: resources.{kind}.{resource} is not set [floe/resources]")
@@ -84,7 +84,7 @@ def policy_problems(
     """Our own policy's problems (``floe/*``) with every workload, in input order."""
     problems: list[str] = []
     for workload in workloads(objects):
-        seccomp = (workload.pod_security_context.get("seccompProfile") or {}).get("type")
+        seccomp = as_dict(workload.pod_security_context.get("seccompProfile")).get("type")
         if seccomp not in ("RuntimeDefault", "Localhost"):
             problems.append(
                 f"{workload.ref}: pod seccompProfile is not RuntimeDefault [floe/pod-seccomp]"

@@ -10,6 +10,25 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+
+def as_dict(value: Any) -> dict[str, Any]:
+    """``value`` if it is a mapping, else ``{}``: Helm renders unset values as ``null``, and a
+    typo can put a string where a mapping belongs; the checks report, they never crash."""
+    return value if isinstance(value, dict) else {}
+
+
+def as_list(value: Any) -> list[Any]:
+    """``value`` if it is a list, else ``[]`` (see :func:`as_dict`)."""
+    return value if isinstance(value, list) else []
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Pod")
 
 
@@ -23,11 +42,11 @@ class Probe:
 
     @classmethod
     def parse(cls, raw: dict[str, Any] | None) -> Probe | None:
-        if not raw:
+        if not raw or not isinstance(raw, dict):
             return None
         for kind in ("httpGet", "tcpSocket", "grpc"):
             if kind in raw:
-                spec = raw[kind] or {}
+                spec = as_dict(raw[kind])
                 return cls(kind, spec.get("path"), spec.get("port"))
         if "exec" in raw:
             return cls("exec", None, None)
@@ -53,11 +72,11 @@ class Container:
     @classmethod
     def parse(cls, raw: dict[str, Any], *, init: bool) -> Container:
         ports: dict[str, int] = {}
-        for port in raw.get("ports") or []:
-            # schema validation reports a port without containerPort; the checks go on
-            if not isinstance(port, dict) or port.get("containerPort") is None:
+        for port in as_list(raw.get("ports")):
+            # schema validation reports a port without (or with a malformed) containerPort
+            number = _int(as_dict(port).get("containerPort"))
+            if number is None:
                 continue
-            number = int(port["containerPort"])
             ports[str(number)] = number
             if port.get("name"):
                 ports[str(port["name"])] = number
@@ -65,14 +84,18 @@ class Container:
             name=str(raw.get("name")),
             image=str(raw.get("image", "")),
             init=init,
-            security_context=dict(raw.get("securityContext") or {}),
-            resources=dict(raw.get("resources") or {}),
+            security_context=dict(as_dict(raw.get("securityContext"))),
+            resources=dict(as_dict(raw.get("resources"))),
             liveness=Probe.parse(raw.get("livenessProbe")),
             readiness=Probe.parse(raw.get("readinessProbe")),
             ports=ports,
-            mounts={str(m["mountPath"]): str(m["name"]) for m in raw.get("volumeMounts") or []},
-            env=list(raw.get("env") or []),
-            env_from=list(raw.get("envFrom") or []),
+            mounts={
+                str(m["mountPath"]): str(m.get("name"))
+                for m in map(as_dict, as_list(raw.get("volumeMounts")))
+                if "mountPath" in m
+            },
+            env=[e for e in as_list(raw.get("env")) if isinstance(e, dict)],
+            env_from=[e for e in as_list(raw.get("envFrom")) if isinstance(e, dict)],
         )
 
     def port_number(self, port: int | str | None) -> int | None:
@@ -115,15 +138,15 @@ class Service:
 def pod_template(obj: dict[str, Any]) -> dict[str, Any] | None:
     """The pod template of a workload (a Pod's own metadata and spec), else ``None``."""
     kind = obj.get("kind")
-    spec = obj.get("spec") or {}
+    spec = as_dict(obj.get("spec"))
+    template: Any = None
     if kind == "Pod":
-        return {"metadata": obj.get("metadata") or {}, "spec": spec}
-    if kind == "CronJob":
-        return ((spec.get("jobTemplate") or {}).get("spec") or {}).get("template")
-    if kind in WORKLOAD_KINDS:
-        template: dict[str, Any] | None = spec.get("template")
-        return template
-    return None
+        template = {"metadata": as_dict(obj.get("metadata")), "spec": spec}
+    elif kind == "CronJob":
+        template = as_dict(as_dict(spec.get("jobTemplate")).get("spec")).get("template")
+    elif kind in WORKLOAD_KINDS:
+        template = spec.get("template")
+    return template if isinstance(template, dict) else None
 
 
 def workloads(objects: Iterable[dict[str, Any]]) -> list[Workload]:
@@ -133,19 +156,25 @@ def workloads(objects: Iterable[dict[str, Any]]) -> list[Workload]:
         template = pod_template(obj)
         if template is None:
             continue
-        pod = template.get("spec") or {}
-        containers = [Container.parse(c, init=True) for c in pod.get("initContainers") or []]
-        containers += [Container.parse(c, init=False) for c in pod.get("containers") or []]
+        pod = as_dict(template.get("spec"))
+        containers = [
+            Container.parse(c, init=True)
+            for c in as_list(pod.get("initContainers"))
+            if isinstance(c, dict)
+        ]
+        containers += [
+            Container.parse(c, init=False)
+            for c in as_list(pod.get("containers"))
+            if isinstance(c, dict)
+        ]
         result.append(
             Workload(
                 kind=str(obj["kind"]),
-                name=str(obj["metadata"]["name"]),
-                pod_labels=dict((template.get("metadata") or {}).get("labels") or {}),
-                pod_security_context=dict(pod.get("securityContext") or {}),
+                name=str(as_dict(obj.get("metadata")).get("name")),
+                pod_labels=dict(as_dict(as_dict(template.get("metadata")).get("labels"))),
+                pod_security_context=dict(as_dict(pod.get("securityContext"))),
                 containers=containers,
-                volumes={
-                    str(v.get("name")): v for v in pod.get("volumes") or [] if isinstance(v, dict)
-                },
+                volumes={str(v.get("name")): v for v in map(as_dict, as_list(pod.get("volumes")))},
                 raw=obj,
             )
         )

@@ -52,6 +52,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from floe_checks.charts.objects import as_dict as _dict
+from floe_checks.charts.objects import as_list as _list
 from floe_checks.charts.objects import pod_template
 
 Profile = Literal["baseline", "restricted"]
@@ -116,15 +118,6 @@ class Violation:
 
     def __str__(self) -> str:
         return f"{self.where}: {self.message} [{self.rule}]"
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    """``value`` if it is a mapping, else ``{}``: Helm renders unset values as ``null``."""
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
 
 
 @dataclass(frozen=True)

@@ -85,3 +85,59 @@ def test_inputs_that_crashed_the_old_checker_are_reported() -> None:
     assert [p for p in problems if "[floe/pod-seccomp]" in p] == [
         "Pod/p: pod seccompProfile is not RuntimeDefault [floe/pod-seccomp]"
     ]
+
+
+def _paths(value: object, prefix: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    """Every path to a value inside nested dicts and lists."""
+    found: list[tuple[object, ...]] = []
+    items: list[tuple[object, object]] = []
+    if isinstance(value, dict):
+        items = list(value.items())
+    elif isinstance(value, list):
+        items = list(enumerate(value))
+    for key, child in items:
+        found.append((*prefix, key))
+        found += _paths(child, (*prefix, key))
+    return found
+
+
+def _replaced(obj: dict[str, object], path: tuple[object, ...], new: object) -> dict[str, object]:
+    copied = copy.deepcopy(obj)
+    parent: object = copied
+    for key in path[:-1]:
+        parent = parent[key]  # type: ignore[index]
+    parent[path[-1]] = new  # type: ignore[index]
+    return copied
+
+
+def test_no_malformed_field_crashes_the_checkers() -> None:
+    """Helm renders unset values as null and users make typos: every field of a full workload,
+    replaced in turn by null, a list, a string and a number, gives problems, never an exception."""
+    base = mutated(
+        lambda p: spec(p).update(
+            volumes=[{"name": "v", "emptyDir": {}}],
+            initContainers=[{"name": "i", "image": "app:1", "securityContext": {}}],
+        ),
+        lambda p: container(p).update(
+            ports=[{"name": "http", "containerPort": 80}],
+            volumeMounts=[{"name": "v", "mountPath": "/tmp"}],
+            resources={"limits": {"cpu": "1"}},
+            livenessProbe={"httpGet": {"path": "/", "port": "http"}},
+        ),
+        lambda p: p["metadata"].update(annotations={"a": "b"}),
+    )
+    deploy = {
+        "kind": "Deployment",
+        "metadata": {"name": "web"},
+        "spec": {"template": {"metadata": base["metadata"], "spec": base["spec"]}},
+    }
+    crashes = []
+    for path in _paths(deploy):
+        for new in (None, [], "x", 0, {}):
+            broken = _replaced(deploy, path, new)
+            try:
+                check_hardening([broken])
+                check_pod_security([broken], "baseline")
+            except Exception as exc:  # the test collects every crash
+                crashes.append(f"{'.'.join(map(str, path))}={new!r}: {type(exc).__name__}: {exc}")
+    assert crashes == [], "\n".join(crashes)
