@@ -148,7 +148,7 @@ def _job_pytest(job: dict[str, Any]) -> tuple[str, list[str]] | None:
 def test_the_scripts_install_and_run_what_the_mapping_above_says() -> None:
     """_job_pytest reads scripts/test.sh and demo.sh as installing .[all,dev]: check it."""
     setup = (REPO / "scripts" / "setup.sh").read_text()
-    assert f"pip install -q --disable-pip-version-check {SETUP_ALL}" in setup
+    assert f"pip install -q --disable-pip-version-check -c constraints.txt {SETUP_ALL}" in setup
     assert ".venv/bin/python -m pytest -n auto" in (REPO / "scripts" / "test.sh").read_text()
     assert ".venv/bin/python -m pytest e2e -n auto" in (REPO / "scripts" / "demo.sh").read_text()
 
