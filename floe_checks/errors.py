@@ -103,3 +103,14 @@ class PrerequisiteMissing(FloeError):
 
     Tests turn this into a skip whose reason is the message.
     """
+
+
+class CheckoutRequired(PrerequisiteMissing):
+    """The charts, the demo or the Dockerfiles are needed, and they ship with a checkout of the
+    floe-checks repository, not with the installed wheel (which holds the plugin and the CLI).
+    """
+
+    remediation = (
+        "run it from a clone of the floe-checks repository (the wheel ships the plugin, not the "
+        "charts, demo and docker folders), or set FLOE_CHECKOUT to the path of one"
+    )

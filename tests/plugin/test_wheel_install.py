@@ -150,3 +150,40 @@ def test_wheel_preflight_without_floe_yaml_fails_closed(
     # The wheel ships no docs: the message carries the allowed keys itself.
     assert "allowed here: host, port, user, password, database, schema, sslmode" in done.stderr
     assert "docs/" not in done.stderr
+
+
+CHECKOUT_SCRIPT = """
+from pathlib import Path
+from floe_checks.errors import CheckoutRequired
+from floe_checks.charts.render import prepare_workspace
+from floe_checks.stack.local import LocalProvider
+for call in (lambda: prepare_workspace(Path("ws")), lambda: LocalProvider().start(Path("st"))):
+    try:
+        call()
+    except CheckoutRequired as exc:
+        print(exc.message)
+        print(exc.remediation)
+print(sorted(p.name for p in Path(".").iterdir()))
+"""
+
+
+def test_charts_and_the_local_stack_say_they_need_a_checkout(
+    wheel_venv: WheelVenv, tmp_path: Path
+) -> None:
+    """From a wheel, nothing is started or half-written: the error names the missing folder."""
+    proc = wheel_venv.run(tmp_path, wheel_venv.python, "-c", CHECKOUT_SCRIPT)
+    assert proc.returncode == 0, proc.stderr
+    site = wheel_venv.site_packages
+    fix = (
+        "run it from a clone of the floe-checks repository (the wheel ships the plugin, not the "
+        "charts, demo and docker folders), or set FLOE_CHECKOUT to the path of one"
+    )
+    assert proc.stdout.splitlines() == [
+        f"rendering floe-dagster needs the chart folder {site / 'charts' / 'floe-dagster'}, "
+        "which is not there",
+        fix,
+        "the local stack (Cube's data model) needs demo/cube/model/ from a checkout of "
+        f"floe-checks, and there is none at {site / 'demo' / 'cube' / 'model'}",
+        fix,
+        "[]",
+    ]
