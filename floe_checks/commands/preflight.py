@@ -17,8 +17,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from floe_checks.preflight.result import Report
 from floe_checks.preflight.runner import DEFAULT_TIMEOUT, MAX_TIMEOUT, MIN_TIMEOUT
+from floe_checks.results import Report
 
 SERVICES = ("compute", "storage", "catalog", "postgres", "cube", "dagster")
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2

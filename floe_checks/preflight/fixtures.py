@@ -28,7 +28,7 @@ from floe_checks.config import (
     S3Storage,
     Section,
 )
-from floe_checks.preflight.result import CheckResult, Service, Status
+from floe_checks.results import CheckResult, Service, Status
 
 if TYPE_CHECKING:
     from floe_checks.config import Compute, Storage

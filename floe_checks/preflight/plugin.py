@@ -22,7 +22,6 @@ from pathlib import Path
 import pytest
 
 from floe_checks.config import Section
-from floe_checks.preflight.result import CheckResult, Report, Status
 from floe_checks.preflight.runner import (
     DEFAULT_SLOW_MS,
     DEFAULT_TIMEOUT,
@@ -31,6 +30,7 @@ from floe_checks.preflight.runner import (
     run_check,
     validate_timeout,
 )
+from floe_checks.results import CheckResult, Report, Status
 
 # The user property that carries a whole result to the controller; removed before JUnit XML.
 RESULT_PROPERTY = "floe_preflight_result"

@@ -24,15 +24,15 @@ from typing import Any
 
 from floe_checks.config import Section
 from floe_checks.errors import CheckFailure, FailureKind
-from floe_checks.preflight.remediation import (
+from floe_checks.failures import (
     check_timed_out,
     classify_network_error,
     remediation,
     slow_answer,
 )
-from floe_checks.preflight.result import CheckResult, Service, Status
 from floe_checks.preflight.scrub import Scrubber, secret_forms
 from floe_checks.probes import CLIENT_MODULES, EXTRAS, PROBES, backend_of, load_probe
+from floe_checks.results import CheckResult, Service, Status
 
 DEFAULT_TIMEOUT = 30.0
 MIN_TIMEOUT = 5.0

@@ -2,13 +2,13 @@
 
 Each module ``floe_checks/probes/<backend>.py`` exposes:
 
-* ``SERVICE``: the :class:`~floe_checks.preflight.result.Service` it checks;
+* ``SERVICE``: the :class:`~floe_checks.results.Service` it checks;
 * ``check(section, timeout) -> dict[str, object]``: performs the real, authenticated operation
   through the backend's own client, honouring ``timeout`` through that client's connect/read
   settings. It returns details for the report (never secrets; ``"message"`` is the one-line
   success summary, an optional ``"warnings"`` list turns the status into ``warning``) and
   raises a :class:`~floe_checks.errors.CheckFailure` built with
-  :func:`floe_checks.preflight.remediation.failure` on failure.
+  :func:`floe_checks.failures.failure` on failure.
 
 Modules are imported lazily (:func:`load_probe`) so that importing the plugin stays cheap.
 """

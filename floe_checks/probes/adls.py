@@ -15,13 +15,13 @@ from typing import Any
 
 from floe_checks.config import ADLSStorage
 from floe_checks.errors import CheckFailure, FailureKind
-from floe_checks.preflight.remediation import (
+from floe_checks.failures import (
     classify_network_error,
     failure,
     kind_for_http_status,
 )
-from floe_checks.preflight.result import Service
 from floe_checks.probes.object_round_trip import ReadBackMismatch, round_trip
+from floe_checks.results import Service
 
 SERVICE = Service.STORAGE
 

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from floe_checks.config import BigQueryCompute
 from floe_checks.errors import FailureKind
-from floe_checks.preflight.remediation import failure
-from floe_checks.preflight.result import Service
+from floe_checks.failures import failure
 from floe_checks.probes.google_client import (
     classify,
     credentials_source,
@@ -18,6 +17,7 @@ from floe_checks.probes.google_client import (
     http_status,
     load_credentials,
 )
+from floe_checks.results import Service
 
 SERVICE = Service.COMPUTE
 

@@ -12,9 +12,9 @@ from urllib.parse import quote
 
 from floe_checks.config import RestCatalog
 from floe_checks.errors import FailureKind
-from floe_checks.preflight.remediation import failure, kind_for_http_status
-from floe_checks.preflight.result import Service
+from floe_checks.failures import failure, kind_for_http_status
 from floe_checks.probes.rest import error_text, json_body, request
+from floe_checks.results import Service
 
 SERVICE = Service.CATALOG
 

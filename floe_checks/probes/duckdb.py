@@ -8,8 +8,8 @@ from pathlib import Path
 
 from floe_checks.config import DuckDBCompute
 from floe_checks.errors import FailureKind
-from floe_checks.preflight.remediation import failure
-from floe_checks.preflight.result import Service
+from floe_checks.failures import failure
+from floe_checks.results import Service
 
 SERVICE = Service.COMPUTE
 

@@ -13,8 +13,7 @@ from typing import Any
 
 from floe_checks.config import GCSStorage
 from floe_checks.errors import CheckFailure, FailureKind
-from floe_checks.preflight.remediation import failure
-from floe_checks.preflight.result import Service
+from floe_checks.failures import failure
 from floe_checks.probes.google_client import (
     classify,
     credentials_source,
@@ -23,6 +22,7 @@ from floe_checks.probes.google_client import (
     load_credentials,
 )
 from floe_checks.probes.object_round_trip import ReadBackMismatch, round_trip
+from floe_checks.results import Service
 
 SERVICE = Service.STORAGE
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from floe_checks.config import BigQueryCompute, GCSStorage
 from floe_checks.errors import FailureKind
-from floe_checks.preflight.remediation import (
+from floe_checks.failures import (
     classify_network_error,
     failure,
     kind_for_http_status,

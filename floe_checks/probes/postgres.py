@@ -13,8 +13,8 @@ from typing import Any
 
 from floe_checks.config import PostgresSection
 from floe_checks.errors import CheckFailure, FailureKind
-from floe_checks.preflight.remediation import failure
-from floe_checks.preflight.result import Service
+from floe_checks.failures import failure
+from floe_checks.results import Service
 
 SERVICE = Service.POSTGRES
 

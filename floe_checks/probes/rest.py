@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from floe_checks.config import Section
 from floe_checks.errors import CheckFailure, FailureKind
-from floe_checks.preflight.remediation import classify_network_error, failure
+from floe_checks.failures import classify_network_error, failure
 
 if TYPE_CHECKING:
     import requests

@@ -13,8 +13,8 @@ from typing import Any
 
 from floe_checks.config import S3Storage
 from floe_checks.errors import CheckFailure, FailureKind
-from floe_checks.preflight.remediation import classify_network_error, failure, wrong_region
-from floe_checks.preflight.result import Service
+from floe_checks.failures import classify_network_error, failure, wrong_region
+from floe_checks.results import Service
 
 SERVICE = Service.STORAGE
 

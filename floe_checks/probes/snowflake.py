@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from floe_checks.config import SnowflakeCompute
 from floe_checks.errors import FailureKind
-from floe_checks.preflight.remediation import classify_network_error, failure
-from floe_checks.preflight.result import Service
+from floe_checks.failures import classify_network_error, failure
+from floe_checks.results import Service
 
 if TYPE_CHECKING:
     from snowflake.connector import SnowflakeConnection

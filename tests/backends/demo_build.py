@@ -17,7 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from floe_checks.preflight.result import Report
+from floe_checks.results import Report
 
 FLOE = Path(sys.executable).parent / "floe"
 DBT = Path(sys.executable).parent / "dbt"

@@ -25,7 +25,7 @@ import pytest
 
 from floe_checks.config import TrinoCompute
 from floe_checks.plugin import selected_environment
-from floe_checks.preflight.result import Report
+from floe_checks.results import Report
 from tests.backends.demo_build import DEMO_DIR, FLOE, run_dbt
 
 NO_ENV = (

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from floe_checks.preflight.result import Report
+from floe_checks.results import Report
 from floe_checks.servers.postgres import PostgresServer
 from tests.preflight.cloud_emulators import (
     AZURE_CONTAINER,

@@ -17,9 +17,9 @@ import pytest
 import yaml
 
 from floe_checks.preflight.plugin import build_report, render_table
-from floe_checks.preflight.result import CheckResult
 from floe_checks.preflight.runner import run_check
 from floe_checks.preflight.scrub import Scrubber, secret_forms
+from floe_checks.results import CheckResult
 from tests.preflight.conftest import Blackhole, S3Server
 
 pytestmark = pytest.mark.requirement("FC-009", "007-FR-015", "007-FR-020")
@@ -202,7 +202,7 @@ def test_bundled_check_masks_a_percent_encoded_echo(
     from types import SimpleNamespace
 
     from floe_checks.preflight import runner
-    from floe_checks.preflight.result import Service
+    from floe_checks.results import Service
 
     section = load_section(  # type: ignore[operator]
         "catalog",

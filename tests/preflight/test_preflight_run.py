@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from floe_checks.ports import free_port
-from floe_checks.preflight.result import Report
+from floe_checks.results import Report
 from floe_checks.servers.postgres import PostgresServer
 from tests.preflight import local_servers
 from tests.preflight.conftest import (

@@ -12,9 +12,9 @@ import pytest
 from floe_checks import probes
 from floe_checks.config import Section
 from floe_checks.errors import FailureKind
+from floe_checks.failures import failure
 from floe_checks.preflight import runner
-from floe_checks.preflight.remediation import failure
-from floe_checks.preflight.result import Service
+from floe_checks.results import Service
 
 pytestmark = pytest.mark.requirement("007-FR-020")
 
