@@ -16,7 +16,20 @@ Modules are imported lazily (:func:`load_probe`) so that importing the plugin st
 from __future__ import annotations
 
 import importlib
-from types import ModuleType
+from typing import Any, Protocol, cast
+
+from floe_checks.results import Service
+
+
+class Probe(Protocol):
+    """What every probe module provides (see the module docstring)."""
+
+    SERVICE: Service
+
+    def check(self, section: Any, timeout: float) -> dict[str, object]:
+        """Perform the real operation; raise :class:`~floe_checks.errors.CheckFailure`."""
+        ...
+
 
 # (floe.yaml section, its ``type``) -> probe module. Sections without a ``type`` use their name.
 PROBES: dict[tuple[str, str], str] = {
@@ -71,10 +84,11 @@ def backend_of(service: str, section: object) -> str:
     return str(kind) if kind else service
 
 
-def load_probe(service: str, backend: str) -> ModuleType:
+def load_probe(service: str, backend: str) -> Probe:
     """Import the probe module of ``(service, backend)``.
 
     Raises:
         KeyError: no probe is registered for that pair.
     """
-    return importlib.import_module(PROBES[(service, backend)])
+    # a module satisfies the protocol structurally; tests/preflight checks every registered one
+    return cast(Probe, importlib.import_module(PROBES[(service, backend)]))

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from pydantic import SecretStr
+
+if TYPE_CHECKING:
+    from floe_checks.config import Environment
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,11 @@ class StackProvider(Protocol):
     """
 
     name: str
+
+    @classmethod
+    def create(cls, environment: Environment | None) -> StackProvider:
+        """The one constructor the plugin calls, with the selected environment (or None)."""
+        ...
 
     def start(self, workdir: Path) -> StackEndpoints: ...
 

@@ -22,6 +22,11 @@ class ExistingProvider:
     def __init__(self, environment: Environment | None) -> None:
         self.environment = environment
 
+    @classmethod
+    def create(cls, environment: Environment | None) -> ExistingProvider:
+        """The provider of the selected environment's deployment."""
+        return cls(environment)
+
     def start(self, workdir: Path) -> StackEndpoints:
         """The environment's endpoints.
 

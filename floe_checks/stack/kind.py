@@ -40,7 +40,7 @@ import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import yaml
 from filelock import FileLock
@@ -49,6 +49,9 @@ from pydantic import SecretStr
 from floe_checks.checkout import checkout_root, require
 from floe_checks.errors import PrerequisiteMissing, StackError
 from floe_checks.stack.base import StackEndpoints
+
+if TYPE_CHECKING:
+    from floe_checks.config import Environment
 
 REPO_ROOT = checkout_root()
 # kind and its node image are pinned together: a kindest/node image is only supported by the
@@ -525,6 +528,11 @@ class KindProvider:
             "secrets": list(self._secrets),
             "diagnostics_dir": str(self.diagnostics_dir) if self.diagnostics_dir else None,
         }
+
+    @classmethod
+    def create(cls, environment: Environment | None) -> KindProvider:
+        """A new kind stack; it installs our charts and needs no environment."""
+        return cls()
 
     @classmethod
     def restore(cls, state: dict[str, Any]) -> KindProvider:

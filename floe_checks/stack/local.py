@@ -25,7 +25,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
@@ -33,6 +33,9 @@ from floe_checks.checkout import checkout_root, require
 from floe_checks.ports import free_port
 from floe_checks.servers.process import ManagedProcess
 from floe_checks.stack.base import StackEndpoints, WarehouseEndpoint
+
+if TYPE_CHECKING:
+    from floe_checks.config import Environment
 
 REPO_ROOT = checkout_root()
 CUBE_DIR = REPO_ROOT / "demo" / "cube"
@@ -90,6 +93,11 @@ class LocalProvider:
             "secrets": list(self._secrets),
             "cleanup": list(self._cleanup),
         }
+
+    @classmethod
+    def create(cls, environment: Environment | None) -> LocalProvider:
+        """A new local stack; it needs no environment (it makes its own services)."""
+        return cls()
 
     @classmethod
     def restore(cls, state: dict[str, Any]) -> LocalProvider:

@@ -277,16 +277,11 @@ def make_provider(config: pytest.Config) -> StackProvider:
     from floe_checks.stack.shared import provider_class
 
     name = config.stash[_STACK_SETTING_KEY].value or "local"
-    cls = provider_class(name)
-    if name == "existing":
-        provider: StackProvider = cls(selected_environment(config))
-    else:
-        provider = cls()
-    return provider
+    return provider_class(name).create(selected_environment(config))
 
 
 @pytest.fixture(scope="session")
-def floe_stack_shared(pytestconfig: pytest.Config) -> Any:
+def floe_stack_shared(pytestconfig: pytest.Config) -> SharedStack:
     """The session's :class:`~floe_checks.stack.shared.SharedStack` (state file, locks)."""
     from floe_checks.stack.shared import SharedStack
 

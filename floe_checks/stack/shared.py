@@ -44,7 +44,7 @@ PROVIDERS = {
 }
 
 
-def provider_class(name: str) -> type[Any]:
+def provider_class(name: str) -> type[StackProvider]:
     """The provider class registered for ``name``.
 
     Raises:
@@ -59,7 +59,7 @@ def provider_class(name: str) -> type[Any]:
     module_name, class_name = PROVIDERS[name].split(":")
     try:
         module = importlib.import_module(module_name)
-        cls: type[Any] = getattr(module, class_name)
+        cls: type[StackProvider] = getattr(module, class_name)
     except (ImportError, AttributeError) as exc:
         raise PrerequisiteMissing(
             f"stack provider {name!r} cannot be loaded ({module_name}:{class_name}: {exc})",
