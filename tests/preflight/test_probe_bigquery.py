@@ -53,19 +53,34 @@ def test_select_1_runs_as_a_query_job(bigquery_server: Emulator) -> None:
 
 @pytest.mark.requirement("007-FR-016", "007-FR-020")
 def test_wrong_credentials_is_authentication() -> None:
-    pytest.skip(
-        "bqemulator accepts any credentials, even none (anonymous requests run jobs), so a "
-        "rejected credential cannot be provoked here; the probe maps HTTP 401 and google-auth's "
-        "RefreshError to authentication"
+    """bqemulator accepts any credentials, so the mapping is checked with the errors the real
+    clients raise: google-api-core's from the HTTP status, google-auth's RefreshError."""
+    from google.api_core.exceptions import from_http_status
+    from google.auth.exceptions import RefreshError
+
+    from floe_checks.probes.google_client import classify
+
+    assert classify(from_http_status(401, "Request is missing required authentication")) == (
+        FailureKind.AUTHENTICATION
+    )
+    assert classify(RefreshError("invalid_grant: account not found")) == (
+        FailureKind.AUTHENTICATION
     )
 
 
 @pytest.mark.requirement("007-FR-016", "007-FR-020")
 def test_missing_project_is_not_found() -> None:
-    pytest.skip(
-        "bqemulator runs jobs in any project id without creating or checking it, so a missing "
-        "project cannot be provoked here; the probe maps HTTP 404 to not_found (project) and "
-        "HTTP 403 to authorization (bigquery.jobs.create)"
+    """bqemulator runs jobs in any project id, so the mapping is checked with the errors
+    google-api-core raises for BigQuery's 404 (no such project) and 403 (no jobs.create)."""
+    from google.api_core.exceptions import from_http_status
+
+    from floe_checks.probes.google_client import classify
+
+    missing = from_http_status(404, "Not found: Project floe-no-such-project")
+    denied = from_http_status(403, "Access Denied: Project p: bigquery.jobs.create permission")
+    assert (classify(missing), classify(denied)) == (
+        FailureKind.NOT_FOUND,
+        FailureKind.AUTHORIZATION,
     )
 
 

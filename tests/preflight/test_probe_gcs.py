@@ -73,11 +73,24 @@ def test_write_read_delete_reported_separately(gcs_server: Emulator) -> None:
 
 @pytest.mark.requirement("007-FR-017", "007-FR-020")
 def test_wrong_credentials_is_authentication() -> None:
-    pytest.skip(
-        "gcp-storage-emulator ignores the Authorization header (anonymous requests may read and "
-        "write), so a rejected credential cannot be provoked here; the probe maps HTTP 401 and "
-        "google-auth's RefreshError to authentication, HTTP 403 to authorization"
-    )
+    """gcp-storage-emulator ignores the Authorization header, so a rejected credential cannot be
+    provoked against it: the mapping is checked with the errors the real clients raise for the
+    real service's answers (google-api-core builds them from the HTTP status, google-auth raises
+    RefreshError when the token endpoint refuses a key)."""
+    from google.api_core.exceptions import from_http_status
+    from google.auth.exceptions import RefreshError
+
+    from floe_checks.probes.google_client import classify, http_status
+
+    unauthorized = from_http_status(401, "Request had invalid authentication credentials.")
+    forbidden = from_http_status(403, "floe@p.iam.gserviceaccount.com does not have access")
+    refused_key = RefreshError("invalid_grant: Invalid JWT Signature.", {"error": "invalid_grant"})
+    assert [classify(e) for e in (unauthorized, forbidden, refused_key)] == [
+        FailureKind.AUTHENTICATION,
+        FailureKind.AUTHORIZATION,
+        FailureKind.AUTHENTICATION,
+    ]
+    assert [http_status(e) for e in (unauthorized, forbidden, refused_key)] == [401, 403, None]
 
 
 @pytest.mark.requirement("007-FR-017", "007-FR-020")

@@ -151,11 +151,17 @@ def test_fakesnow_accepts_any_password(snowflake_objects: Emulator) -> None:
 
 @pytest.mark.requirement("007-FR-016", "007-FR-020")
 def test_wrong_password_is_authentication() -> None:
-    pytest.skip(
-        "fakesnow accepts any user and password (its login handler checks neither), so a "
-        "rejected Snowflake login cannot be provoked here; the probe maps errno 390100 "
-        "'Incorrect username or password' to authentication"
+    """fakesnow accepts any user and password, so the mapping is checked with the error the
+    real connector raises for Snowflake's answer to a wrong password (errno 390100)."""
+    from snowflake.connector.errors import DatabaseError
+
+    from floe_checks.probes.snowflake import _classify
+
+    wrong = DatabaseError(
+        msg="Incorrect username or password was specified.", errno=390100, sqlstate="08001"
     )
+    assert _classify(wrong) == FailureKind.AUTHENTICATION
+    assert _classify(DatabaseError(msg="Something else", errno=1)) == FailureKind.UNKNOWN
 
 
 @pytest.mark.requirement("007-FR-016", "007-FR-020")
