@@ -83,11 +83,24 @@ def admission(kubectl: Kubectl, namespace: str, pod: dict[str, object]) -> tuple
     return "invalid", result.stderr.strip()
 
 
-def test_offline_verdicts_equal_the_admissions(kubectl: Kubectl, restricted_namespace: str) -> None:
-    cases = {name: mutated(mutate) for name, (mutate, _) in BAD.items()}
-    cases |= {f"good:{name}": mutated(mutate) for name, mutate in GOOD.items()}
-    verdicts = {name: admission(kubectl, restricted_namespace, pod) for name, pod in cases.items()}
+@pytest.fixture(scope="module")
+def cases() -> dict[str, dict[str, object]]:
+    """Every fixture as a Pod: the bad ones by rule, the good ones prefixed ``good:``."""
+    pods = {name: mutated(mutate) for name, (mutate, _) in BAD.items()}
+    return pods | {f"good:{name}": mutated(mutate) for name, mutate in GOOD.items()}
 
+
+@pytest.fixture(scope="module")
+def verdicts(
+    kubectl: Kubectl, restricted_namespace: str, cases: dict[str, dict[str, object]]
+) -> dict[str, tuple[str, str]]:
+    """The admission's verdict and message for every fixture, each sent once."""
+    return {name: admission(kubectl, restricted_namespace, pod) for name, pod in cases.items()}
+
+
+def test_offline_verdicts_equal_the_admissions(
+    cases: dict[str, dict[str, object]], verdicts: dict[str, tuple[str, str]]
+) -> None:
     invalid = {
         name: message for name, (verdict, message) in verdicts.items() if verdict == "invalid"
     }
@@ -107,16 +120,15 @@ def test_offline_verdicts_equal_the_admissions(kubectl: Kubectl, restricted_name
 
 
 def test_the_admission_names_the_rule_we_report(
-    kubectl: Kubectl, restricted_namespace: str
+    cases: dict[str, dict[str, object]], verdicts: dict[str, tuple[str, str]]
 ) -> None:
     """For each bad fixture the server forbids, its message names the check our rule maps to."""
     mismatched = {}
-    for name, (mutate, _) in BAD.items():
+    for name in BAD:
         if name in INVALID_FOR_THE_API_SERVER:
             continue
-        pod = mutated(mutate)
-        verdict, message = admission(kubectl, restricted_namespace, pod)
-        rules = {v.rule for v in check_pod_security([pod])}
+        verdict, message = verdicts[name]
+        rules = {v.rule for v in check_pod_security([cases[name]])}
         titles = re.findall(
             r'(?:^|, |: )([^,:()"]+?) \(', message.split("restricted:latest", 1)[-1]
         )
