@@ -32,7 +32,11 @@ from tests.charts.conftest import (
     rendered,
 )
 
-pytestmark = [pytest.mark.charts, pytest.mark.requirement("SC-006")]
+pytestmark = [
+    pytest.mark.charts,
+    pytest.mark.requirement("SC-006"),
+    pytest.mark.evidence("rendered"),
+]
 
 
 def variant_id(variant: Variant) -> str:

@@ -45,7 +45,11 @@ from tests.charts.conftest import (
     rendered,
 )
 
-pytestmark = [pytest.mark.charts, pytest.mark.requirement("007-FR-005")]
+pytestmark = [
+    pytest.mark.charts,
+    pytest.mark.requirement("007-FR-005"),
+    pytest.mark.evidence("rendered"),
+]
 
 ENVIRONMENTS = REPO_ROOT / "examples" / "environments"
 ENVIRONMENT_FILES = sorted(ENVIRONMENTS.glob("*/values.yaml"))

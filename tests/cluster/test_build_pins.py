@@ -10,6 +10,8 @@ import pytest
 from floe_checks.cluster import binaries
 from floe_checks.errors import PrerequisiteMissing
 
+pytestmark = pytest.mark.evidence("static")
+
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / binaries.SETUP_STEP
 GO_MOD = ROOT / "tools" / "kube" / "go.mod"

@@ -11,7 +11,7 @@ import pytest
 
 from floe_checks.requirements import registry
 
-pytestmark = pytest.mark.requirement("SC-010")
+pytestmark = [pytest.mark.requirement("SC-010"), pytest.mark.evidence("static")]
 
 SECRET = "s3cr3t-Value-that-must-not-leak"  # pragma: allowlist secret
 

@@ -11,7 +11,7 @@ import pytest
 
 from floe_checks.requirements import registry
 
-pytestmark = pytest.mark.requirement("SC-007")
+pytestmark = [pytest.mark.requirement("SC-007"), pytest.mark.evidence("static")]
 
 TESTS = """\
 import os, pytest

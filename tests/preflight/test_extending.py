@@ -15,7 +15,7 @@ import pytest
 
 from floe_checks.servers.postgres import PostgresServer
 
-pytestmark = pytest.mark.requirement("FC-009", "007-FR-020")
+pytestmark = [pytest.mark.requirement("FC-009", "007-FR-020"), pytest.mark.evidence("static")]
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "extending.md"
 BIN = Path(sys.executable).parent
