@@ -63,7 +63,8 @@ MARKERS = (
     "requirement(id, *ids): the SPEC requirement IDs (e.g. 007-FR-016) this test proves",
     "evidence(level): how strong this test's proof is, weakest first: "
     + ", ".join(LEVELS)
-    + " (derived from the floe_stack, floe_env and floe_evidence_fixtures fixtures where certain)",
+    + " (derived where certain from the fixtures floe_stack, floe_env, floe_section and those of"
+    " ini floe_evidence_fixtures)",
 )
 
 _ENV_KEY = pytest.StashKey[Environment | None]()
@@ -378,8 +379,8 @@ def _evidence(item: pytest.Item, required: bool) -> Evidence | str:
 
 def _fixture_levels(item: pytest.Item) -> dict[str, str]:
     """The test's fixtures that establish a level: the ini table, then our own ``floe_stack``
-    (its provider's level) and ``floe_env`` when they are not overridden (an override may
-    point anywhere, so proves nothing by its name)."""
+    (its provider's level), ``floe_env`` and ``floe_section`` when they are not overridden
+    (an override may point anywhere, so proves nothing by its name)."""
     names = set(getattr(item, "fixturenames", ()))
     table = item.config.stash.get(_FIXTURE_LEVELS_KEY, None)
     if table is None:  # before the session started (e.g. an early collection hook)
@@ -389,11 +390,14 @@ def _fixture_levels(item: pytest.Item) -> dict[str, str]:
         from floe_checks.stack.plugin import stack_provider_name
 
         found["floe_stack"] = STACK_LEVELS[stack_provider_name(item.config)]
-    if "floe_env" in names and "floe_env" not in found and _ours(item, "floe_env"):
-        from floe_checks.config import LOCAL_ENV
+    # floe_section is the way into the selected environment of every floe_* client fixture
+    # (floe_postgres, floe_s3, ...): a user's check that uses one checks that environment.
+    for name in ("floe_env", "floe_section"):
+        if name in names and name not in found and _ours(item, name):
+            from floe_checks.config import LOCAL_ENV
 
-        env = item.config.stash[_SETTINGS_KEY]["env"].value
-        found["floe_env"] = LOCAL_ENV_LEVEL if env == LOCAL_ENV else ENV_LEVEL
+            env = item.config.stash[_SETTINGS_KEY]["env"].value
+            found[name] = LOCAL_ENV_LEVEL if env == LOCAL_ENV else ENV_LEVEL
     return found
 
 

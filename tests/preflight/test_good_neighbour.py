@@ -24,7 +24,7 @@ from tests.preflight.conftest import Blackhole, S3Server
 
 pytestmark = [
     pytest.mark.requirement("FC-009", "007-FR-015", "007-FR-020"),
-    pytest.mark.evidence("emulator"),
+    pytest.mark.evidence("static"),
 ]
 
 BIN = Path(sys.executable).parent

@@ -26,7 +26,7 @@ from tests.preflight.cloud_emulators import (
 )
 from tests.preflight.conftest import Blackhole
 
-pytestmark = pytest.mark.evidence("emulator")
+pytestmark = pytest.mark.evidence("static")
 
 __all__ = ["azurite_server"]
 

@@ -19,7 +19,7 @@ from tests.preflight.cloud_emulators import (
 )
 from tests.preflight.conftest import Blackhole
 
-pytestmark = pytest.mark.evidence("emulator")
+pytestmark = pytest.mark.evidence("static")
 
 __all__ = ["gcs_server"]
 

@@ -14,7 +14,7 @@ from floe_checks.probes import snowflake
 from tests.preflight.cloud_emulators import Emulator, section, snowflake_server
 from tests.preflight.conftest import Blackhole
 
-pytestmark = pytest.mark.evidence("emulator")
+pytestmark = pytest.mark.evidence("static")
 
 __all__ = ["snowflake_server"]
 
