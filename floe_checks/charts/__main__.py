@@ -4,8 +4,9 @@
   download where the internet is reachable, into ``<mirror>/schemas/<host>/<path>``);
 * ``vendor-dagster CHART_DIR --mirror DIR`` — ``helm dependency build`` of floe-dagster from the
   mirror, the vendored chart's schema ``$ref`` documents inlined from ``<mirror>/schemas``;
-* ``registry-values --registry R [--chart DIR] [-f VALUES ...]`` — the values overlay that puts
-  every image of a release (floe's and the Dagster chart's, run pods included) under ``R``.
+* ``registry-values --registry R [--chart DIR] [-f VALUES ...] [--check OVERLAY]`` — the values
+  overlay that puts every image of a release (floe's and the Dagster chart's, run pods
+  included) under ``R``; with ``--check``, whether a committed overlay is still that.
 """
 
 from __future__ import annotations
@@ -54,6 +55,12 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         help="a values file of the release, in helm's order (repeatable)",
     )
+    reg.add_argument(
+        "--check",
+        type=Path,
+        metavar="OVERLAY",
+        help="compare with a committed overlay instead of writing one; exit 1 if it differs",
+    )
     args = parser.parse_args(argv)
 
     if args.command == "schema-documents":
@@ -68,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     if args.command == "registry-values":
-        from floe_checks.charts.registry import overlay_yaml
+        from floe_checks.charts.registry import check_overlay, overlay_yaml
 
         command = " ".join(
             ["python -m floe_checks.charts registry-values", f"--registry {args.registry}"]
@@ -76,7 +83,10 @@ def main(argv: list[str] | None = None) -> int:
             + [f"-f {v}" for v in args.values]
         )
         try:
-            sys.stdout.write(overlay_yaml(args.registry, args.chart, args.values, command))
+            if args.check is not None:
+                check_overlay(args.check, args.registry, args.chart, args.values, command)
+            else:
+                sys.stdout.write(overlay_yaml(args.registry, args.chart, args.values, command))
         except FloeError as exc:
             print(f"error: {exc}\nfix: {exc.remediation}", file=sys.stderr)
             return 1

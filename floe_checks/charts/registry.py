@@ -30,7 +30,15 @@ import yaml
 
 from floe_checks.charts.helm import ChartError
 
-__all__ = ["RegistryError", "load_values", "merge_values", "registry_overlay", "under_registry"]
+__all__ = [
+    "RegistryError",
+    "check_overlay",
+    "load_values",
+    "merge_values",
+    "overlay_yaml",
+    "registry_overlay",
+    "under_registry",
+]
 
 
 class RegistryError(ChartError):
@@ -215,3 +223,15 @@ def overlay_yaml(registry: str, chart_dir: Path, values_files: Sequence[Path], c
         '# user deployments list (Helm replaces lists). docs/charts.md, "One image registry".\n'
     )
     return header + yaml.safe_dump(overlay, sort_keys=False, default_flow_style=False)
+
+
+def check_overlay(
+    path: Path, registry: str, chart_dir: Path, values_files: Sequence[Path], command: str
+) -> None:
+    """Raise :class:`RegistryError` when the overlay at ``path`` is not what ``command`` writes
+    now (a stale overlay, passed last, would silently replace newer user deployments)."""
+    if _load_yaml(path) != registry_overlay(registry, chart_dir, values_files):
+        raise RegistryError(
+            f"{path} is not what registry-values writes for these values files now",
+            remediation=f"regenerate it: {command} > {path}",
+        )

@@ -15,12 +15,10 @@ import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
 
-from floe_checks.charts import objects as k8s
 from floe_checks.charts.helm import REPO_ROOT, ChartError
 from floe_checks.charts.registry import (
     RegistryError,
@@ -31,34 +29,13 @@ from floe_checks.charts.registry import (
 )
 from floe_checks.charts.render import ChartWorkspace
 from floe_checks.charts.wiring import run_pod_images
-from tests.charts.conftest import CHARTS, VARIANTS, Variant, rendered
+from tests.charts.conftest import CHARTS, VARIANTS, Variant, image_refs, rendered
 
 pytestmark = [pytest.mark.charts, pytest.mark.requirement("007-FR-005")]
 
 R = "mirror.corp.test/platform"
 PROD_REGISTRY = "registry.floe.example.com"
 ENVIRONMENT_FILES = sorted((REPO_ROOT / "examples" / "environments").glob("*/values.yaml"))
-
-
-def image_refs(objs: list[dict[str, Any]]) -> list[tuple[str, str]]:
-    """(where, image) for every image reference a release renders."""
-    refs: list[tuple[str, str]] = []
-    for w in k8s.workloads(objs):
-        for c in w.containers:
-            refs.append((f"{w.ref}/{c.name}", c.image))
-            for e in c.env:
-                if str(e.get("name", "")).endswith("_IMAGE") and "value" in e:
-                    refs.append((f"{w.ref}/{c.name} env {e['name']}", str(e["value"])))
-    for name, cm in k8s.by_kind(objs, "ConfigMap").items():
-        for key, value in (cm.get("data") or {}).items():
-            if key.endswith("_IMAGE"):
-                refs.append((f"ConfigMap/{name} {key}", str(value)))
-            if key == "dagster.yaml":
-                config = (yaml.safe_load(value).get("run_launcher") or {}).get("config") or {}
-                if "job_image" in config:
-                    refs.append((f"ConfigMap/{name} job_image", str(config["job_image"])))
-    refs += [("run pods", image) for image in run_pod_images(objs)]
-    return refs
 
 
 def _path(image: str) -> str:
@@ -282,4 +259,33 @@ def test_the_command_refuses_a_url_as_registry() -> None:
     assert proc.stderr == (
         "error: registry 'https://mirror.corp.test' is not a registry host[/path] "
         "(e.g. registry.example.com)\nfix: pass --registry HOST[/PATH], without a scheme\n"
+    )
+
+
+def test_check_accepts_a_fresh_overlay_and_names_a_stale_one(tmp_path: Path) -> None:
+    prod = "charts/floe-runtime/values-prod.yaml"
+    overlay = tmp_path / "registry-values.yaml"
+    overlay.write_text(_cli("--registry", R, "-f", prod).stdout)
+    fresh = _cli("--registry", R, "-f", prod, "--check", str(overlay))
+    assert (fresh.returncode, fresh.stdout, fresh.stderr) == (0, "", "")
+    # the user's values changed after the overlay was written: another user deployment
+    mine = tmp_path / "mine.yaml"
+    values = load_values(CHARTS / "floe-runtime", [REPO_ROOT / prod])
+    deployments = values["floe-dagster"]["dagster"]["dagster-user-deployments"]["deployments"]
+    extra = {**deployments[0], "name": "sales"}
+    mine.write_text(
+        yaml.safe_dump(
+            {
+                "floe-dagster": {
+                    "dagster": {"dagster-user-deployments": {"deployments": [*deployments, extra]}}
+                }
+            }
+        )
+    )
+    stale = _cli("--registry", R, "-f", prod, "-f", str(mine), "--check", str(overlay))
+    assert (stale.returncode, stale.stdout) == (1, "")
+    assert stale.stderr == (
+        f"error: {overlay} is not what registry-values writes for these values files now\n"
+        "fix: regenerate it: python -m floe_checks.charts registry-values "
+        f"--registry {R} --chart charts/floe-runtime -f {prod} -f {mine} > {overlay}\n"
     )
