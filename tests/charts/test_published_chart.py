@@ -189,7 +189,11 @@ def test_a_run_launcher_image_is_held_to_the_registry_too(
     objs = standin_workspace.render(
         "floe-runtime", prod, {f"{key}.repository": f"{REGISTRY}/floe/floe-runs", **pinned}
     )
-    assert run_pod_images(objs) == [f"{REGISTRY}/floe/floe-runs:0.1.0"]
+    # rendered as the launcher's job_image; run pods still take the code location's image
+    assert ("ConfigMap/floe-dagster-instance job_image", f"{REGISTRY}/floe/floe-runs:0.1.0") in (
+        image_refs(objs)
+    )
+    assert run_pod_images(objs) == [f"{REGISTRY}/floe/floe-dagster:0.1.0"]
     with pytest.raises(ChartError) as err:
         standin_workspace.render(
             "floe-runtime", prod, {f"{key}.repository": "docker.io/floe/floe-runs", **pinned}

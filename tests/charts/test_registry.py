@@ -15,6 +15,7 @@ import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -127,7 +128,51 @@ def test_a_run_launcher_image_moves_too(standin_workspace: ChartWorkspace, tmp_p
     )
     overlay = _write_overlay(tmp_path, "floe-runtime", [runs])
     objs = standin_workspace.render("floe-runtime", [runs, overlay])
-    assert run_pod_images(objs) == [f"{R}/floe/floe-runs:0.1.0"]
+    assert ("ConfigMap/floe-dagster-instance job_image", f"{R}/floe/floe-runs:0.1.0") in (
+        image_refs(objs)
+    )
+    # dagster-k8s prefers the code location's image; job_image serves locations without one
+    assert run_pod_images(objs) == [f"{R}/floe/floe-dagster:0.1.0"]
+
+
+def _launcher_and_location(job_image: str | None, current_image: str | None) -> list[Any]:
+    config: dict[str, Any] = {"env_config_maps": []}
+    if job_image:
+        config["job_image"] = job_image
+    instance = {
+        "run_launcher": {"module": "dagster_k8s", "class": "K8sRunLauncher", "config": config}
+    }
+    env = [{"name": "DAGSTER_CLI_API_GRPC_CONTAINER_CONTEXT", "value": '{"k8s": {}}'}]
+    if current_image:
+        env.append({"name": "DAGSTER_CURRENT_IMAGE", "value": current_image})
+    container = {"name": "code", "image": current_image or "code:1", "env": env}
+    return [
+        {
+            "kind": "ConfigMap",
+            "metadata": {"name": "x-instance"},
+            "data": {"dagster.yaml": yaml.safe_dump(instance)},
+        },
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "code"},
+            "spec": {"template": {"spec": {"containers": [container]}}},
+        },
+    ]
+
+
+@pytest.mark.parametrize(
+    ("job_image", "current_image", "expected"),
+    [
+        ("runs:1", "code:2", ["code:2"]),  # the origin's image wins (dagster-k8s launcher)
+        ("runs:1", None, ["runs:1"]),  # a location without an image: job_image
+        (None, "code:2", ["code:2"]),
+    ],
+)
+def test_run_pod_images_follow_dagster_k8s(
+    job_image: str | None, current_image: str | None, expected: list[str]
+) -> None:
+    assert run_pod_images(_launcher_and_location(job_image, current_image)) == expected
 
 
 @pytest.mark.parametrize("values", ENVIRONMENT_FILES, ids=lambda p: p.parent.name)
