@@ -189,6 +189,35 @@ def test_every_environment_with_one_registry_setting(
     assert [(where, image) for where, image in refs if not image.startswith(f"{R}/")] == []
 
 
+SOPS_VALUES = REPO_ROOT / "examples" / "secrets" / "sops" / "values.enc.yaml"
+
+
+def _private_values(tmp_path: Path) -> Path:
+    """The SOPS private values every environment reads (valuesFrom), decrypted: its keys with
+    the registry R as value (the ciphertext cannot be opened here)."""
+    encrypted = yaml.safe_load(SOPS_VALUES.read_text())
+    del encrypted["sops"]
+    assert encrypted == {"global": {"imageRegistry": encrypted["global"]["imageRegistry"]}}
+    path = tmp_path / "private-values.yaml"
+    path.write_text(yaml.safe_dump({"global": {"imageRegistry": R}}))
+    return path
+
+
+@pytest.mark.parametrize("values", ENVIRONMENT_FILES, ids=lambda p: p.parent.name)
+def test_an_environment_with_the_private_registry_needs_the_overlay(
+    standin_workspace: ChartWorkspace, values: Path, tmp_path: Path
+) -> None:
+    """Every environment's private values set global.imageRegistry alone: with the Dagster
+    chart that render fails (the guard), and the overlay for the same registry fixes it."""
+    private = _private_values(tmp_path)
+    with pytest.raises(ChartError) as err:
+        standin_workspace.render("floe-runtime", [values, private])
+    assert f"To put every image under {R}, pass the overlay" in err.value.message
+    overlay = _write_overlay(tmp_path, "floe-runtime", [values, private])
+    refs = image_refs(standin_workspace.render("floe-runtime", [values, private, overlay]))
+    assert [(where, image) for where, image in refs if not image.startswith(f"{R}/")] == []
+
+
 def test_without_the_overlay_a_registry_fails_the_render_naming_each_field(
     standin_workspace: ChartWorkspace,
 ) -> None:
