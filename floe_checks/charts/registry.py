@@ -83,16 +83,20 @@ def merge_values(base: dict[str, Any], override: dict[str, Any]) -> dict[str, An
 
 
 def _load_yaml(path: Path) -> dict[str, Any]:
+    fix = "pass the chart directory (--chart) and the release's values files (-f) as helm gets them"
     try:
         data = yaml.safe_load(path.read_text())
     except OSError as exc:
-        raise ChartError(f"{path}: cannot read it ({exc.strerror})") from exc
+        raise ChartError(f"{path}: cannot read it ({exc.strerror})", remediation=fix) from exc
     except yaml.YAMLError as exc:
-        raise ChartError(f"{path}: not valid YAML ({exc})") from exc
+        raise ChartError(f"{path}: not valid YAML ({exc})", remediation=fix) from exc
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ChartError(f"{path}: a values file must be a mapping, found {type(data).__name__}")
+        raise ChartError(
+            f"{path}: a values file must be a mapping, found {type(data).__name__}",
+            remediation=fix,
+        )
     return data
 
 

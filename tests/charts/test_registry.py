@@ -363,3 +363,14 @@ def test_check_accepts_a_fresh_overlay_and_names_a_stale_one(tmp_path: Path) -> 
         "fix: regenerate it: python -m floe_checks.charts registry-values "
         f"--registry {R} --chart charts/floe-runtime -f {prod} -f {mine} > {overlay}\n"
     )
+
+
+def test_the_command_names_a_missing_values_file(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.yaml"
+    proc = _cli("--registry", R, "-f", str(missing))
+    assert (proc.returncode, proc.stdout) == (1, "")
+    assert proc.stderr == (
+        f"error: {missing}: cannot read it (No such file or directory)\n"
+        "fix: pass the chart directory (--chart) and the release's values files (-f) as helm "
+        "gets them\n"
+    )
