@@ -376,3 +376,94 @@ def test_a_wrong_type_is_rejected_by_the_crd_schema(
     assert f'{field}: Invalid value: "{got}": {field} in body must be of type {want}: "{got}"' in (
         result.stderr
     ), result.stderr
+
+
+# -- kubernetes-validate covers the version we build (issue 12, "Tests" 7) -------------------
+
+
+def test_kubernetes_validate_versions_include_the_built_kubernetes() -> None:
+    """The offline schema check (floe_checks.charts.validate) runs for the minor we build."""
+    import kubernetes_validate
+    from kubernetes_validate.utils import all_versions
+
+    from floe_checks.charts.validate import K8S_VERSIONS
+    from floe_checks.cluster.binaries import KUBE_VERSION
+
+    major, minor, _patch = KUBE_VERSION.removeprefix("v").split(".")
+    built = f"{major}.{minor}.0"
+    assert built in K8S_VERSIONS, (KUBE_VERSION, K8S_VERSIONS)
+    # the charts' kubeVersion floor (>=1.29.0-0) up to the built minor, no gap
+    assert tuple(f"1.{m}.0" for m in range(29, int(minor) + 1)) == K8S_VERSIONS
+    # the installed kubernetes-validate ships every one of them (else it only warns)
+    shipped = set(all_versions())
+    assert [v for v in K8S_VERSIONS if v not in shipped] == []
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "x"}}
+    for version in K8S_VERSIONS:
+        # it answers with the schema version it used: that version's own, not a fallback
+        used = kubernetes_validate.validate(namespace, version, strict=True)
+        assert used == version.removesuffix(".0")
+
+
+def test_kubernetes_validate_is_pinned_to_the_built_minor() -> None:
+    from floe_checks.cluster.binaries import KUBE_VERSION
+
+    minor = ".".join(KUBE_VERSION.removeprefix("v").split(".")[:2])
+    pins = [
+        line
+        for line in (REPO / "constraints.txt").read_text().splitlines()
+        if line.startswith("kubernetes-validate==")
+    ]
+    assert pins == [f"kubernetes-validate=={minor}.0"]
+
+
+# -- the setup step's failures name the component, the command and the fix -------------------
+
+
+def _run_setup(
+    tmp_path: Path, pins: str, path_env: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    import os
+
+    pins_file = tmp_path / "pins"
+    pins_file.write_text(pins)
+    env = dict(os.environ, FLOE_CRDS_PINS=str(pins_file), XDG_CACHE_HOME=str(tmp_path / "cache"))
+    if path_env is not None:
+        env["PATH"] = path_env
+    return subprocess.run(
+        ["bash", str(SCRIPT)], capture_output=True, text=True, env=env, timeout=120, check=False
+    )
+
+
+SEALED = read_pins()[3]
+
+
+def test_setup_without_go_names_the_component_and_the_fix(tmp_path: Path) -> None:
+    line = f"{SEALED.project} {SEALED.version} {SEALED.module} {SEALED.path} {SEALED.sha256}\n"
+    result = _run_setup(tmp_path, line, path_env="/usr/bin:/bin")
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        "setup: crds: sealed-secrets v0.40.0 CRD bitnami.com_sealedsecrets.yaml failed: "
+        "go (not found on PATH)",
+        "setup: crds: fix: install Go >= 1.26 (the machine image ships /usr/local/go/bin/go; "
+        "add it to PATH)",
+    ]
+
+
+def test_setup_refuses_a_file_that_is_not_the_pinned_one(
+    tmp_path: Path, crd_files: list[Path]
+) -> None:
+    """crd_files: the module is in Go's cache already, so this needs no network."""
+    wrong = "0" * 64
+    line = f"{SEALED.project} {SEALED.version} {SEALED.module} {SEALED.path} {wrong}\n"
+    result = _run_setup(tmp_path, line)
+    assert result.returncode == 1
+    first, fix = result.stderr.splitlines()
+    assert first.startswith(
+        "setup: crds: sealed-secrets v0.40.0 CRD bitnami.com_sealedsecrets.yaml failed: sha256sum "
+    )
+    assert first.endswith("@v0.40.0/helm/sealed-secrets/crds/bitnami.com_sealedsecrets.yaml")
+    assert fix == (
+        f"setup: crds: fix: the file is not the pinned one (got {SEALED.sha256}); "
+        f"check the pin in {tmp_path / 'pins'}"
+    )
+    assert not (tmp_path / "cache" / "floe-checks" / "crds").exists()
