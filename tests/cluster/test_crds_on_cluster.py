@@ -450,7 +450,7 @@ def _run_setup(
     )
 
 
-SEALED = read_pins()[3]
+SEALED = next(pin for pin in read_pins() if pin.project == "sealed-secrets")
 
 
 def test_setup_without_go_names_the_component_and_the_fix(tmp_path: Path) -> None:
@@ -483,3 +483,37 @@ def test_setup_refuses_a_file_that_is_not_the_pinned_one(
         f"check the pin in {tmp_path / 'pins'}"
     )
     assert not (tmp_path / "cache" / "floe-checks" / "crds").exists()
+
+
+# -- the helper's own failures ----------------------------------------------------------------
+
+
+def test_find_crds_names_each_missing_or_changed_file_and_the_setup_step(tmp_path: Path) -> None:
+    first, second = read_pins()[:2]
+    pins = tmp_path / "pins"
+    pins.write_text(
+        "# two pins\n"
+        + "".join(
+            f"{p.project} {p.version} {p.module} {p.path} {p.sha256}\n" for p in (first, second)
+        )
+    )
+    changed = second.cached_path(tmp_path)
+    changed.parent.mkdir(parents=True)
+    changed.write_text("kind: CustomResourceDefinition\n")
+    with pytest.raises(PrerequisiteMissing) as caught:
+        find_crds(tmp_path, pins)
+    assert caught.value.message == (
+        f"operator CRDs not in the cache: external-secrets v0.16.2 "
+        f"({first.cached_path(tmp_path)}), external-secrets v0.16.2 ({changed}: sha256 is not "
+        f"the pinned one)"
+    )
+    assert caught.value.remediation == (
+        "run bash scripts/setup.d/71-crds.sh (needs Go and the Go module proxy once)"
+    )
+
+
+def test_a_malformed_pin_line_names_the_file_and_line(tmp_path: Path) -> None:
+    pins = tmp_path / "pins"
+    pins.write_text("# header\nargo-cd v3.5.7 github.com/argoproj/argo-cd/v3\n")
+    with pytest.raises(ValueError, match=r"pins:2: expected 'project version module path sha256'"):
+        read_pins(pins)
