@@ -32,7 +32,11 @@ from floe_checks.charts.render import ChartWorkspace
 from floe_checks.charts.wiring import run_pod_images
 from tests.charts.conftest import CHARTS, VARIANTS, Variant, image_refs, rendered
 
-pytestmark = [pytest.mark.charts, pytest.mark.requirement("007-FR-005")]
+pytestmark = [
+    pytest.mark.charts,
+    pytest.mark.requirement("007-FR-005"),
+    pytest.mark.evidence("rendered"),
+]
 
 R = "mirror.corp.test/platform"
 PROD_REGISTRY = "registry.floe.example.com"
