@@ -281,6 +281,11 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return [f"floe env: {env.describe()}", f"floe config: {resolved['config'].describe()}"]
 
 
+def requirement_ids(item: pytest.Item) -> list[str]:
+    """The requirement IDs of a test's ``requirement`` markers, in order, without repeats."""
+    return _requirement_ids(item)
+
+
 def _requirement_ids(item: pytest.Item) -> list[str]:
     ids: list[str] = []
     for mark in item.iter_markers("requirement"):
@@ -324,7 +329,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     (exit 1). A setup error is reported the same way with and without xdist.
     """
     problems = _marker_problems(item, registry_of(item.config))
-    evidence = item.stash.get(_EVIDENCE_KEY, None)
+    evidence = item_evidence(item)
     if isinstance(evidence, str):
         problems.append(evidence)
     if problems:
@@ -347,6 +352,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if ids and isinstance(evidence, Evidence):
             item.user_properties.append(("evidence", evidence.level))
             item.user_properties.append(("evidence_source", evidence.source))
+
+
+def item_evidence(item: pytest.Item) -> Evidence | str | None:
+    """A collected test's evidence level, or what is wrong with its marker (reported in its
+    setup); None before collection finished."""
+    return item.stash.get(_EVIDENCE_KEY, None)
 
 
 def _evidence(item: pytest.Item, required: bool) -> Evidence | str:

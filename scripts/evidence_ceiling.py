@@ -15,8 +15,8 @@ import sys
 
 import pytest
 
-from floe_checks.evidence import below, ordered, strongest
-from floe_checks.plugin import _EVIDENCE_KEY, Evidence, _requirement_ids
+from floe_checks.evidence import Evidence, below, ordered, strongest
+from floe_checks.plugin import item_evidence, requirement_ids
 from floe_checks.requirements import needs, registry
 
 
@@ -27,11 +27,11 @@ class Ceiling:
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         for item in session.items:
-            evidence = item.stash.get(_EVIDENCE_KEY, None)
+            evidence = item_evidence(item)
             if not isinstance(evidence, Evidence):
                 self.problems.append(f"{item.nodeid}: {evidence}")
                 continue
-            for rid in _requirement_ids(item):
+            for rid in requirement_ids(item):
                 self.levels.setdefault(rid, []).append(evidence.level)
 
 
