@@ -21,6 +21,7 @@ import os
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,7 @@ COMPONENTS = (
 
 
 def _event_time(event: dict[str, Any]) -> str:
-    """The latest time an event carries; RFC 3339 strings of one cluster sort as text."""
+    """The latest time an event carries, as the API server wrote it (RFC 3339)."""
     series = event.get("series") or {}
     return str(
         event.get("lastTimestamp")
@@ -46,6 +47,19 @@ def _event_time(event: dict[str, Any]) -> str:
         or event["metadata"].get("creationTimestamp")
         or ""
     )
+
+
+def _sort_key(event: dict[str, Any]) -> tuple[datetime, int]:
+    # parsed, not compared as text: "…:54.418Z" (eventTime, microseconds) sorts before
+    # "…:54Z" (lastTimestamp, seconds) as text, although it is later. Within one second, the
+    # resourceVersion (etcd's revision on a single-member etcd) keeps the order of writing.
+    text = _event_time(event)
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        when = datetime.min.replace(tzinfo=UTC)
+    version = str(event["metadata"].get("resourceVersion", ""))
+    return when, int(version) if version.isdigit() else 0
 
 
 def format_events(events: Sequence[dict[str, Any]]) -> str:
@@ -60,7 +74,7 @@ def format_events(events: Sequence[dict[str, Any]]) -> str:
     if not events:
         return "no events"
     lines = []
-    for event in sorted(events, key=lambda e: (_event_time(e), e["metadata"].get("name", ""))):
+    for event in sorted(events, key=_sort_key):
         obj = event.get("involvedObject", {})
         count = event.get("count") or (event.get("series") or {}).get("count") or 1
         lines.append(

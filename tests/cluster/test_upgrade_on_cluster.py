@@ -115,26 +115,31 @@ def workspace(helm: Helm, tmp_path_factory: pytest.TempPathFactory) -> ChartWork
     return prepare_workspace(tmp_path_factory.mktemp("upgrade") / "charts", helm=helm, offline=True)
 
 
-@pytest.fixture(scope="module")
-def volumes(kubectl: Kubectl) -> None:
+def create_volumes(kubectl: Kubectl, prefix: str, count: int) -> None:
     """Static PersistentVolumes for the Cube Store claims (this cluster has no provisioner)."""
     pvs = [
         {
             "apiVersion": "v1",
             "kind": "PersistentVolume",
-            "metadata": {"name": f"floe-upgrade-pv-{i}"},
+            "metadata": {"name": f"{prefix}-{i}"},
             "spec": {
                 "capacity": {"storage": "1Ti"},
                 "accessModes": ["ReadWriteOnce", "ReadWriteMany"],
                 "persistentVolumeReclaimPolicy": "Retain",
-                "hostPath": {"path": f"/nonexistent/floe-upgrade-pv-{i}"},
+                "hostPath": {"path": f"/nonexistent/{prefix}-{i}"},
             },
         }
-        for i in range(12)
+        for i in range(count)
     ]
     kubectl(
         "apply", "-f", "-", stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": pvs})
     )
+
+
+@pytest.fixture(scope="module")
+def volumes(kubectl: Kubectl) -> None:
+    # staging claims 3 (router + 2 workers), prod 4 (workers 0 and 1 keep theirs)
+    create_volumes(kubectl, "floe-upgrade-pv", 6)
 
 
 @pytest.fixture(scope="module")
@@ -148,15 +153,17 @@ def promoted_prod(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _namespace(kubectl: Kubectl, name: str) -> str:
+def restricted_namespace(kubectl: Kubectl, name: str) -> str:
+    """Create ``name`` enforcing the Pod Security Standard ``restricted``; returns it."""
     kubectl("create", "namespace", name)
     kubectl("label", "namespace", name, "pod-security.kubernetes.io/enforce=restricted")
     return name
 
 
-def _helm(
+def helm_cmd(
     workspace: ChartWorkspace, plane: ControlPlane, namespace: str, *args: str, check: bool = True
 ) -> str:
+    """helm ARGS in ``namespace`` of ``plane``: stdout; with ``check=False`` stderr (no raise)."""
     proc = workspace.helm.run(
         [*args, "-n", namespace, "--kubeconfig", str(plane.kubeconfig_path)], check=False
     )
@@ -166,12 +173,12 @@ def _helm(
 
 
 def _status(workspace: ChartWorkspace, plane: ControlPlane, namespace: str) -> tuple[int, str]:
-    status = json.loads(_helm(workspace, plane, namespace, "status", RELEASE, "-o", "json"))
+    status = json.loads(helm_cmd(workspace, plane, namespace, "status", RELEASE, "-o", "json"))
     return status["version"], status["info"]["status"]
 
 
 def _history(workspace: ChartWorkspace, plane: ControlPlane, ns: str) -> list[tuple[Any, ...]]:
-    rows = json.loads(_helm(workspace, plane, ns, "history", RELEASE, "-o", "json"))
+    rows = json.loads(helm_cmd(workspace, plane, ns, "history", RELEASE, "-o", "json"))
     return [(r["revision"], r["status"], r["description"]) for r in rows]
 
 
@@ -183,7 +190,7 @@ def test_promotion_dev_staging_prod_then_rollback_to_the_first_revision(
     kubectl: Kubectl,
     cluster_evidence: EvidenceWatch,
 ) -> None:
-    ns = cluster_evidence.watch(_namespace(kubectl, "promote"))
+    ns = cluster_evidence.watch(restricted_namespace(kubectl, "promote"))
     chart = str(workspace.chart_path("floe-runtime"))
     steps = [
         ("install", ENVIRONMENTS / "dev" / "values.yaml"),
@@ -194,7 +201,7 @@ def test_promotion_dev_staging_prod_then_rollback_to_the_first_revision(
     expected_by_revision: dict[int, dict[str, dict[str, Any]]] = {}
     for revision, (verb, values) in enumerate(steps, start=1):
         args = workspace.value_args("floe-runtime", [values])
-        _helm(workspace, floe_cluster, ns, verb, RELEASE, chart, *wait, *args)
+        helm_cmd(workspace, floe_cluster, ns, verb, RELEASE, chart, *wait, *args)
         assert _status(workspace, floe_cluster, ns) == (revision, "deployed")
         expected_by_revision[revision] = expected_workloads(values)
         assert observed_workloads(kubectl, ns) == expected_by_revision[revision], verb
@@ -214,7 +221,7 @@ def test_promotion_dev_staging_prod_then_rollback_to_the_first_revision(
     assert [len(expected_by_revision[r]) for r in (1, 2, 3)] == [1, 4, 4]
     assert expected_by_revision[2] != expected_by_revision[3]
 
-    _helm(workspace, floe_cluster, ns, "rollback", RELEASE, "1", *wait)
+    helm_cmd(workspace, floe_cluster, ns, "rollback", RELEASE, "1", *wait)
     assert _status(workspace, floe_cluster, ns) == (4, "deployed")
     # back to dev: one API replica with dev's resources; Cube Store and the worker are gone
     assert observed_workloads(kubectl, ns) == expected_by_revision[1]
@@ -237,21 +244,23 @@ def test_upgrade_that_changes_a_deployment_selector_is_refused_naming_the_field(
     kubectl: Kubectl,
     cluster_evidence: EvidenceWatch,
 ) -> None:
-    ns = cluster_evidence.watch(_namespace(kubectl, "immutable"))
+    ns = cluster_evidence.watch(restricted_namespace(kubectl, "immutable"))
     chart = str(workspace.chart_path("floe-runtime"))
     dev = ENVIRONMENTS / "dev" / "values.yaml"
     wait = ["--wait", "--timeout", "150s"]
     first = workspace.value_args("floe-runtime", [dev], [SELECTOR_CHANGE[0]])
-    _helm(workspace, floe_cluster, ns, "install", RELEASE, chart, *wait, *first)
+    helm_cmd(workspace, floe_cluster, ns, "install", RELEASE, chart, *wait, *first)
     second = workspace.value_args("floe-runtime", [dev], list(SELECTOR_CHANGE))
-    stderr = _helm(
+    stderr = helm_cmd(
         workspace, floe_cluster, ns, "upgrade", RELEASE, chart, *wait, *second, check=False
     )
-    assert (
+    # the API server's message, through helm: the object, the field path and "field is immutable"
+    assert stderr.strip().splitlines()[-1] == (
         'Error: UPGRADE FAILED: cannot patch "r-cube-api" with kind Deployment: '
         'Deployment.apps "r-cube-api" is invalid: spec.selector: Invalid value: '
-    ) in stderr
-    assert stderr.rstrip().endswith("field is immutable"), stderr
+        '{"matchLabels":{"app.kubernetes.io/component":"api","app.kubernetes.io/instance":"r",'
+        '"app.kubernetes.io/name":"cube-analytics"}}: field is immutable'
+    )
     assert _history(workspace, floe_cluster, ns)[-1][:2] == (2, "failed")
     selector = json.loads(
         kubectl(
