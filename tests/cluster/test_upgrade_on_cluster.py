@@ -138,8 +138,8 @@ def create_volumes(kubectl: Kubectl, prefix: str, count: int) -> None:
 
 @pytest.fixture(scope="module")
 def volumes(kubectl: Kubectl) -> None:
-    # staging claims 3 (router + 2 workers), prod 4 (workers 0 and 1 keep theirs)
-    create_volumes(kubectl, "floe-upgrade-pv", 6)
+    # promotion: staging claims 3 (router + 2 workers), prod 1 more; resize test: 3
+    create_volumes(kubectl, "floe-upgrade-pv", 9)
 
 
 @pytest.fixture(scope="module")
@@ -274,3 +274,48 @@ def test_upgrade_that_changes_a_deployment_selector_is_refused_naming_the_field(
             "app.kubernetes.io/component": "api",
         }
     }
+
+
+def test_upgrade_that_resizes_cube_store_volumes_is_refused_naming_the_field(
+    workspace: ChartWorkspace,
+    volumes: None,
+    floe_cluster: ControlPlane,
+    kubectl: Kubectl,
+    cluster_evidence: EvidenceWatch,
+) -> None:
+    """A bigger Cube Store disk (``cubestore.workers.dataSize``) changes the StatefulSet's
+    volumeClaimTemplates, which Kubernetes 1.37 still refuses to update."""
+    ns = cluster_evidence.watch(restricted_namespace(kubectl, "immutable-sts"))
+    chart = str(workspace.chart_path("floe-runtime"))
+    staging = ENVIRONMENTS / "staging" / "values.yaml"
+    wait = ["--wait", "--timeout", "150s"]
+    first = workspace.value_args("floe-runtime", [staging])
+    helm_cmd(workspace, floe_cluster, ns, "install", RELEASE, chart, *wait, *first)
+    resize = ["floe-cube.cubestore.workers.dataSize=20Gi"]
+    second = workspace.value_args("floe-runtime", [staging], resize)
+    stderr = helm_cmd(
+        workspace, floe_cluster, ns, "upgrade", RELEASE, chart, *wait, *second, check=False
+    )
+    refusal = (
+        'cannot patch "r-cube-cubestore-worker" with kind StatefulSet: StatefulSet.apps '
+        '"r-cube-cubestore-worker" is invalid: spec.volumeClaimTemplates: Invalid value: '
+        '[{"name":"data","Spec":{"AccessModes":["ReadWriteOnce"],"Selector":null,'
+        '"Resources":{"Limits":null,"Requests":{"storage":"20Gi"}},"VolumeName":"",'
+        '"StorageClassName":null,"VolumeMode":"Filesystem","DataSource":null,'
+        '"DataSourceRef":null,"VolumeAttributesClassName":null},"Status":{"Phase":"Pending",'
+        '"AccessModes":null,"Capacity":null,"Conditions":null,"AllocatedResources":null,'
+        '"AllocatedResourceStatuses":null,"CurrentVolumeAttributesClassName":null,'
+        '"ModifyVolumeStatus":null,"HealthStatus":null}}]: field is immutable'
+    )
+    assert stderr.strip().splitlines()[-1] == f"Error: UPGRADE FAILED: {refusal}"
+    assert _history(workspace, floe_cluster, ns) == [
+        (1, "deployed", "Install complete"),
+        (2, "failed", f'Upgrade "{RELEASE}" failed: {refusal}'),
+    ]
+    templates = json.loads(
+        kubectl(
+            "get", "statefulset", "r-cube-cubestore-worker", "-n", ns,
+            "-o", "jsonpath={.spec.volumeClaimTemplates[*].spec.resources.requests}",
+        ).stdout
+    )  # fmt: skip
+    assert templates == {"storage": "10Gi"}
