@@ -402,3 +402,43 @@ def test_expectations_read_through_a_rest_catalog_equal_the_sql_catalog(
     assert len(via_sql["Orders"]) > 100
     for cube in via_sql:
         assert sorted(map(repr, via_rest[cube])) == sorted(map(repr, via_sql[cube])), cube
+
+
+@pytest.mark.parametrize(
+    ("provider", "catalog", "reason"),
+    [
+        ("local", {"type": "sql", "uri": "sqlite:///c.db", "warehouse": "file:///w"}, None),
+        ("existing", {"type": "rest", "uri": "https://c", "credential": "id:s"}, None),
+        (
+            "kind",
+            {},
+            "the kind stack names no Iceberg catalog (StackEndpoints.catalog is empty), so "
+            "the raw layer the expectations come from cannot be read",
+        ),
+        (
+            "existing",
+            {"type": "rest", "uri": "https://c", "warehouse": "w"},
+            "the existing stack's REST catalog settings carry no OAuth2 credential "
+            "(StackEndpoints.catalog has no 'credential' or 'token'), so the raw tables "
+            "cannot be read",
+        ),
+    ],
+)
+def test_expectations_skip_only_where_no_catalog_can_be_read(
+    provider: str, catalog: dict[str, str], reason: str | None
+) -> None:
+    """Any catalog the endpoints fully describe is read (SQL or REST alike); a skip names
+    what the stack's endpoints lack."""
+    from pydantic import SecretStr
+
+    from e2e.conftest import catalog_skip_reason
+    from floe_checks.stack.base import StackEndpoints
+
+    stack = StackEndpoints(
+        provider=provider,
+        cube_url="http://127.0.0.1:1",
+        cube_api_secret=SecretStr("x"),
+        dagster_url="http://127.0.0.1:2",
+        catalog=catalog,
+    )
+    assert catalog_skip_reason(stack) == reason
