@@ -14,12 +14,13 @@ that compares exact numbers holds the same lock while it reads. The steps:
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
+from e2e.expected import RAW_TABLES, Row, cube_rows, read_raw
 from e2e.raw_facts import OrderTotals, load_catalog, order_totals, snapshots
 from floe_checks.clients.cube import CubeClient
 from floe_checks.clients.dagster import DagsterClient
@@ -67,13 +68,52 @@ def dagster(floe_stack: StackEndpoints) -> DagsterClient:
 
 @pytest.fixture(scope="session")
 def iceberg(floe_stack: StackEndpoints) -> Any:
-    """The raw layer's Iceberg catalog (the system of record the expectations come from)."""
-    if floe_stack.catalog.get("type") != "sql":
-        pytest.skip(
-            f"the {floe_stack.provider} stack exposes no local Iceberg catalog to compute "
-            "expectations from (only the local provider's SQL catalog is read here)"
-        )
+    """The raw layer's Iceberg catalog, the system of record the expectations come from, read
+    through the stack's own catalog settings (``StackEndpoints.catalog``: pyiceberg
+    properties, so a SQL catalog, or a REST catalog with its OAuth2 ``credential`` and S3
+    properties, alike)."""
+    reason = catalog_skip_reason(floe_stack)
+    if reason:
+        pytest.skip(reason)
     return load_catalog(floe_stack.catalog)
+
+
+def catalog_skip_reason(stack: StackEndpoints) -> str | None:
+    """Why the expectations cannot be read on this stack, or None when they can."""
+    props = stack.catalog
+    if not props.get("type"):
+        return (
+            f"the {stack.provider} stack names no Iceberg catalog (StackEndpoints.catalog is "
+            "empty), so the raw layer the expectations come from cannot be read"
+        )
+    if props["type"] == "rest" and not (props.get("credential") or props.get("token")):
+        return (
+            f"the {stack.provider} stack's REST catalog settings carry no OAuth2 credential "
+            "(StackEndpoints.catalog has no 'credential' or 'token'), so the raw tables "
+            "cannot be read"
+        )
+    return None
+
+
+@pytest.fixture(scope="session")
+def raw_cube_rows(iceberg: Any, namespace: str) -> Callable[[], dict[str, list[Row]]]:
+    """Returns the rows behind each cube as the raw layer says *now* (e2e/expected.py); the
+    tables are scanned again only when a snapshot changed since the last call."""
+    cache: dict[tuple[Any, ...], dict[str, list[Row]]] = {}
+
+    def current() -> dict[str, list[Row]]:
+        key = tuple(
+            getattr(
+                iceberg.load_table(f"{namespace}.{name}").current_snapshot(), "snapshot_id", None
+            )
+            for name in RAW_TABLES
+        )
+        if key not in cache:
+            cache.clear()
+            cache[key] = cube_rows(read_raw(iceberg, namespace))
+        return cache[key]
+
+    return current
 
 
 @pytest.fixture(scope="session")

@@ -43,6 +43,11 @@ DEMO_MODULE = "floe_demo.definitions"
 WAREHOUSE_DB = "floe"
 DAGSTER_DB = "dagster"
 MARTS_SCHEMA = "analytics"
+# Cube keeps its rollup tables here (CUBEJS_PRE_AGGREGATIONS_SCHEMA). Created before Cube
+# starts: Cube's refresh worker and a /pre-aggregations/jobs build each run
+# `CREATE SCHEMA IF NOT EXISTS`, and two of those at once on a missing schema fail one build
+# with `duplicate key value violates unique constraint "pg_namespace_nspname_index"`.
+PRE_AGGREGATIONS_SCHEMA = "floe_pre_aggregations"
 NAMESPACE = "raw"
 # Marker in the environment of every process the stack starts: the final sweep finds any
 # descendant that escaped its process group by it.
@@ -150,6 +155,7 @@ class LocalProvider:
             self._record(postgres.process)
             self._secrets.append(postgres.password)
             postgres.execute(f"CREATE DATABASE {DAGSTER_DB}", f"CREATE DATABASE {WAREHOUSE_DB}")
+            postgres.execute(f"CREATE SCHEMA {PRE_AGGREGATIONS_SCHEMA}", database=WAREHOUSE_DB)
             password = SecretStr(postgres.password)
 
             receiver_port = free_port()
@@ -217,8 +223,14 @@ class LocalProvider:
                 ),
                 api_secret=api_secret,
                 playground_secret=playground_secret,
+                pre_aggregations_schema=PRE_AGGREGATIONS_SCHEMA,
                 extra_env={MARKER_VAR: self.marker},
             )
+            # The warehouse's transaction counter just before Cube's process exists: the
+            # pre-aggregation schema's xmin must be below it (e2e checks the start order).
+            txid_before_cube = postgres.execute(
+                "SELECT pg_current_xact_id()", database=WAREHOUSE_DB
+            ).strip()
             try:
                 cube.start()
             finally:
@@ -250,6 +262,8 @@ class LocalProvider:
                 "schedule_cron": TEST_SCHEDULE,
                 "batch_orders": DEMO_SETTINGS["FLOE_DEMO_BATCH_ORDERS"],
                 "postgres_log": str(pg_dir / "postgres.log"),
+                "pre_aggregations_schema": PRE_AGGREGATIONS_SCHEMA,
+                "txid_before_cube": txid_before_cube,
             },
         )
 
