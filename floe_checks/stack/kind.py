@@ -746,9 +746,9 @@ def wait_for_rollout(kubeconfig: Path, namespace: str, *, timeout: float) -> lis
     """Wait until every Deployment and StatefulSet in ``namespace`` runs and every Job completed.
 
     pytest-helm-charts' waits do the waiting (``wait_for_deployments_to_run``,
-    ``wait_for_stateful_sets_to_run``, ``wait_for_jobs_to_complete``); this lists the objects
-    they wait for, shares one deadline among them and turns their bare ``TimeoutError`` into a
-    :class:`StackError` naming what was not ready.
+    ``wait_for_stateful_sets_to_run``); this lists the objects they wait for, shares one
+    deadline among them and turns their bare ``TimeoutError`` into a :class:`StackError` naming
+    what was not ready. Jobs are the exception, see :func:`wait_for_jobs`.
 
     Args:
         kubeconfig: the cluster's kubeconfig.
@@ -765,7 +765,6 @@ def wait_for_rollout(kubeconfig: Path, namespace: str, *, timeout: float) -> lis
     try:
         import pykube
         from pytest_helm_charts.k8s.deployment import wait_for_deployments_to_run
-        from pytest_helm_charts.k8s.job import wait_for_jobs_to_complete
         from pytest_helm_charts.k8s.stateful_set import wait_for_stateful_sets_to_run
     except ImportError as exc:
         raise PrerequisiteMissing(
@@ -779,7 +778,7 @@ def wait_for_rollout(kubeconfig: Path, namespace: str, *, timeout: float) -> lis
         for kind, api_type, wait in (
             ("Deployment", pykube.Deployment, wait_for_deployments_to_run),
             ("StatefulSet", pykube.StatefulSet, wait_for_stateful_sets_to_run),
-            ("Job", pykube.Job, wait_for_jobs_to_complete),
+            ("Job", pykube.Job, wait_for_jobs),
         ):
             names = sorted(o.name for o in api_type.objects(client, namespace=namespace))
             if not names:
@@ -796,3 +795,42 @@ def wait_for_rollout(kubeconfig: Path, namespace: str, *, timeout: float) -> lis
     finally:
         client.session.close()
     return waited
+
+
+def _job_condition(job: Any, kind: str) -> bool:
+    conditions = job.obj.get("status", {}).get("conditions", [])
+    return any(c.get("type") == kind and c.get("status") == "True" for c in conditions)
+
+
+def wait_for_jobs(
+    kube_client: Any, job_names: list[str], namespace: str, timeout_sec: int, missing_ok: bool
+) -> list[Any]:
+    """Block until every Job has the condition ``Complete``; a ``Failed`` one raises at once.
+
+    Ours, not pytest-helm-charts' ``wait_for_jobs_to_complete``: that one takes a Job as
+    complete only when its *first* condition is ``Complete``, but since Kubernetes 1.31 the Job
+    controller adds ``SuccessCriteriaMet`` first (on our v1.37 control plane a finished Job has
+    ``[SuccessCriteriaMet, Complete]``), so it waits until its timeout for a Job that is done.
+    It uses pytest-helm-charts' own polling (``wait_for_objects_condition``), only the
+    condition differs; a failed Job raises its ``ObjectStatusError`` without waiting.
+    """
+    import pykube
+    from pytest_helm_charts.errors import ObjectStatusError
+    from pytest_helm_charts.utils import wait_for_objects_condition
+
+    try:
+        jobs: list[Any] = wait_for_objects_condition(
+            kube_client,
+            pykube.Job,
+            job_names,
+            namespace,
+            lambda job: _job_condition(job, "Complete"),
+            timeout_sec,
+            missing_ok,
+            failure_condition_func=lambda job: _job_condition(job, "Failed"),
+        )
+    except ObjectStatusError as exc:
+        raise StackError(
+            f"a Job failed: {exc}", remediation="see the Job's pods and events"
+        ) from None
+    return jobs
