@@ -23,8 +23,10 @@ def _header(tmp_path: Path, *args: str, run: str = "--co", **env: str) -> list[s
     ``run=""`` runs it, which xdist needs; it does not distribute a collect-only run)."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "KUBECONFIG"))}
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", *([run] if run else []), "-p", "no:cacheprovider"]
-        + [f"--basetemp={tmp_path / 'bt'}", "tests/cluster/test_pki.py", *args],
+        [
+            *(sys.executable, "-m", "pytest", *([run] if run else []), "-p", "no:cacheprovider"),
+            *(f"--basetemp={tmp_path / 'bt'}", "tests/cluster/test_pki.py", *args),
+        ],
         cwd=REPO,
         env={**clean, **env},
         capture_output=True,
