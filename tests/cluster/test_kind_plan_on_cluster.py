@@ -30,7 +30,7 @@ import yaml
 from floe_checks.charts.helm import Helm, find_helm
 from floe_checks.cluster.binaries import ClusterBinaries
 from floe_checks.cluster.controlplane import ControlPlane
-from floe_checks.errors import PrerequisiteMissing
+from floe_checks.errors import PrerequisiteMissing, StackError
 from floe_checks.stack.kind import KindProvider, Step, wait_for_rollout
 from tests.charts.conftest import STANDIN, write_k8s_definitions
 
@@ -274,3 +274,32 @@ def test_stop_leaves_an_attached_cluster_alone(
     installed.provider.stop()
     kind_plane.check_alive()
     assert installed.provider.diagnostics() != {}
+
+
+def test_a_failing_step_raises_with_diagnostics_and_leaves_the_cluster(
+    installed: Installed,
+    kind_plane: ControlPlane,
+    standin_mirror: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A second install of the same release fails at ``helm install`` (the name is taken)."""
+    monkeypatch.setenv("FLOE_HELM_MIRROR", str(standin_mirror))
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    again = KindProvider(helm_timeout="60s")
+    with pytest.raises(StackError) as caught:
+        again.install_on_cluster(tmp_path / "again", kind_plane.kubeconfig_path)
+    message = str(caught.value)
+    assert message.splitlines()[0] == (
+        f"kind stack failed: `{find_helm()} install floe …` failed (1): Error: INSTALLATION "
+        "FAILED: cannot re-use a name that is still in use"
+    )
+    assert [ln for ln in message.splitlines() if ln.startswith("== ")][:2] == [
+        "== events",
+        "== describe pods",
+    ]
+    assert caught.value.remediation == (
+        "see the events, describe and logs above; the cluster was left as it is (it is not ours)"
+    )
+    kind_plane.check_alive()
