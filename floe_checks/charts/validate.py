@@ -14,7 +14,10 @@ from typing import Any
 
 from floe_checks.charts.objects import ref
 
-K8S_VERSIONS: tuple[str, ...] = ("1.29.0", "1.30.0", "1.31.0", "1.32.0", "1.33.0")
+# Every minor from our charts' floor (kubeVersion ">=1.29.0-0") up to the one the cluster tests
+# build and run (floe_checks.cluster.binaries.KUBE_VERSION, 1.37): tests/cluster/
+# test_crds_on_cluster.py fails when the built version is not among these.
+K8S_VERSIONS: tuple[str, ...] = tuple(f"1.{minor}.0" for minor in range(29, 38))
 
 
 def _require(obj: dict[str, Any], dotted: str) -> str | None:

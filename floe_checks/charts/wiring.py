@@ -358,15 +358,23 @@ def check_run_pod_references(
 
 
 def run_pod_images(objects: Iterable[dict[str, Any]]) -> list[str]:
-    """The images Dagster run pods will use: the launcher's job_image, else each code
-    location's own image (DAGSTER_CURRENT_IMAGE). Empty without a K8sRunLauncher."""
+    """The images Dagster run pods will use: each code location's own image
+    (``DAGSTER_CURRENT_IMAGE``, which the run's origin carries), else the launcher's
+    ``job_image``. Empty without a K8sRunLauncher.
+
+    dagster-k8s's K8sRunLauncher takes the origin's container image first and falls back to
+    ``job_image`` only for a location without one (the published chart's values.yaml says so of
+    ``runLauncher.config.k8sRunLauncher.image``: ignored when user code deployments are on).
+    """
     objects = list(objects)
     launcher = _k8s_run_launcher(objects)
     if launcher is None:
         return []
-    if launcher.get("job_image"):
-        return [str(launcher["job_image"])]
-    return [image for _, image, _ in _code_locations(objects)]
+    fallback = str(launcher.get("job_image") or "")
+    locations = [image or fallback for _, image, _ in _code_locations(objects)]
+    if not locations and fallback:
+        return [fallback]
+    return [image for image in locations if image]
 
 
 # --- Cube -------------------------------------------------------------------------------------

@@ -14,8 +14,9 @@ def register(subparsers: Any) -> None:
         help="merge JUnit files from several runs into one requirement matrix",
         description=(
             "Merge JUnit XML files (one per tox env or backend) into one traceability matrix: "
-            "requirement → run → outcome. A file's label comes from its name "
-            "(junit-duckdb.xml → duckdb) or from LABEL=PATH."
+            "requirement → run → outcome, with the strongest evidence level that passed, the "
+            "levels that only skipped and the level the registry says it needs. A file's label "
+            "comes from its name (junit-duckdb.xml → duckdb) or from LABEL=PATH."
         ),
     )
     parser.add_argument("junit", nargs="+", metavar="[LABEL=]PATH", help="JUnit XML files")
@@ -53,13 +54,16 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    from floe_checks.requirements import load_registry_file
+    from floe_checks.requirements import load_registry_entries
 
     try:
         user_titles: dict[str, str] | None = None
+        user_needs: dict[str, str] = {}
         for path in args.requirements:
-            user_titles = {**(user_titles or {}), **load_registry_file(path, "--requirements")}
-        data = compliance.merge(runs, user_titles)
+            entries = load_registry_entries(path, "--requirements")
+            user_titles = {**(user_titles or {}), **entries.titles}
+            user_needs.update(entries.needs)
+        data = compliance.merge(runs, user_titles, user_needs)
     except ConfigError as exc:
         print(f"floe report: {exc}", file=sys.stderr)
         return 2

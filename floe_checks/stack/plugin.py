@@ -271,6 +271,11 @@ def _teardown_at_exit(config: pytest.Config) -> None:
             shared.teardown()
 
 
+def stack_provider_name(config: pytest.Config) -> str:
+    """The provider chosen by --floe-stack / FLOE_STACK / ini floe_stack (default local)."""
+    return config.stash[_STACK_SETTING_KEY].value or "local"
+
+
 def make_provider(config: pytest.Config) -> StackProvider:
     """The provider chosen by --floe-stack / FLOE_STACK / ini floe_stack (default local)."""
     from floe_checks.plugin import selected_environment

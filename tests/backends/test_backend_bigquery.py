@@ -22,6 +22,8 @@ import pytest
 from tests.backends.demo_build import TABLES, Lake, check_marts, run_dbt, run_preflight
 from tests.preflight.cloud_emulators import BQ_PROJECT, Emulator, bigquery_server
 
+pytestmark = pytest.mark.evidence("emulator")
+
 __all__ = ["bigquery_server"]
 
 NO_ADAPTER = (

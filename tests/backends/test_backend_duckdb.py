@@ -11,6 +11,8 @@ import pytest
 
 from tests.backends.demo_build import Lake, check_marts, run_preflight
 
+pytestmark = pytest.mark.evidence("service")
+
 
 @pytest.mark.requirement("007-FR-015", "007-FR-016", "SC-007")
 def test_preflight_duckdb(small_lake: Lake, tmp_path: Path) -> None:

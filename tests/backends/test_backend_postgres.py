@@ -15,6 +15,8 @@ from floe_checks.servers.postgres import PostgresServer
 from tests.backends.demo_build import TABLES, Lake, check_marts, run_preflight
 from tests.preflight import local_servers
 
+pytestmark = pytest.mark.evidence("service")
+
 
 @pytest.fixture(scope="module")
 def postgres() -> Iterator[PostgresServer]:

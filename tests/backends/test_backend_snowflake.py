@@ -27,6 +27,8 @@ import pytest
 from tests.backends.demo_build import TABLES, Lake, check_marts, run_dbt, run_preflight
 from tests.preflight.cloud_emulators import Emulator, snowflake_server
 
+pytestmark = pytest.mark.evidence("emulator")
+
 __all__ = ["snowflake_server"]
 
 ACCOUNT = "floe"

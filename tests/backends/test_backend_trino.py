@@ -28,6 +28,8 @@ from floe_checks.plugin import selected_environment
 from floe_checks.results import Report
 from tests.backends.demo_build import DEMO_DIR, FLOE, run_dbt
 
+pytestmark = pytest.mark.evidence("environment")
+
 NO_ENV = (
     "FLOE_ENV is not set: no Trino server can run on this machine (it needs Java 21+ and a "
     "download), so the trino backend runs only against a real environment; set FLOE_ENV (and "

@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
+from floe_checks.charts import objects as k8s
 from floe_checks.charts.helm import REPO_ROOT, Helm, find_helm
 from floe_checks.charts.render import (
     DAGSTER_CHART_VERSION,
@@ -27,6 +29,7 @@ from floe_checks.charts.render import (
     prepare_workspace,
 )
 from floe_checks.charts.schemas import local_copy
+from floe_checks.charts.wiring import run_pod_images
 
 CHARTS = REPO_ROOT / "charts"
 STANDIN = Path(__file__).parent / "dagster_standin"
@@ -183,3 +186,24 @@ def rendered(ws: ChartWorkspace, variant: Variant) -> list[dict[str, Any]]:
     if key not in _RENDERS:
         _RENDERS[key] = ws.render(variant.chart, variant.files())
     return _RENDERS[key]
+
+
+def image_refs(objs: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """(where, image) for every image reference a release renders."""
+    refs: list[tuple[str, str]] = []
+    for w in k8s.workloads(objs):
+        for c in w.containers:
+            refs.append((f"{w.ref}/{c.name}", c.image))
+            for e in c.env:
+                if str(e.get("name", "")).endswith("_IMAGE") and "value" in e:
+                    refs.append((f"{w.ref}/{c.name} env {e['name']}", str(e["value"])))
+    for name, cm in k8s.by_kind(objs, "ConfigMap").items():
+        for key, value in (cm.get("data") or {}).items():
+            if key.endswith("_IMAGE"):
+                refs.append((f"ConfigMap/{name} {key}", str(value)))
+            if key == "dagster.yaml":
+                config = (yaml.safe_load(value).get("run_launcher") or {}).get("config") or {}
+                if "job_image" in config:
+                    refs.append((f"ConfigMap/{name} job_image", str(config["job_image"])))
+    refs += [("run pods", image) for image in run_pod_images(objs)]
+    return refs

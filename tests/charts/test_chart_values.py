@@ -16,7 +16,7 @@ from floe_checks.charts.render import ChartWorkspace
 from floe_checks.charts.wiring import check_configmap_mounted
 from tests.charts.conftest import BAD_VALUES, CHARTS, Variant, rendered
 
-pytestmark = pytest.mark.charts
+pytestmark = [pytest.mark.charts, pytest.mark.evidence("rendered")]
 
 SCHEMA_ERROR = "values don't meet the specifications of the schema(s) in the following chart(s)"
 

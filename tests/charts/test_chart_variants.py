@@ -1,4 +1,4 @@
-"""Every chart, every values variant: lint, render, validate for Kubernetes 1.29-1.33, and the
+"""Every chart, every values variant: lint, render, validate for Kubernetes 1.29-1.37, and the
 hardening and wiring rules, in both dependency modes available here (offline, and full through
 the mirror with the Dagster stand-in)."""
 
@@ -32,7 +32,11 @@ from tests.charts.conftest import (
     rendered,
 )
 
-pytestmark = [pytest.mark.charts, pytest.mark.requirement("SC-006")]
+pytestmark = [
+    pytest.mark.charts,
+    pytest.mark.requirement("SC-006"),
+    pytest.mark.evidence("rendered"),
+]
 
 
 def variant_id(variant: Variant) -> str:

@@ -17,7 +17,7 @@ from floe_checks.charts.wiring import (
     check_service_ports,
 )
 
-pytestmark = pytest.mark.charts
+pytestmark = [pytest.mark.charts, pytest.mark.evidence("static")]
 
 GOOD_CONTAINER: dict[str, Any] = {
     "name": "app",

@@ -14,7 +14,11 @@ from tests.charts.conftest import VARIANTS, Variant, rendered
 
 ENVIRONMENTS = REPO_ROOT / "examples" / "environments"
 
-pytestmark = [pytest.mark.charts, pytest.mark.requirement("007-FR-006")]
+pytestmark = [
+    pytest.mark.charts,
+    pytest.mark.requirement("007-FR-006"),
+    pytest.mark.evidence("rendered"),
+]
 
 
 def _env(obj: dict[str, Any]) -> dict[str, Any]:

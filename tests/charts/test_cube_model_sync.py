@@ -14,7 +14,11 @@ import pytest
 from floe_checks.charts.helm import REPO_ROOT
 from floe_checks.charts.render import ChartWorkspace
 
-pytestmark = [pytest.mark.charts, pytest.mark.requirement("007-FR-006")]
+pytestmark = [
+    pytest.mark.charts,
+    pytest.mark.requirement("007-FR-006"),
+    pytest.mark.evidence("rendered"),
+]
 
 SOURCE = REPO_ROOT / "demo" / "cube" / "model"
 COPY = REPO_ROOT / "charts" / "floe-cube" / "model"

@@ -11,7 +11,7 @@ from floe_checks.charts import objects as k8s
 from floe_checks.charts.render import ChartWorkspace
 from tests.charts.conftest import DAGSTER_VARIANTS, Variant, rendered
 
-pytestmark = pytest.mark.charts
+pytestmark = [pytest.mark.charts, pytest.mark.evidence("rendered")]
 
 NODE_CPU_MILLI = 2000  # a 2-vCPU runner; kind reserves nothing for the system by default
 # kind's own pods: kubeadm's static pods kube-apiserver 250m, kube-controller-manager 200m,

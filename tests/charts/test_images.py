@@ -16,7 +16,7 @@ import yaml
 from floe_checks.charts.helm import REPO_ROOT
 from floe_checks.charts.plaintext import plaintext_credentials
 
-pytestmark = pytest.mark.charts
+pytestmark = [pytest.mark.charts, pytest.mark.evidence("static")]
 
 DOCKER = REPO_ROOT / "docker"
 COMPOSE = DOCKER / "docker-compose.demo.yml"

@@ -6,7 +6,11 @@ import pytest
 
 from floe_checks.charts.plaintext import plaintext_credentials
 
-pytestmark = [pytest.mark.charts, pytest.mark.requirement("SC-004")]
+pytestmark = [
+    pytest.mark.charts,
+    pytest.mark.requirement("SC-004"),
+    pytest.mark.evidence("rendered"),
+]
 
 
 def test_credential_keys_with_literals_are_found() -> None:

@@ -18,7 +18,11 @@ from floe_checks.charts.hardening import check_hardening
 from floe_checks.charts.pss import check_pod_security
 from tests.charts.pss_fixtures import BAD, GOOD, C, container, mutated, pod_sc, sc, spec
 
-pytestmark = [pytest.mark.charts, pytest.mark.requirement("007-FR-006", "007-FR-010")]
+pytestmark = [
+    pytest.mark.charts,
+    pytest.mark.requirement("007-FR-006", "007-FR-010"),
+    pytest.mark.evidence("rendered"),
+]
 
 
 @pytest.mark.parametrize("case", sorted(BAD))

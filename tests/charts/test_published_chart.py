@@ -42,14 +42,20 @@ from tests.charts.conftest import (
     STANDIN,
     Variant,
     documented_secrets_for,
+    image_refs,
     rendered,
 )
 
-pytestmark = [pytest.mark.charts, pytest.mark.requirement("007-FR-005")]
+pytestmark = [
+    pytest.mark.charts,
+    pytest.mark.requirement("007-FR-005"),
+    pytest.mark.evidence("rendered"),
+]
 
 ENVIRONMENTS = REPO_ROOT / "examples" / "environments"
 ENVIRONMENT_FILES = sorted(ENVIRONMENTS.glob("*/values.yaml"))
 REGISTRY = "registry.floe.example.com"
+OTHER_REGISTRY = "mirror.corp.test/floe"
 # What the run pods of floe's code location reference, from launcher config and container context.
 EXPECTED_RUN_POD_REFS = [
     ("ConfigMap", "floe-compiled-artifacts"),
@@ -174,7 +180,8 @@ def test_prod_places_every_image_under_the_registry(standin_workspace: ChartWork
     ]
     # run pods (K8sRunLauncher, no job_image: the code location's image) are in the list
     assert run_pod_images(objs) == [f"{REGISTRY}/floe/floe-dagster:0.1.0"]
-    assert all(image.startswith(f"{REGISTRY}/") for image in images)
+    # and every other image reference (DAGSTER_CURRENT_IMAGE, DAGSTER_K8S_PIPELINE_RUN_IMAGE)
+    assert [r for r in image_refs(objs) if not r[1].startswith(f"{REGISTRY}/")] == []
 
 
 def test_a_run_launcher_image_is_held_to_the_registry_too(
@@ -186,7 +193,11 @@ def test_a_run_launcher_image_is_held_to_the_registry_too(
     objs = standin_workspace.render(
         "floe-runtime", prod, {f"{key}.repository": f"{REGISTRY}/floe/floe-runs", **pinned}
     )
-    assert run_pod_images(objs) == [f"{REGISTRY}/floe/floe-runs:0.1.0"]
+    # rendered as the launcher's job_image; run pods still take the code location's image
+    assert ("ConfigMap/floe-dagster-instance job_image", f"{REGISTRY}/floe/floe-runs:0.1.0") in (
+        image_refs(objs)
+    )
+    assert run_pod_images(objs) == [f"{REGISTRY}/floe/floe-dagster:0.1.0"]
     with pytest.raises(ChartError) as err:
         standin_workspace.render(
             "floe-runtime", prod, {f"{key}.repository": "docker.io/floe/floe-runs", **pinned}
@@ -342,6 +353,9 @@ def test_the_documented_air_gapped_install_works(
     }
     # The user's MIRROR, carried over: here the same directory on both sides.
     connected[0] = f"export MIRROR={mirror}"
+    # The user's registry: not the one values-prod.yaml spells, so the overlay must move all.
+    assert air_gapped[0] == f"export REGISTRY={REGISTRY}"
+    air_gapped[0] = f"export REGISTRY={OTHER_REGISTRY}"
     script = "\n".join(["set -euo pipefail", *connected, *air_gapped[:-2]])
     proc = subprocess.run(
         ["bash", "-c", script],
@@ -361,10 +375,21 @@ def test_the_documented_air_gapped_install_works(
         proc.stdout
     )
     assert archive_remote_documents(vendored) == []
-    # `helm template` wrote the release: prod, every image from the registry.
+    # `helm template` wrote the release: prod, every image from the user's registry.
     objs = [o for o in yaml.safe_load_all((work / "floe-prod.yaml").read_text()) if o]
     assert "Deployment/floe-dagster-user-deployments-floe-demo" in {k8s.ref(o) for o in objs}
-    assert [i for i in _all_images(objs) if not i.startswith(f"{REGISTRY}/")] == []
+    assert [r for r in image_refs(objs) if not r[1].startswith(f"{OTHER_REGISTRY}/")] == []
+    assert sorted(set(_all_images(objs))) == [
+        f"{OTHER_REGISTRY}/cubejs/cubestore:v1.7.43",
+        f"{OTHER_REGISTRY}/floe/floe-cube:0.1.0",
+        f"{OTHER_REGISTRY}/floe/floe-dagster:0.1.0",
+        f"{OTHER_REGISTRY}/library/busybox:1.28",
+        f"{OTHER_REGISTRY}/library/postgres:14.6",
+    ]
+    # the documented grep lists the same images
+    lines = proc.stdout.splitlines()
+    listed = sorted({ln.split(": ", 1)[1].strip('"') for ln in lines if ln.startswith("image: ")})
+    assert listed == sorted(set(_all_images(objs)))
 
 
 def test_the_schema_documents_command_lists_what_to_download(standin_mirror: Path) -> None:

@@ -127,10 +127,14 @@ def cluster_report_header(config: pytest.Config) -> list[str]:
     basetemp = config._tmp_path_factory.getbasetemp()  # type: ignore[attr-defined]
     distributed = config.pluginmanager.hasplugin("dsession")
     where = basetemp / "popen-gw*" if distributed else basetemp
+    # --dist loadgroup keeps the cluster tests in one worker (tests/conftest.py): one plane
+    share = ""
+    if distributed:
+        grouped = config.getoption("dist", default="no") == "loadgroup"
+        share = ", in the xdist worker that runs them" if grouped else ", one per xdist worker"
     line = (
         f"floe cluster: local control plane {KUBE_VERSION} (etcd {ETCD_VERSION}, kwok "
-        f"{KWOK_VERSION}{', one per xdist worker' if distributed else ''}), kubeconfig "
-        f"{where / CLUSTER_DIR / 'kubeconfig'}"
+        f"{KWOK_VERSION}{share}), kubeconfig {where / CLUSTER_DIR / 'kubeconfig'}"
     )
     ignored = [
         name

@@ -10,6 +10,8 @@ import pytest
 from floe_checks.cluster import binaries
 from floe_checks.errors import PrerequisiteMissing
 
+pytestmark = pytest.mark.evidence("static")
+
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / binaries.SETUP_STEP
 GO_MOD = ROOT / "tools" / "kube" / "go.mod"
@@ -38,6 +40,22 @@ def test_go_mod_requires_kubernetes_and_replaces_staging_with_the_same_minor() -
     assert len(replaces) == 31
     published = "v0." + binaries.KUBE_VERSION.removeprefix("v1.")
     assert {(old == new, version) for old, new, version in replaces} == {(True, published)}
+
+
+def test_kwok_is_a_tool_of_the_same_module_at_the_pinned_version() -> None:
+    """kwok builds in the same ``go build`` as the servers, against the same k8s.io packages."""
+    text = GO_MOD.read_text(encoding="utf-8")
+    assert re.findall(r"^\tsigs\.k8s\.io/kwok (\S+) // indirect$", text, re.MULTILINE) == [
+        binaries.KWOK_VERSION
+    ]
+    tools = re.search(r"^tool \(\n(.*?)^\)", text, re.MULTILINE | re.DOTALL)
+    assert tools is not None
+    assert tools.group(1).split() == [
+        "k8s.io/kubernetes/cmd/kube-apiserver",
+        "k8s.io/kubernetes/cmd/kube-controller-manager",
+        "k8s.io/kubernetes/cmd/kube-scheduler",
+        "sigs.k8s.io/kwok/cmd/kwok",
+    ]
 
 
 def test_missing_binaries_name_the_setup_step(tmp_path: Path) -> None:

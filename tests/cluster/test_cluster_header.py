@@ -46,11 +46,15 @@ def test_header_names_the_control_plane_and_its_kubeconfig(
     ]
 
 
-def test_header_under_xdist_names_each_workers_kubeconfig(
-    tmp_path: Path, cluster_binaries: object
+@pytest.mark.parametrize(
+    ("dist", "share"),
+    [("load", "one per xdist worker"), ("loadgroup", "in the xdist worker that runs them")],
+)
+def test_header_under_xdist_names_the_workers_kubeconfig(
+    tmp_path: Path, cluster_binaries: object, dist: str, share: str
 ) -> None:
-    assert _header(tmp_path, "-n", "2", run="") == [
-        f"floe cluster: {PLANE}, one per xdist worker), kubeconfig "
+    assert _header(tmp_path, "-n", "2", "--dist", dist, run="") == [
+        f"floe cluster: {PLANE}, {share}), kubeconfig "
         f"{tmp_path / 'bt' / 'popen-gw*' / 'floe-cluster' / 'kubeconfig'}"
     ]
 

@@ -11,6 +11,8 @@ from floe_demo.settings import DemoSettings, SettingsError
 
 from floe_checks.cli import main
 
+pytestmark = pytest.mark.evidence("static")
+
 
 @pytest.mark.requirement("007-FR-026a", "007-FR-030", "007-FR-028")
 def test_floe_demo_generate_appends_batches(

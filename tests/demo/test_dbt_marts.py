@@ -21,7 +21,10 @@ from floe_checks.servers.postgres import PostgresServer
 from tests.demo.conftest import Lake
 from tests.demo.expected_marts import ExpectedMarts, compute
 
-pytestmark = pytest.mark.requirement("007-FR-027c", "007-FR-027a", "007-FR-027b", "007-FR-028")
+pytestmark = [
+    pytest.mark.requirement("007-FR-027c", "007-FR-027a", "007-FR-027b", "007-FR-028"),
+    pytest.mark.evidence("service"),
+]
 
 Query = Callable[[str], list[tuple[Any, ...]]]
 

@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+pytestmark = pytest.mark.evidence("static")
+
 PROFILES = Path(__file__).resolve().parents[2] / "demo" / "profiles.yml"
 CREDENTIAL_KEYS = {"password", "user", "keyfile", "account", "credential", "role", "host"}
 

@@ -19,6 +19,8 @@ from floe_demo.settings import DemoSettings
 
 from floe_checks.servers.postgres import PostgresServer
 
+pytestmark = pytest.mark.evidence("service")
+
 Make = Callable[..., DemoSettings]
 
 

@@ -23,6 +23,8 @@ from floe_demo.generators.defects import NONE
 from floe_demo.generators.ecommerce import REGIONS, SCHEMAS, STATUSES
 from floe_demo.generators.intraday import MINUTE_CURVE
 
+pytestmark = pytest.mark.evidence("static")
+
 DAY = datetime(2026, 3, 2)  # a Monday, midnight UTC
 
 

@@ -16,7 +16,7 @@ from floe_demo.settings import DemoSettings
 
 from tests.preflight.local_servers import IcebergRestServer
 
-pytestmark = pytest.mark.requirement("007-FR-028")
+pytestmark = [pytest.mark.requirement("007-FR-028"), pytest.mark.evidence("service")]
 
 Make = Callable[..., DemoSettings]
 

@@ -11,6 +11,8 @@ from floe_demo.settings import DemoSettings
 
 from tests.demo.telemetry_receiver import telemetry_receiver
 
+pytestmark = pytest.mark.evidence("emulator")
+
 Make = Callable[..., DemoSettings]
 
 

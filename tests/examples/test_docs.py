@@ -27,7 +27,7 @@ from floe_checks.examples import (
     shown_commands,
 )
 
-pytestmark = pytest.mark.charts
+pytestmark = [pytest.mark.charts, pytest.mark.evidence("static")]
 
 COMPUTE_TARGETS = ("trino", "snowflake", "bigquery", "duckdb")
 DEPLOYMENT_VIEW = Path("docs/06-deployment-view.md")

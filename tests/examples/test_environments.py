@@ -19,7 +19,7 @@ import yaml
 
 from floe_checks.examples import ENVIRONMENTS
 
-pytestmark = pytest.mark.charts
+pytestmark = [pytest.mark.charts, pytest.mark.evidence("rendered")]
 
 ENV_DIR = Path("examples/environments")
 _PROMOTED = re.compile(r'^\s*tag: "([^"]+)" # promoted$', re.MULTILINE)

@@ -28,7 +28,7 @@ from floe_checks.examples import (
     yaml_problems,
 )
 
-pytestmark = pytest.mark.charts
+pytestmark = [pytest.mark.charts, pytest.mark.evidence("rendered")]
 
 EXPECTED_KINDS = {
     ("argoproj.io/v1alpha1", "Application"),

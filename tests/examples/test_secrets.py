@@ -34,7 +34,7 @@ from floe_checks.examples import (
     tracked_files,
 )
 
-pytestmark = pytest.mark.charts
+pytestmark = [pytest.mark.charts, pytest.mark.evidence("rendered")]
 
 SOPS_DIR = Path("examples/secrets/sops")
 SEALED = Path("examples/secrets/sealed-secrets/sealed-secrets.yaml")

@@ -9,6 +9,8 @@ import pytest
 
 from floe_checks.plugin import HEAVY_MODULES
 
+pytestmark = pytest.mark.evidence("static")
+
 
 @pytest.mark.requirement("SC-010")
 def test_plugin_import_pulls_no_heavy_module() -> None:

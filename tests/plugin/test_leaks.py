@@ -12,7 +12,10 @@ from xml.sax.saxutils import escape
 
 import pytest
 
-pytestmark = pytest.mark.requirement("FC-009", "SC-004", "007-FR-020")
+pytestmark = [
+    pytest.mark.requirement("FC-009", "SC-004", "007-FR-020"),
+    pytest.mark.evidence("static"),
+]
 
 # Canaries with the characters that encodings change: / + = & for URLs, " and \ for JSON.
 PG_PASSWORD = 'Pg-Canary/9"x\\y'  # pragma: allowlist secret

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.evidence("static")
+
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON_TREES = ["floe_checks", "demo/floe_demo", "tests", "e2e", "benchmarks"]
 

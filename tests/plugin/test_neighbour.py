@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-pytestmark = pytest.mark.requirement("FC-009", "007-FR-020")
+pytestmark = [pytest.mark.requirement("FC-009", "007-FR-020"), pytest.mark.evidence("static")]
 
 USER_SUITE = """\
 import pytest

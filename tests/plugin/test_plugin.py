@@ -11,7 +11,7 @@ import pytest
 
 from floe_checks.requirements import registry
 
-pytestmark = pytest.mark.requirement("SC-010")
+pytestmark = [pytest.mark.requirement("SC-010"), pytest.mark.evidence("static")]
 
 SECRET = "s3cr3t-Value-that-must-not-leak"  # pragma: allowlist secret
 
@@ -248,9 +248,15 @@ def test_junit_properties_under_xdist(pytester: pytest.Pytester) -> None:
     result = _run(pytester, "-n", "2", "--junitxml=r.xml", "test_req.py")
     result.assert_outcomes(passed=2, failed=1, skipped=1)
     cases = _testcases(pytester.path / "r.xml")
-    assert cases["test_compute"] == [("requirement", "007-FR-016")]
-    assert cases["test_storage"] == [("requirement", "007-FR-017"), ("requirement", "007-FR-020")]
-    assert cases["test_catalog"] == [("requirement", "007-FR-018")]
+    # no marker, no fixture that derives a level: "unstated", said so (issue 24)
+    unstated = [("evidence", "unstated"), ("evidence_source", "unstated")]
+    assert cases["test_compute"] == [("requirement", "007-FR-016"), *unstated]
+    assert cases["test_storage"] == [
+        ("requirement", "007-FR-017"),
+        ("requirement", "007-FR-020"),
+        *unstated,
+    ]
+    assert cases["test_catalog"] == [("requirement", "007-FR-018"), *unstated]
     assert cases["test_plain"] == []
 
 
@@ -263,18 +269,30 @@ def test_trace_matrix(pytester: pytest.Pytester) -> None:
     assert list(rows) == list(registry())  # every SPEC requirement, in order
     assert rows["007-FR-016"]["status"] == "passed"
     assert rows["007-FR-016"]["tests"] == [
-        {"nodeid": "test_req.py::test_compute", "outcome": "passed", "reason": ""}
+        {
+            "nodeid": "test_req.py::test_compute",
+            "outcome": "passed",
+            "reason": "",
+            "evidence": "unstated",
+        }
     ]
     assert rows["007-FR-017"]["status"] == "failed"
     assert rows["007-FR-020"]["tests"][0]["outcome"] == "failed"
     assert rows["007-FR-018"]["tests"] == [
-        {"nodeid": "test_req.py::test_catalog", "outcome": "skipped", "reason": "no catalog here"}
+        {
+            "nodeid": "test_req.py::test_catalog",
+            "outcome": "skipped",
+            "reason": "no catalog here",
+            "evidence": "unstated",
+        }
     ]
     untested = set(registry()) - {"007-FR-016", "007-FR-017", "007-FR-018", "007-FR-020"}
     assert set(data["summary"]["untested"]) == untested
     md = (pytester.path / "out" / "t.md").read_text(encoding="utf-8")
     assert (
-        "| 007-FR-016 | Compute connectivity (Trino, Snowflake, BigQuery, DuckDB) | passed |" in md
+        "| 007-FR-016 | Compute connectivity (Trino, Snowflake, BigQuery, DuckDB) | passed "
+        "| unstated (below service) | service | — | `test_req.py::test_compute` passed [unstated] |"
+        in md.splitlines()
     )
 
 

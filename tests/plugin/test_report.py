@@ -11,7 +11,7 @@ import pytest
 
 from floe_checks.requirements import registry
 
-pytestmark = pytest.mark.requirement("SC-007")
+pytestmark = [pytest.mark.requirement("SC-007"), pytest.mark.evidence("static")]
 
 TESTS = """\
 import os, pytest
@@ -63,10 +63,10 @@ def test_merge_two_backends(pytester: pytest.Pytester, monkeypatch: pytest.Monke
     assert rows["007-FR-019"]["runs"] == {"duckdb": "skipped", "trino": "passed"}
     assert rows["007-FR-001"]["runs"] == {"duckdb": "untested", "trino": "untested"}
     md = out_md.read_text(encoding="utf-8")
-    assert "| requirement | title | duckdb | trino |" in md
+    assert "| requirement | title | evidence | needs | skipped only | duckdb | trino |" in md
     assert (
         "| 007-FR-016 | Compute connectivity (Trino, Snowflake, BigQuery, DuckDB) "
-        "| passed | failed |" in md
+        "| unstated (below service) | service | — | passed | failed |" in md
     )
 
 
@@ -210,9 +210,9 @@ def test_html_report_is_one_self_contained_page(
     cells.feed(chrome("--dump-dom").stdout.decode())
     # The user's requirements only: none of our 50 SPEC IDs, which no run claims.
     assert cells.rows == [
-        ["requirement", "title", "duckdb", "trino"],
-        ["REQ-1", "Orders load nightly", "passed", "passed"],
-        ["REQ-2", "Refunds balance", "passed", "failed"],
+        ["requirement", "title", "evidence", "needs", "skipped only", "duckdb", "trino"],
+        ["REQ-1", "Orders load nightly", "unstated", "—", "—", "passed", "passed"],
+        ["REQ-2", "Refunds balance", "unstated", "—", "—", "passed", "failed"],
     ]
     assert cells.summary == "2 of 2 requirements proven by at least one run (2 runs)."
     shot = tmp_path / "shot.png"

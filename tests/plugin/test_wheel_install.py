@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.requirement("FC-009", "007-FR-015")
+pytestmark = [pytest.mark.requirement("FC-009", "007-FR-015"), pytest.mark.evidence("static")]
 
 REPO = Path(__file__).resolve().parents[2]
 

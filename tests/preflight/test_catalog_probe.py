@@ -13,7 +13,7 @@ from floe_checks.ports import free_port
 from floe_checks.preflight.runner import run_check
 from tests.preflight.conftest import Blackhole, IcebergRestServer
 
-pytestmark = pytest.mark.requirement("007-FR-018", "007-FR-020")
+pytestmark = [pytest.mark.requirement("007-FR-018", "007-FR-020"), pytest.mark.evidence("static")]
 
 CREDENTIALS_HINT = (
     "environments.test.catalog.client_id (${POLARIS_CLIENT_ID}), "

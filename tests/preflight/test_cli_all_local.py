@@ -38,6 +38,8 @@ from tests.preflight.cloud_emulators import (
 )
 from tests.preflight.conftest import IcebergRestServer, S3Server, TrinoServer
 
+pytestmark = pytest.mark.evidence("emulator")
+
 __all__ = ["azurite_server", "bigquery_server", "gcs_server", "snowflake_server"]
 
 FLOE = Path(sys.executable).parent / "floe"

@@ -13,7 +13,7 @@ from floe_checks.preflight.runner import run_check
 from floe_checks.tokens import hs256_token
 from tests.preflight.conftest import Blackhole, CubeServer
 
-pytestmark = pytest.mark.requirement("007-FR-020")
+pytestmark = [pytest.mark.requirement("007-FR-020"), pytest.mark.evidence("static")]
 
 CUBE_TEST_KEY = "a-cube-api-secret-of-32-bytes-min"  # RFC 7518: 32+ bytes for HS256
 

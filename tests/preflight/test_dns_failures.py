@@ -10,7 +10,7 @@ import pytest
 from floe_checks.config import Section
 from floe_checks.preflight.runner import run_check
 
-pytestmark = pytest.mark.requirement("007-FR-020", "SC-003")
+pytestmark = [pytest.mark.requirement("007-FR-020", "SC-003"), pytest.mark.evidence("static")]
 
 HOST = "floe-no-such-host.invalid"
 

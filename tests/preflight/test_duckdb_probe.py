@@ -14,7 +14,7 @@ duckdb = pytest.importorskip(
     "duckdb", reason="the DuckDB probe tests need the duckdb extra: pip install -e '.[duckdb]'"
 )
 
-pytestmark = pytest.mark.requirement("007-FR-016", "007-FR-020")
+pytestmark = [pytest.mark.requirement("007-FR-016", "007-FR-020"), pytest.mark.evidence("service")]
 
 
 def _section(load_section: Callable[..., Section], **raw: object) -> Section:

@@ -15,7 +15,7 @@ import pytest
 
 from floe_checks.servers.postgres import PostgresServer
 
-pytestmark = pytest.mark.requirement("FC-009", "007-FR-020")
+pytestmark = [pytest.mark.requirement("FC-009", "007-FR-020"), pytest.mark.evidence("service")]
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "extending.md"
 BIN = Path(sys.executable).parent
@@ -87,6 +87,9 @@ def test_example_error_lands_in_table_json_and_junit(
     props = [(p.get("name"), p.get("value")) for p in case.iter("property")]
     assert props == [
         ("requirement", "REQ-101"),
+        # floe_postgres reaches the selected environment through floe_section (issue 24)
+        ("evidence", "environment"),
+        ("evidence_source", "fixture floe_section"),
         ("service", "custom"),
         ("backend", "dagster-storage"),
         ("status", "error"),

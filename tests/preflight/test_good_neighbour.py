@@ -22,7 +22,10 @@ from floe_checks.preflight.scrub import Scrubber, secret_forms
 from floe_checks.results import CheckResult
 from tests.preflight.conftest import Blackhole, S3Server
 
-pytestmark = pytest.mark.requirement("FC-009", "007-FR-015", "007-FR-020")
+pytestmark = [
+    pytest.mark.requirement("FC-009", "007-FR-015", "007-FR-020"),
+    pytest.mark.evidence("static"),
+]
 
 BIN = Path(sys.executable).parent
 ACCESS_KEY_ID = "AKIAFLOECANARY7777"  # pragma: allowlist secret

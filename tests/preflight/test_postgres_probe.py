@@ -13,7 +13,7 @@ from floe_checks.preflight.runner import run_check
 from floe_checks.servers.postgres import PostgresServer
 from tests.preflight.conftest import Blackhole
 
-pytestmark = pytest.mark.requirement("007-FR-019", "007-FR-020")
+pytestmark = [pytest.mark.requirement("007-FR-019", "007-FR-020"), pytest.mark.evidence("static")]
 
 APP_PASSWORD = secrets.token_urlsafe(12)
 RO_PASSWORD = secrets.token_urlsafe(12)

@@ -28,7 +28,10 @@ from tests.preflight.conftest import (
     TrinoServer,
 )
 
-pytestmark = pytest.mark.requirement("007-FR-015", "007-FR-020", "SC-003")
+pytestmark = [
+    pytest.mark.requirement("007-FR-015", "007-FR-020", "SC-003"),
+    pytest.mark.evidence("service"),
+]
 
 BIN = Path(sys.executable).parent
 REPORT_KEYS = {"timestamp", "overall_status", "duration_ms", "environment", "checks"}

@@ -19,6 +19,8 @@ from tests.preflight.cloud_emulators import (
 )
 from tests.preflight.conftest import Blackhole
 
+pytestmark = pytest.mark.evidence("static")
+
 __all__ = ["bigquery_server"]
 
 TIMEOUT = 2.0

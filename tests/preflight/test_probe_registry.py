@@ -9,6 +9,8 @@ import pytest
 from floe_checks.probes import PROBES, load_probe
 from floe_checks.results import Service
 
+pytestmark = pytest.mark.evidence("static")
+
 
 @pytest.mark.parametrize(("service", "backend"), sorted(PROBES))
 def test_each_probe_has_its_service_and_a_check(service: str, backend: str) -> None:

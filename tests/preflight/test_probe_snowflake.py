@@ -14,6 +14,8 @@ from floe_checks.probes import snowflake
 from tests.preflight.cloud_emulators import Emulator, section, snowflake_server
 from tests.preflight.conftest import Blackhole
 
+pytestmark = pytest.mark.evidence("static")
+
 __all__ = ["snowflake_server"]
 
 PASSWORD = "fs-test-password-3b1f"  # pragma: allowlist secret (throwaway, for the emulator)

@@ -16,7 +16,7 @@ from floe_checks.failures import failure
 from floe_checks.preflight import runner
 from floe_checks.results import Service
 
-pytestmark = pytest.mark.requirement("007-FR-020")
+pytestmark = [pytest.mark.requirement("007-FR-020"), pytest.mark.evidence("static")]
 
 SECRET = "s3cr3t-value-that-must-not-leak"  # pragma: allowlist secret
 

@@ -13,7 +13,7 @@ from floe_checks.ports import free_port
 from floe_checks.preflight.runner import run_check
 from tests.preflight.conftest import Blackhole, S3Server
 
-pytestmark = pytest.mark.requirement("007-FR-017", "007-FR-020")
+pytestmark = [pytest.mark.requirement("007-FR-017", "007-FR-020"), pytest.mark.evidence("static")]
 
 BUCKET = "floe-lake"
 ENV_REFS = {

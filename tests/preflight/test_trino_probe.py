@@ -18,6 +18,7 @@ pytestmark = [
     pytest.mark.requirement("007-FR-016", "007-FR-020"),
     # The stand-in's certificate is self-signed, so the sections say verify: false.
     pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning"),
+    pytest.mark.evidence("static"),
 ]
 
 

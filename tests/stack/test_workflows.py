@@ -32,6 +32,8 @@ from filelock import FileLock
 
 from floe_checks.stack.kind import KIND_VERSION, NODE_IMAGE
 
+pytestmark = pytest.mark.evidence("static")
+
 REPO = Path(__file__).resolve().parents[2]
 WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.yml"))
 CI = REPO / ".github" / "workflows" / "ci.yml"

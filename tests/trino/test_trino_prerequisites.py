@@ -12,7 +12,7 @@ import pytest
 from floe_checks.errors import PrerequisiteMissing
 from floe_checks.servers import trino as trino_server
 
-pytestmark = pytest.mark.requirement("007-FR-016", "007-FR-020")
+pytestmark = [pytest.mark.requirement("007-FR-016", "007-FR-020"), pytest.mark.evidence("static")]
 
 
 def _java_home(root: Path, modules: str) -> Path:

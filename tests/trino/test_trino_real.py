@@ -14,7 +14,7 @@ from floe_checks.ports import free_port
 from floe_checks.preflight.runner import run_check
 from floe_checks.servers.trino import TrinoServer
 
-pytestmark = pytest.mark.requirement("007-FR-016", "007-FR-020")
+pytestmark = [pytest.mark.requirement("007-FR-016", "007-FR-020"), pytest.mark.evidence("static")]
 
 
 def _section(load_section: Callable[..., Section], port: int, **extra: object) -> Section:

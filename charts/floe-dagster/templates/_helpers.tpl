@@ -84,6 +84,7 @@ typed again under `dagster:`. This check fails the render, naming each field, wh
 {{- if $registry -}}
 {{- $images := list (dict "where" "dagster.dagsterWebserver.image.repository" "value" (($d.dagsterWebserver | default dict).image | default dict).repository) -}}
 {{- $images = append $images (dict "where" "dagster.dagsterDaemon.image.repository" "value" (($d.dagsterDaemon | default dict).image | default dict).repository) -}}
+{{- $images = append $images (dict "where" "dagster.pipelineRun.image.repository" "value" (($d.pipelineRun | default dict).image | default dict).repository) -}}
 {{- range $i, $dep := $ud.deployments | default list -}}
 {{- $images = append $images (dict "where" (printf "dagster.dagster-user-deployments.deployments[%d].image.repository" $i) "value" $dep.image.repository) -}}
 {{- end -}}
@@ -103,7 +104,11 @@ typed again under `dagster:`. This check fails the render, naming each field, wh
 {{- end -}}
 {{- end -}}
 {{- if $errors -}}
-{{- fail (printf "\nfloe-dagster: the `dagster:` values disagree with floe's own settings (Helm cannot derive a dependency's values, so they are typed twice; docs/charts.md \"Names typed twice\"):\n  - %s" (join "\n  - " $errors)) -}}
+{{- $fix := "" -}}
+{{- if $registry -}}
+{{- $fix = printf "\nTo put every image under %s, pass the overlay `python -m floe_checks.charts registry-values --registry %s -f <your values files>` writes as the last -f (docs/charts.md \"One image registry\")." $registry $registry -}}
+{{- end -}}
+{{- fail (printf "\nfloe-dagster: the `dagster:` values disagree with floe's own settings (Helm cannot derive a dependency's values, so they are typed twice; docs/charts.md \"Names typed twice\"):\n  - %s%s" (join "\n  - " $errors) $fix) -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}
