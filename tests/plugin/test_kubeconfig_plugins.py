@@ -18,7 +18,7 @@ import pytest
 
 from tests.plugin.test_wheel_install import WheelVenv, wheel_venv  # noqa: F401 - the fixture
 
-pytestmark = pytest.mark.requirement("FC-009")
+pytestmark = [pytest.mark.requirement("FC-009"), pytest.mark.evidence("static")]
 
 # pytest's own message when a second plugin adds an option whose dest is taken (pytest 9).
 CLASH = (
