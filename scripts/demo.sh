@@ -6,4 +6,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 # --floe-require-stack: a stack that cannot start is an error here, never a run of skips.
-exec .venv/bin/python -m pytest e2e -n auto --floe-require-stack "$@"
+exec .venv/bin/python -m pytest e2e -n auto -p no:pytest-kind --floe-require-stack "$@"

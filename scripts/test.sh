@@ -8,5 +8,5 @@ mkdir -p reports
 # --floe-require-stack: the local end-to-end run must really run; a stack that cannot start fails
 # the run instead of turning every e2e test into a skip. --dist loadgroup: the cluster tests
 # share one control plane in one worker (tests/conftest.py says why).
-exec .venv/bin/python -m pytest -n auto --dist loadgroup --floe-require-stack --junitxml=reports/junit.xml \
+exec .venv/bin/python -m pytest -n auto --dist loadgroup -p no:pytest-kind --floe-require-stack --junitxml=reports/junit.xml \
   --floe-trace=reports/trace.json "$@"

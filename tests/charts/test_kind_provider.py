@@ -75,6 +75,7 @@ class FakeCommands:
         self.interrupt = interrupt
         self.answers = {"version": kind_version, **(answers or {})}
         self.calls: list[list[str]] = []
+        self.rollouts: list[tuple[str, str, float]] = []
         self.envs: list[dict[str, str] | None] = []
         self.applied: list[tuple[str, str, int]] = []  # (kind, name, file mode) of kubectl apply
         self.servers: dict[str, list[http.server.HTTPServer]] = {}
@@ -142,8 +143,17 @@ def _flag(argv: Sequence[str], name: str) -> str:
 
 
 def provider(binaries: set[str], runner: FakeCommands | None = None, **kw: Any) -> KindProvider:
+    runner = runner or FakeCommands()
+    recorder = runner
+
+    def rollout(kubeconfig: Path, namespace: str, timeout: float) -> None:
+        """Records the rollout wait (pytest-helm-charts' waits need an API server: they run
+        for real in tests/cluster/test_kind_plan_on_cluster.py)."""
+        recorder.rollouts.append((str(kubeconfig), namespace, timeout))
+
+    kw.setdefault("rollout_waiter", rollout)
     return KindProvider(
-        runner=runner or FakeCommands(),
+        runner=runner,
         which=lambda name: f"{BIN}/{name}" if name in binaries else None,
         **kw,
     )
@@ -278,6 +288,7 @@ def test_the_command_sequence_from_cluster_to_release(tmp_path: Path) -> None:
                 "--config",
                 str(tmp_path / "kind-config.yaml"),
             ),
+            docker=True,
         ),
         Step(
             "build Dagster image",
@@ -290,6 +301,7 @@ def test_the_command_sequence_from_cluster_to_release(tmp_path: Path) -> None:
                 DAGSTER_IMAGE,
                 "/repo",
             ),
+            docker=True,
         ),
         Step(
             "build Cube image",
@@ -302,14 +314,17 @@ def test_the_command_sequence_from_cluster_to_release(tmp_path: Path) -> None:
                 CUBE_IMAGE,
                 "/repo",
             ),
+            docker=True,
         ),
         Step(
             "load Dagster image",
             (f"{BIN}/kind", "load", "docker-image", "--name=c1", DAGSTER_IMAGE),
+            docker=True,
         ),
         Step(
             "load Cube image",
             (f"{BIN}/kind", "load", "docker-image", "--name=c1", CUBE_IMAGE),
+            docker=True,
         ),
         Step("create namespace and demo Secrets", (), "secrets"),
         Step(
@@ -331,7 +346,8 @@ def test_the_command_sequence_from_cluster_to_release(tmp_path: Path) -> None:
             ),
             "helm",
         ),
-        Step("wait for Dagster and Cube on their NodePorts", (), "wait"),
+        Step("wait for the workloads in floe", (), "rollout"),
+        Step("wait for Dagster and Cube on their NodePorts", (), "wait", docker=True),
     ]
 
 
@@ -382,6 +398,8 @@ def test_a_full_start_and_stop(tmp_path: Path, commands: FakeCommands) -> None:
     p = provider(ALL_TOOLS, commands, prepare_charts=prepared(tmp_path), repo_root=Path("/repo"))
     endpoints = p.start(tmp_path / "work")
     assert _kinds(commands.calls) == PREREQS + PLAN
+    # after helm install --wait: the rollout waits, on the kind cluster's kubeconfig
+    assert commands.rollouts == [(str(tmp_path / "work" / "kubeconfig"), "floe", 300.0)]
     config = yaml.safe_load((tmp_path / "work" / "kind-config.yaml").read_text())
     dagster_port, cube_port = (m["hostPort"] for m in config["nodes"][0]["extraPortMappings"])
     assert dagster_port != cube_port

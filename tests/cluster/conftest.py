@@ -1,6 +1,14 @@
 """Fixtures of the cluster tests: one real control plane per test session (per xdist worker).
 
 Skips, naming the setup step, when the binaries are not built; there is no fake API server.
+
+pytest-helm-charts (the e2e extra) drives the cluster too: its ``kube_config`` fixture is
+overridden here to return the control plane's admin kubeconfig, so its ``kube_cluster`` (a
+pykube client) and its waits (``wait_for_deployments_to_run``, ``wait_for_stateful_sets_to_run``,
+``wait_for_jobs_to_complete``) work on it. Its own ``kube_config`` would read ``--kubeconfig`` or
+``$KUBECONFIG``, which may name a user's real cluster: the cluster tests never touch that.
+:func:`cluster_report_header` (hooked in ``tests/conftest.py``) names the cluster and kubeconfig
+a run uses.
 """
 
 from __future__ import annotations
@@ -13,9 +21,19 @@ from pathlib import Path
 import pytest
 
 from floe_checks.charts.helm import Helm, find_helm
-from floe_checks.cluster.binaries import ClusterBinaries, find_binaries
+from floe_checks.cluster.binaries import (
+    ETCD_VERSION,
+    KUBE_VERSION,
+    KWOK_VERSION,
+    ClusterBinaries,
+    find_binaries,
+)
 from floe_checks.cluster.controlplane import ControlPlane
 from floe_checks.errors import PrerequisiteMissing
+
+# The session's control plane lives at <basetemp>/floe-cluster (per xdist worker: <basetemp> is
+# the worker's own), so the report header can name its kubeconfig before it starts.
+CLUSTER_DIR = "floe-cluster"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -36,7 +54,9 @@ def cluster_binaries() -> ClusterBinaries:
 def floe_cluster(
     cluster_binaries: ClusterBinaries, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ControlPlane]:
-    plane = ControlPlane(tmp_path_factory.mktemp("cluster"), nodes=2, binaries=cluster_binaries)
+    workdir = tmp_path_factory.getbasetemp() / CLUSTER_DIR
+    workdir.mkdir()
+    plane = ControlPlane(workdir, nodes=2, binaries=cluster_binaries)
     with plane:
         yield plane
         plane.check_alive()
@@ -85,3 +105,45 @@ def helm(floe_cluster: ControlPlane, tmp_path_factory: pytest.TempPathFactory) -
     except PrerequisiteMissing as exc:
         pytest.skip(f"{exc} — {exc.remediation}")
     return Helm(binary, home=tmp_path_factory.mktemp("helm-home"))
+
+
+@pytest.fixture(scope="module")
+def kube_config(floe_cluster: ControlPlane) -> str:
+    """pytest-helm-charts' ``kube_config``: the control plane's admin kubeconfig.
+
+    Overrides the plugin's fixture of the same name (which reads ``--kubeconfig`` or
+    ``$KUBECONFIG``), so its ``kube_cluster`` talks to this control plane and nothing else.
+    """
+    return str(floe_cluster.kubeconfig_path)
+
+
+def cluster_report_header(config: pytest.Config) -> list[str]:
+    """The report header line naming the cluster and kubeconfig this run's cluster tests use."""
+    try:
+        find_binaries()
+    except PrerequisiteMissing as exc:
+        return [f"floe cluster: none, tests marked cluster skip ({exc})"]
+    # the same basetemp the fixtures get; xdist gives each worker <basetemp>/<worker id>
+    basetemp = config._tmp_path_factory.getbasetemp()  # type: ignore[attr-defined]
+    distributed = config.pluginmanager.hasplugin("dsession")
+    where = basetemp / "popen-gw*" if distributed else basetemp
+    # --dist loadgroup keeps the cluster tests in one worker (tests/conftest.py): one plane
+    share = ""
+    if distributed:
+        grouped = config.getoption("dist", default="no") == "loadgroup"
+        share = ", in the xdist worker that runs them" if grouped else ", one per xdist worker"
+    line = (
+        f"floe cluster: local control plane {KUBE_VERSION} (etcd {ETCD_VERSION}, kwok "
+        f"{KWOK_VERSION}{share}), kubeconfig {where / CLUSTER_DIR / 'kubeconfig'}"
+    )
+    ignored = [
+        name
+        for name, value in (
+            ("--kubeconfig", config.getoption("kubeconfig", default=None)),
+            ("$KUBECONFIG", os.environ.get("KUBECONFIG")),
+        )
+        if value
+    ]
+    if ignored:
+        line += f" ({' and '.join(ignored)} not used by the cluster tests)"
+    return [line]

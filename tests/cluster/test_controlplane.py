@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -146,11 +147,14 @@ def test_pod_security_admission_rejects_a_privileged_pod(kubectl: Kubectl) -> No
 
 
 def test_compliant_deployment_becomes_ready_on_kwok_nodes(
-    kubectl: Kubectl, floe_cluster: ControlPlane
+    kubectl: Kubectl, floe_cluster: ControlPlane, kube_cluster: Any
 ) -> None:
+    from pytest_helm_charts.k8s.deployment import wait_for_deployments_to_run
+
     kubectl("apply", "-f", "-", stdin=RESTRICTED_NS)
     kubectl("apply", "-f", "-", stdin=COMPLIANT_DEPLOYMENT)
-    kubectl("rollout", "status", "-n", "restricted-demo", "deployment/web", "--timeout=60s")
+    # pytest-helm-charts' wait, through its kube_cluster (pointed at this control plane)
+    wait_for_deployments_to_run(kube_cluster.kube_client, ["web"], "restricted-demo", 60)
     deployment = json.loads(
         kubectl("get", "deployment", "web", "-n", "restricted-demo", "-o", "json").stdout
     )

@@ -269,3 +269,45 @@ def test_compliance_job_reports_with_the_core_install(tmp_path: Path) -> None:
         proc = subprocess.run(expanded, cwd=tmp_path, capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert (tmp_path / "reports" / "matrix.md").read_text().count("SC-006") == 1
+
+
+# -- pytest-kind's plugin is blocked everywhere we start pytest ---------------------------------
+
+BLOCK = ("-p", "no:pytest-kind")
+
+
+def _blocks(words: list[str]) -> bool:
+    return any(tuple(words[i : i + 2]) == BLOCK for i in range(len(words) - 1))
+
+
+def test_every_pytest_we_start_blocks_pytest_kinds_plugin() -> None:
+    """pytest-kind and pytest-helm-charts both register --kubeconfig (docs/kind.md): each
+    place that starts pytest says ``-p no:pytest-kind``, not only pytest.ini (read by all)."""
+    import configparser
+
+    ini = configparser.ConfigParser()
+    ini.read(REPO / "pytest.ini")
+    found = {"pytest.ini": _blocks(ini["pytest"]["addopts"].split())}
+    for script in ("test.sh", "demo.sh"):
+        lines = (REPO / "scripts" / script).read_text().splitlines()
+        (line,) = [ln for ln in lines if "-m pytest" in ln]
+        found[f"scripts/{script}"] = _blocks(line.split())
+    tox = (REPO / "tox.ini").read_text().splitlines()
+    for n, line in enumerate(tox, 1):
+        words = line.split()
+        if words[:1] != ["#"] and ("pytest" in words[:3] or "commands = pytest" in line):
+            found[f"tox.ini:{n}"] = _blocks(words)
+    for name, job in _jobs().items():
+        for run in _runs(job):
+            words = shlex.split(run)
+            if any(w.endswith("/pytest") or w == "pytest" for w in words):
+                found[f"ci.yml {name}"] = _blocks(words)
+    assert found == {
+        "pytest.ini": True,
+        "scripts/test.sh": True,
+        "scripts/demo.sh": True,
+        **{k: True for k in found if k.startswith("tox.ini:")},
+        "ci.yml charts": True,
+        "ci.yml e2e-kind": True,
+    }
+    assert len([k for k in found if k.startswith("tox.ini:")]) == 4
