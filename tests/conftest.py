@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -57,16 +58,33 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return cluster_report_header(config)
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups (its hook has no order of its own)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Every test that needs the local control plane runs in one xdist group.
+# test folders whose tests run in one pytest-xdist worker each (scripts/test.sh: --dist loadgroup)
+XDIST_GROUPS = {"tests/cluster/": "floe-cluster", "tests/images/": "floe-images"}
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """With ``--dist loadgroup``, every test of a folder in ``XDIST_GROUPS`` runs in one worker.
 
     One control plane per run, not one per worker: a plane is three Go servers, etcd and kwok
     (about 1 GB of memory and a core while it settles), and on our 2-core machines a second one
-    slows every other test more than the cluster tests gain by running in parallel. The group
-    takes effect with ``--dist loadgroup`` (scripts/test.sh passes it); the other tests are
-    still spread over all workers.
+    slows every other test more than the cluster tests gain by running in parallel. The same
+    holds for the image builds (podman). The other tests are still spread over all workers.
+
+    Why not ``@pytest.mark.xdist_group``: pytest-xdist 3.8.0 (the newest) groups by appending
+    ``@group`` to ``item._nodeid``, which pytest 9.2 no longer reads (``Node.nodeid`` comes from
+    ``_id``), so the marker silently does nothing and grouped tests are spread over every worker
+    (checked: a module of six grouped tests ran on gw0 and gw1). Grouping by folder in the
+    controller's own scheduler does not depend on that.
     """
-    for item in items:
-        if item.get_closest_marker("cluster"):
-            item.add_marker(pytest.mark.xdist_group("floe-cluster"))
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    class FolderGroups(LoadGroupScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            for prefix, group in XDIST_GROUPS.items():
+                if nodeid.startswith(prefix):
+                    return group
+            return str(super()._split_scope(nodeid))
+
+    return FolderGroups(config, log)
