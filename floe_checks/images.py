@@ -29,6 +29,10 @@ BASE_SUITE = "bookworm"
 BASE_PACKAGES = "python3.11,python3.11-venv,python3-pip,python-is-python3,ca-certificates,libpq5"
 BASE_REPOSITORY = "localhost/floe-base-python"
 DAGSTER_REPOSITORY = "localhost/floe-dagster"
+NODE_PACKAGES = "nodejs,ca-certificates"
+NODE_BASE_REPOSITORY = "localhost/floe-base-node"
+CUBE_BASE_REPOSITORY = "localhost/floe-cube-base-local"
+CUBE_REPOSITORY = "localhost/floe-cube"
 # What docker/Dockerfile.dagster installs besides the project's `demo` extra.
 DAGSTER_EXTRA_REQUIREMENTS = ("dagster-k8s==0.29.27",)
 # The project's build backend (pyproject.toml [build-system]): pip builds floe-checks inside
@@ -291,8 +295,22 @@ def stage_context(repo: Path, dest: Path, planted: Mapping[str, str]) -> Path:
 
 
 def dagster_image_key(repo: Path, wheelhouse: Path, base: str) -> str:
-    """Tag of the Dagster image: a hash of the build context, the wheelhouse and the base."""
-    sources = tree_hash([repo], repo)
+    """Tag of the Dagster image: a hash of what the build reads, the wheelhouse and the base.
+
+    Only the files .dockerignore lets through (and the Dockerfile) count: an edit to a test
+    does not rebuild the image.
+    """
+    sources = tree_hash(
+        [
+            repo / "docker" / "Dockerfile.dagster",
+            repo / ".dockerignore",
+            repo / "pyproject.toml",
+            repo / "README.md",
+            repo / "floe_checks",
+            repo / "demo",
+        ],
+        repo,
+    )
     listing = (wheelhouse / ".complete").read_text()
     return hashlib.sha256(f"{sources}\0{listing}\0{base}".encode()).hexdigest()[:16]
 
@@ -330,5 +348,91 @@ def build_dagster_image(podman: Podman, repo: Path, wheelhouse: Path) -> tuple[s
         ref,
         str(repo),
         timeout=3600,
+    )
+    return ref, True
+
+
+def node_base_key() -> str:
+    """The Node base image's cache key: suite plus a hash of its package list."""
+    digest = hashlib.sha256(NODE_PACKAGES.encode()).hexdigest()[:12]
+    return f"{BASE_SUITE}-{digest}"
+
+
+def build_cube_image(podman: Podman, repo: Path, node_modules: Path) -> tuple[str, bool]:
+    """Build docker/Dockerfile.cube, unchanged, on a local base running Cube 0.33.65.
+
+    docker/Dockerfile.cube-base-local (on the debootstrap Node base, ``node_modules`` from the
+    host's ``npm ci`` mounted in) is tagged in *our* store as the ``cubejs/cube`` reference the
+    Dockerfile names, so ``--pull=never`` builds its layers on it. That tag never leaves the
+    cache folder's store; the resulting image is tagged ``localhost/floe-cube:KEY``.
+
+    Raises:
+        ImageError: the Node base tarball is missing or a build failed.
+    """
+    node_ref = f"{NODE_BASE_REPOSITORY}:{node_base_key()}"
+    if not podman.image_exists(node_ref):
+        tarball = podman.cache / f"base-node-{node_base_key()}.tar.gz"
+        if not tarball.is_file():
+            raise ImageError(
+                f"Node base image tarball {tarball} not found; run scripts/setup.d/50-podman.sh"
+            )
+        podman.run("import", str(tarball), node_ref)
+    if not (node_modules / "@cubejs-backend" / "server").is_dir():
+        raise ImageError(
+            f"{node_modules} has no @cubejs-backend/server; run scripts/setup.d/40-cube.sh"
+        )
+    dockerfile = repo / "docker" / "Dockerfile.cube"
+    from_line = next(
+        line.split()[1] for line in dockerfile.read_text().splitlines() if line.startswith("FROM ")
+    )
+    key = hashlib.sha256(
+        "\0".join(
+            [
+                tree_hash(
+                    [
+                        dockerfile,
+                        repo / "docker" / "Dockerfile.cube-base-local",
+                        repo / "demo" / "cube" / "package-lock.json",
+                        repo / "demo" / "cube" / "model",
+                        repo / ".dockerignore",
+                    ],
+                    repo,
+                ),
+                node_ref,
+            ]
+        ).encode()
+    ).hexdigest()[:16]
+    ref = f"{CUBE_REPOSITORY}:{key}"
+    if podman.image_exists(ref):
+        return ref, False
+    base_ref = f"{CUBE_BASE_REPOSITORY}:{key}"
+    podman.run(
+        "build",
+        "--pull=never",
+        "--network",
+        "none",
+        "--build-arg",
+        f"NODE_IMAGE={node_ref}",
+        "--volume",
+        f"{node_modules}:/npm-modules:ro",
+        "--file",
+        str(repo / "docker" / "Dockerfile.cube-base-local"),
+        "--tag",
+        base_ref,
+        str(repo),
+        timeout=1800,
+    )
+    podman.run("tag", base_ref, from_line)
+    podman.run(
+        "build",
+        "--pull=never",
+        "--network",
+        "none",
+        "--file",
+        str(dockerfile),
+        "--tag",
+        ref,
+        str(repo),
+        timeout=1800,
     )
     return ref, True

@@ -9,4 +9,9 @@ FLOE_IMAGES_CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/floe-checks/images"
 # The tarball's name carries the suite and a hash of the package list: a change builds a new one.
 FLOE_BASE_KEY="$FLOE_BASE_SUITE-$(printf '%s' "$FLOE_BASE_PACKAGES" | sha256sum | cut -c1-12)"
 FLOE_BASE_TARBALL="$FLOE_IMAGES_CACHE/base-python-$FLOE_BASE_KEY.tar.gz"
+# The Node base for the Cube image (Debian's nodejs 18; Cube 0.33.65 comes from npm).
+FLOE_NODE_PACKAGES=nodejs,ca-certificates
+FLOE_NODE_KEY="$FLOE_BASE_SUITE-$(printf '%s' "$FLOE_NODE_PACKAGES" | sha256sum | cut -c1-12)"
+FLOE_NODE_TARBALL="$FLOE_IMAGES_CACHE/base-node-$FLOE_NODE_KEY.tar.gz"
 export FLOE_BASE_SUITE FLOE_BASE_PACKAGES FLOE_IMAGES_CACHE FLOE_BASE_KEY FLOE_BASE_TARBALL
+export FLOE_NODE_PACKAGES FLOE_NODE_KEY FLOE_NODE_TARBALL

@@ -26,23 +26,30 @@ if [ "${#need[@]}" -gt 0 ]; then
 fi
 
 mkdir -p "$FLOE_IMAGES_CACHE"
-if [ -s "$FLOE_BASE_TARBALL" ]; then
-  echo "setup: base image tarball $FLOE_BASE_TARBALL (cached)"
-  exit 0
-fi
-started=$(date +%s)
-root=$(mktemp -d "$FLOE_IMAGES_CACHE/rootfs.XXXXXX")
-trap 'rm -rf "$root" "$FLOE_BASE_TARBALL.tmp"' EXIT
-# debootstrap prints a line per package: keep its log for a failure only.
-if ! nice -n 10 debootstrap --variant=minbase --include="$FLOE_BASE_PACKAGES" \
-  "$FLOE_BASE_SUITE" "$root" > "$root.log" 2>&1; then
-  tail -30 "$root.log" >&2
-  echo "setup: debootstrap $FLOE_BASE_SUITE failed (log above); tests/images/ need it" >&2
-  exit 1
-fi
-rm -f "$root.log"
-# apt's package lists and caches are not part of an image.
-rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
-tar -C "$root" -c . | gzip -1 > "$FLOE_BASE_TARBALL.tmp"
-mv "$FLOE_BASE_TARBALL.tmp" "$FLOE_BASE_TARBALL"
-echo "setup: base image tarball built in $(( $(date +%s) - started )) s at $FLOE_BASE_TARBALL"
+# base_tarball TARBALL PACKAGES: debootstrap --variant=minbase with PACKAGES, tarred, once.
+base_tarball() {
+  local tarball=$1 packages=$2 started root
+  if [ -s "$tarball" ]; then
+    echo "setup: base image tarball $tarball (cached)"
+    return 0
+  fi
+  started=$(date +%s)
+  root=$(mktemp -d "$FLOE_IMAGES_CACHE/rootfs.XXXXXX")
+  # debootstrap prints a line per package: keep its log for a failure only.
+  if ! nice -n 10 debootstrap --variant=minbase --include="$packages" \
+    "$FLOE_BASE_SUITE" "$root" > "$root.log" 2>&1; then
+    tail -30 "$root.log" >&2
+    rm -rf "$root" "$root.log"
+    echo "setup: debootstrap $FLOE_BASE_SUITE --include=$packages failed (log above); tests/images/ need it" >&2
+    return 1
+  fi
+  rm -f "$root.log"
+  # apt's package lists and caches are not part of an image.
+  rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
+  tar -C "$root" -c . | gzip -1 > "$tarball.tmp"
+  mv "$tarball.tmp" "$tarball"
+  rm -rf "$root"
+  echo "setup: base image tarball built in $(( $(date +%s) - started )) s at $tarball"
+}
+base_tarball "$FLOE_BASE_TARBALL" "$FLOE_BASE_PACKAGES"
+base_tarball "$FLOE_NODE_TARBALL" "$FLOE_NODE_PACKAGES"
