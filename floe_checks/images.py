@@ -205,6 +205,20 @@ class Podman:
         return ref
 
 
+def prune_old(podman: Podman, repository: str, keep: str) -> list[str]:
+    """Remove every tag of ``repository`` but ``keep``, then dangling layers.
+
+    Each content change builds a new tag (~1.2 GB for Dagster): without this the cache
+    folder's store would grow with every edit. Returns the references removed.
+    """
+    listing = podman.run("images", "--format", "{{.Repository}}:{{.Tag}}", repository)
+    old = sorted({ref for ref in listing.stdout.split() if ref != keep})
+    if old:
+        podman.run("rmi", "--force", *old, check=False)
+    podman.run("image", "prune", "--force", check=False)
+    return old
+
+
 def _failure(cmd: Sequence[str], code: int, output: str) -> str:
     tail = "\n".join(output.strip().splitlines()[-25:])
     return f"`{' '.join(cmd)}` exited {code}:\n{tail}"
@@ -349,6 +363,7 @@ def build_dagster_image(podman: Podman, repo: Path, wheelhouse: Path) -> tuple[s
         str(repo),
         timeout=3600,
     )
+    prune_old(podman, DAGSTER_REPOSITORY, ref)
     return ref, True
 
 
@@ -435,4 +450,6 @@ def build_cube_image(podman: Podman, repo: Path, node_modules: Path) -> tuple[st
         str(repo),
         timeout=1800,
     )
+    prune_old(podman, CUBE_REPOSITORY, ref)
+    prune_old(podman, CUBE_BASE_REPOSITORY, base_ref)
     return ref, True

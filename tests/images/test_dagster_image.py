@@ -78,6 +78,7 @@ def scan(root: Path) -> list[str]:
     return sorted(hits)
 
 
+@pytest.mark.evidence("static")
 def test_the_scan_finds_the_planted_canaries(tmp_path: Path) -> None:
     """Positive control for the image scan: the same scan over a staged context finds them."""
     context = images.stage_context(REPO_ROOT, tmp_path / "context", PLANTED)
