@@ -14,7 +14,6 @@ values. kwok runs no container: the images are never pulled (docs/cluster.md).
 
 from __future__ import annotations
 
-import copy
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +22,7 @@ import pytest
 import yaml
 
 from floe_checks.charts.helm import Helm
+from floe_checks.charts.registry import merge_values
 from floe_checks.charts.render import ChartWorkspace, prepare_workspace
 from floe_checks.cluster.controlplane import ControlPlane
 from tests.cluster.conftest import Kubectl
@@ -39,17 +39,6 @@ RELEASE = "r"
 PROMOTED_TAG = "0.2.0"
 
 
-def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    """Helm's coalescing of two values maps: maps merge key by key, anything else replaces."""
-    out = copy.deepcopy(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
-
-
 def _load(path: Path) -> dict[str, Any]:
     data: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     return data
@@ -58,8 +47,8 @@ def _load(path: Path) -> dict[str, Any]:
 def expected_workloads(env_file: Path) -> dict[str, dict[str, Any]]:
     """{"deployment/<name>": {replicas, image, resources}, "statefulset/<name>": {replicas}}
     of floe-runtime with ``env_file``, computed from the values files only."""
-    cube = merge(
-        merge(
+    cube = merge_values(
+        merge_values(
             _load(REPO / "charts" / "floe-cube" / "values.yaml"),
             _load(REPO / "charts" / "floe-runtime" / "values.yaml").get("floe-cube", {}),
         ),
