@@ -1,0 +1,211 @@
+"""GitOps for real (FC-003): Flux's own controllers reconcile our examples from loopback git.
+
+source-controller, kustomize-controller and helm-controller are the real Flux binaries, built
+from their Go modules by scripts/build-control-plane.sh (:mod:`floe_checks.cluster.flux`), with
+the CRDs of the same module versions. The git server is Debian's ``git http-backend`` behind a
+small CGI bridge (:mod:`floe_checks.cluster.gitserver`), serving a bare clone of this
+repository whose ``main`` is the commit under test. The examples are applied as users copy them;
+only the GitRepository's URL is pointed at the loopback server, by a patch of the test's own
+Kustomization (the files under ``examples/`` stay as they are).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from floe_checks.cluster.controlplane import ControlPlane
+from floe_checks.cluster.flux import (
+    NAMESPACE,
+    FluxControllers,
+    crd_files,
+    find_controllers,
+)
+from floe_checks.errors import PrerequisiteMissing
+from floe_checks.ports import free_port, is_listening
+from floe_checks.servers.process import ManagedProcess
+from tests.cluster.conftest import Kubectl
+
+pytestmark = [pytest.mark.cluster, pytest.mark.requirement("FC-003")]
+
+REPO = Path(__file__).resolve().parents[2]
+FLUX_EXAMPLES = REPO / "examples" / "gitops" / "flux"
+BRANCH = "main"
+SOURCE = "floe-checks"  # the GitRepository's name in examples/gitops/flux/gitrepository.yaml
+
+
+def _git(*args: str, cwd: Path) -> str:
+    result = subprocess.run(
+        ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, f"git {' '.join(args)} failed in {cwd}:\n{result.stderr}"
+    return result.stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def git_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """(clone URL, commit SHA of its ``main``): a bare clone of this checkout on loopback HTTP."""
+    if shutil.which("git") is None:
+        pytest.skip("git not on PATH — apt-get install git")
+    if not (REPO / ".git").exists():
+        pytest.skip(f"{REPO} is not a git checkout: there is no commit to serve")
+    root = tmp_path_factory.mktemp("git-root")
+    bare = root / "floe-checks.git"
+    _git("clone", "--quiet", "--bare", str(REPO), str(bare), cwd=root)
+    # the commit under test, not whatever main is in the origin: the examples track `main`
+    head = _git("rev-parse", "HEAD", cwd=REPO)
+    _git("update-ref", f"refs/heads/{BRANCH}", head, cwd=bare)
+    _git("symbolic-ref", "HEAD", f"refs/heads/{BRANCH}", cwd=bare)
+    port = free_port()
+    server = ManagedProcess(
+        name="git-http",
+        argv=[
+            sys.executable,
+            "-m",
+            "floe_checks.cluster.gitserver",
+            "--root",
+            str(root),
+            "--port",
+            str(port),
+        ],
+        log_path=root.parent / "git-http.log",
+        cwd=REPO,
+    )
+    server.start()
+    try:
+        server.wait_ready(lambda: is_listening(port), timeout=60)
+        yield f"http://127.0.0.1:{port}/floe-checks.git", head
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def flux(
+    floe_cluster: ControlPlane, kubectl: Kubectl, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[FluxControllers]:
+    """The three controllers running against the session control plane, with their CRDs."""
+    try:
+        binaries = find_controllers()
+        crds = crd_files()
+    except PrerequisiteMissing as exc:
+        pytest.skip(f"{exc} — {exc.remediation}")
+    # server-side: the HelmRelease CRD is larger than a client-side apply's annotation allows
+    args = ["apply", "--server-side", "--force-conflicts", "--field-manager=floe-checks"]
+    for path in crds:
+        args += ["-f", str(path)]
+    kubectl(*args, timeout=180)
+    names = [yaml.safe_load(p.read_text(encoding="utf-8"))["metadata"]["name"] for p in crds]
+    kubectl("wait", "--for=condition=Established", "--timeout=120s", *[f"crd/{n}" for n in names])
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}}
+    kubectl("apply", "-f", "-", stdin=json.dumps(namespace))
+    controllers = FluxControllers(
+        tmp_path_factory.mktemp("flux"), floe_cluster.kubeconfig_path, binaries
+    )
+    with controllers:
+        yield controllers
+        controllers.check_alive()
+    # stopped by PID: no controller may outlive the module
+    assert [p.alive() for p in controllers.processes] == []
+
+
+def _condition(obj: dict[str, Any], kind: str = "Ready") -> dict[str, Any]:
+    for cond in obj.get("status", {}).get("conditions", []):
+        if cond["type"] == kind:
+            return dict(cond)
+    return {}
+
+
+def _wait_ready(
+    kubectl: Kubectl, flux: FluxControllers, resource: str, timeout: float = 180
+) -> dict[str, Any]:
+    """Poll ``resource`` in flux-system until Ready=True; fail with its last status otherwise."""
+    deadline = time.monotonic() + timeout
+    obj: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        flux.check_alive()
+        got = kubectl("get", "-n", NAMESPACE, resource, "-o", "json", check=False)
+        if got.returncode == 0:
+            obj = json.loads(got.stdout)
+            ready = _condition(obj)
+            if ready.get("status") == "True" and obj["status"].get("observedGeneration") == obj[
+                "metadata"
+            ].get("generation"):
+                return obj
+        time.sleep(1)
+    pytest.fail(
+        f"{resource} not Ready after {timeout:.0f} s; status:\n"
+        + json.dumps(obj.get("status"), indent=1)
+    )
+
+
+def _example(name: str) -> list[dict[str, Any]]:
+    text = (FLUX_EXAMPLES / name).read_text(encoding="utf-8")
+    return [doc for doc in yaml.safe_load_all(text) if doc]
+
+
+def test_git_repository_becomes_ready_with_the_served_commit(
+    kubectl: Kubectl, flux: FluxControllers, git_server: tuple[str, str]
+) -> None:
+    url, sha = git_server
+    (repo,) = _example("gitrepository.yaml")
+    assert repo["metadata"]["name"] == SOURCE
+    repo["spec"]["url"] = url
+    kubectl("apply", "-f", "-", stdin=json.dumps(repo))
+    obj = _wait_ready(kubectl, flux, f"gitrepository/{SOURCE}")
+    assert obj["status"]["artifact"]["revision"] == f"{BRANCH}@sha1:{sha}"
+    assert _condition(obj)["reason"] == "Succeeded"
+    assert _condition(obj)["message"] == f"stored artifact for revision '{BRANCH}@sha1:{sha}'"
+
+
+def test_kustomization_of_the_flux_example_applies_it_from_the_served_commit(
+    kubectl: Kubectl, flux: FluxControllers, git_server: tuple[str, str]
+) -> None:
+    """What ``flux create kustomization floe --path ./examples/gitops/flux`` sets up.
+
+    The example's own GitRepository (URL a placeholder) is pointed at the loopback server by a
+    patch in this Kustomization: the applied object must keep the loopback URL, or the source
+    would switch to github.com and never be Ready here.
+    """
+    url, sha = git_server
+    kustomization = {
+        "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+        "kind": "Kustomization",
+        "metadata": {"name": "floe", "namespace": NAMESPACE},
+        "spec": {
+            "interval": "10m",
+            "path": "./examples/gitops/flux",
+            "prune": True,
+            "sourceRef": {"kind": "GitRepository", "name": SOURCE},
+            "patches": [
+                {
+                    "target": {"kind": "GitRepository", "name": SOURCE},
+                    "patch": json.dumps([{"op": "replace", "path": "/spec/url", "value": url}]),
+                }
+            ],
+        },
+    }
+    kubectl("apply", "-f", "-", stdin=json.dumps(kustomization))
+    obj = _wait_ready(kubectl, flux, "kustomization/floe")
+    assert obj["status"]["lastAppliedRevision"] == f"{BRANCH}@sha1:{sha}"
+    # the objects of examples/gitops/flux/kustomization.yaml's resources, read from the files
+    expected = sorted(
+        f"{doc['metadata']['namespace']}_{doc['metadata']['name']}_"
+        f"{doc['apiVersion'].split('/')[0]}_{doc['kind']}"
+        for name in ("gitrepository.yaml", "kustomizations.yaml")
+        for doc in _example(name)
+    )
+    assert sorted(entry["id"] for entry in obj["status"]["inventory"]["entries"]) == expected
+    applied = json.loads(
+        kubectl("get", "-n", NAMESPACE, f"gitrepository/{SOURCE}", "-o", "json").stdout
+    )
+    assert applied["spec"]["url"] == url
+    assert applied["status"]["artifact"]["revision"] == f"{BRANCH}@sha1:{sha}"
