@@ -24,6 +24,7 @@ import pytest
 import yaml
 
 from floe_checks.cluster.controlplane import ControlPlane
+from floe_checks.cluster.crds import find_crds, read_pins
 from floe_checks.cluster.flux import (
     NAMESPACE,
     FluxControllers,
@@ -95,10 +96,17 @@ def flux(
     """The three controllers running against the session control plane, with their CRDs."""
     try:
         binaries = find_controllers()
-        crds = crd_files()
+        # the External Secrets stores are what floe-secret-stores, the first of the example's
+        # dependsOn chain, applies (pinned CRDs of FC-002; no ESO controller runs)
+        eso = [
+            path
+            for pin, path in zip(read_pins(), find_crds(), strict=True)
+            if pin.project == "external-secrets"
+        ]
+        crds = [*crd_files(), *eso]
     except PrerequisiteMissing as exc:
         pytest.skip(f"{exc} — {exc.remediation}")
-    # server-side: the HelmRelease CRD is larger than a client-side apply's annotation allows
+    # server-side: the HelmRelease and ESO CRDs exceed a client-side apply's annotation limit
     args = ["apply", "--server-side", "--force-conflicts", "--field-manager=floe-checks"]
     for path in crds:
         args += ["-f", str(path)]
@@ -209,3 +217,32 @@ def test_kustomization_of_the_flux_example_applies_it_from_the_served_commit(
     )
     assert applied["spec"]["url"] == url
     assert applied["status"]["artifact"]["revision"] == f"{BRANCH}@sha1:{sha}"
+
+
+def test_first_environment_kustomization_applies_the_cluster_secret_stores(
+    kubectl: Kubectl, flux: FluxControllers, git_server: tuple[str, str]
+) -> None:
+    """floe-secret-stores, created by the ``floe`` Kustomization above, is Ready on its own.
+
+    It heads the example's ``dependsOn`` chain (dev, staging and prod wait for it) and has
+    ``wait: true``: Ready means the ClusterSecretStores were applied and passed the health check.
+    """
+    _, sha = git_server
+    obj = _wait_ready(kubectl, flux, "kustomization/floe-secret-stores")
+    assert obj["status"]["lastAppliedRevision"] == f"{BRANCH}@sha1:{sha}"
+    folder = REPO / "examples" / "secrets" / "external-secrets" / "cluster-secret-stores"
+    stores = [
+        doc
+        for name in sorted(folder.glob("*.yaml"))
+        if name.name != "kustomization.yaml"
+        for doc in yaml.safe_load_all(name.read_text(encoding="utf-8"))
+        if doc
+    ]
+    assert sorted(entry["id"] for entry in obj["status"]["inventory"]["entries"]) == sorted(
+        f"_{doc['metadata']['name']}_external-secrets.io_{doc['kind']}" for doc in stores
+    )
+    for doc in stores:
+        applied = json.loads(
+            kubectl("get", f"clustersecretstore/{doc['metadata']['name']}", "-o", "json").stdout
+        )
+        assert applied["spec"] == doc["spec"]
