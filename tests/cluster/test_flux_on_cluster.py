@@ -53,8 +53,8 @@ def _git(*args: str, cwd: Path) -> str:
 
 
 @pytest.fixture(scope="module")
-def git_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    """(clone URL, commit SHA of its ``main``): a bare clone of this checkout on loopback HTTP."""
+def git_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, Path]]:
+    """(clone URL, SHA of its ``main``, bare repository): this checkout served on loopback HTTP."""
     if shutil.which("git") is None:
         pytest.skip("git not on PATH — apt-get install git")
     if not (REPO / ".git").exists():
@@ -84,7 +84,7 @@ def git_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
     server.start()
     try:
         server.wait_ready(lambda: is_listening(port), timeout=60)
-        yield f"http://127.0.0.1:{port}/floe-checks.git", head
+        yield f"http://127.0.0.1:{port}/floe-checks.git", head, bare
     finally:
         server.stop()
 
@@ -161,9 +161,9 @@ def _example(name: str) -> list[dict[str, Any]]:
 
 
 def test_git_repository_becomes_ready_with_the_served_commit(
-    kubectl: Kubectl, flux: FluxControllers, git_server: tuple[str, str]
+    kubectl: Kubectl, flux: FluxControllers, git_server: tuple[str, str, Path]
 ) -> None:
-    url, sha = git_server
+    url, sha, _ = git_server
     (repo,) = _example("gitrepository.yaml")
     assert repo["metadata"]["name"] == SOURCE
     repo["spec"]["url"] = url
@@ -175,7 +175,7 @@ def test_git_repository_becomes_ready_with_the_served_commit(
 
 
 def test_kustomization_of_the_flux_example_applies_it_from_the_served_commit(
-    kubectl: Kubectl, flux: FluxControllers, git_server: tuple[str, str]
+    kubectl: Kubectl, flux: FluxControllers, git_server: tuple[str, str, Path]
 ) -> None:
     """What ``flux create kustomization floe --path ./examples/gitops/flux`` sets up.
 
@@ -183,7 +183,7 @@ def test_kustomization_of_the_flux_example_applies_it_from_the_served_commit(
     patch in this Kustomization: the applied object must keep the loopback URL, or the source
     would switch to github.com and never be Ready here.
     """
-    url, sha = git_server
+    url, sha, _ = git_server
     kustomization = {
         "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
         "kind": "Kustomization",
@@ -220,14 +220,14 @@ def test_kustomization_of_the_flux_example_applies_it_from_the_served_commit(
 
 
 def test_first_environment_kustomization_applies_the_cluster_secret_stores(
-    kubectl: Kubectl, flux: FluxControllers, git_server: tuple[str, str]
+    kubectl: Kubectl, flux: FluxControllers, git_server: tuple[str, str, Path]
 ) -> None:
     """floe-secret-stores, created by the ``floe`` Kustomization above, is Ready on its own.
 
     It heads the example's ``dependsOn`` chain (dev, staging and prod wait for it) and has
     ``wait: true``: Ready means the ClusterSecretStores were applied and passed the health check.
     """
-    _, sha = git_server
+    _, sha, _ = git_server
     obj = _wait_ready(kubectl, flux, "kustomization/floe-secret-stores")
     assert obj["status"]["lastAppliedRevision"] == f"{BRANCH}@sha1:{sha}"
     folder = REPO / "examples" / "secrets" / "external-secrets" / "cluster-secret-stores"
@@ -246,3 +246,54 @@ def test_first_environment_kustomization_applies_the_cluster_secret_stores(
             kubectl("get", f"clustersecretstore/{doc['metadata']['name']}", "-o", "json").stdout
         )
         assert applied["spec"] == doc["spec"]
+
+
+def test_a_push_reaches_the_cluster(
+    kubectl: Kubectl,
+    flux: FluxControllers,
+    git_server: tuple[str, str, Path],
+    tmp_path: Path,
+    record_property: Any,
+) -> None:
+    """A commit pushed to the served ``main`` is applied without any nudge (SC-002: ≤ 5 min).
+
+    The change: floe-secret-stores' ``timeout`` in examples/gitops/flux/kustomizations.yaml.
+    source-controller polls every ``interval`` (1m in the example); kustomize-controller reacts
+    to the new artifact at once. The push → applied time is recorded as ``push_to_applied_s``.
+    """
+    _, _, bare = git_server
+    work = tmp_path / "work"
+    _git("clone", "--quiet", str(bare), str(work), cwd=tmp_path)
+    target = work / "examples" / "gitops" / "flux" / "kustomizations.yaml"
+    text = target.read_text(encoding="utf-8")
+    assert text.count("  timeout: 5m\n") == 1
+    target.write_text(text.replace("  timeout: 5m\n", "  timeout: 4m\n"), encoding="utf-8")
+    _git(
+        "-c",
+        "user.name=floe-checks",
+        "-c",
+        "user.email=test@floe.invalid",
+        "commit",
+        "--quiet",
+        "-am",
+        "test: shorter timeout",
+        cwd=work,
+    )
+    pushed = _git("rev-parse", "HEAD", cwd=work)
+    _git("push", "--quiet", "origin", f"HEAD:{BRANCH}", cwd=work)
+    start = time.monotonic()
+    deadline = start + 150
+    applied: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        flux.check_alive()
+        applied = json.loads(
+            kubectl("get", "-n", NAMESPACE, "kustomization/floe-secret-stores", "-o", "json").stdout
+        )
+        if applied["spec"]["timeout"] == "4m":
+            break
+        time.sleep(1)
+    elapsed = round(time.monotonic() - start, 1)
+    record_property("push_to_applied_s", elapsed)
+    assert applied["spec"]["timeout"] == "4m", f"not applied {elapsed} s after the push"
+    floe = _wait_ready(kubectl, flux, "kustomization/floe")
+    assert floe["status"]["lastAppliedRevision"] == f"{BRANCH}@sha1:{pushed}"
