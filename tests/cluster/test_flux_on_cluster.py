@@ -119,10 +119,11 @@ def flux(
         tmp_path_factory.mktemp("flux"), floe_cluster.kubeconfig_path, binaries
     )
     with controllers:
+        started = list(controllers.processes)
         yield controllers
         controllers.check_alive()
     # stopped by PID: no controller may outlive the module
-    assert [p.alive() for p in controllers.processes] == []
+    assert [p.name for p in started if p.alive()] == []
 
 
 def _condition(obj: dict[str, Any], kind: str = "Ready") -> dict[str, Any]:
@@ -246,6 +247,55 @@ def test_first_environment_kustomization_applies_the_cluster_secret_stores(
             kubectl("get", f"clustersecretstore/{doc['metadata']['name']}", "-o", "json").stdout
         )
         assert applied["spec"] == doc["spec"]
+
+
+def test_drift_a_deleted_store_is_restored(
+    kubectl: Kubectl, flux: FluxControllers, git_server: tuple[str, str, Path]
+) -> None:
+    """Delete an object floe-secret-stores manages; its next reconcile recreates it.
+
+    The next reconcile is requested as ``flux reconcile kustomization`` does (the
+    ``reconcile.fluxcd.io/requestedAt`` annotation) instead of waiting the example's 10m.
+    """
+    _, sha, _ = git_server
+    kubectl("delete", "clustersecretstore/vault", "--wait=true")
+    assert kubectl("get", "clustersecretstore/vault", check=False).returncode == 1
+    token = str(time.time_ns())
+    kubectl(
+        "annotate",
+        "--overwrite",
+        "-n",
+        NAMESPACE,
+        "kustomization/floe-secret-stores",
+        f"reconcile.fluxcd.io/requestedAt={token}",
+    )
+    deadline = time.monotonic() + 120
+    obj: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        flux.check_alive()
+        obj = json.loads(
+            kubectl("get", "-n", NAMESPACE, "kustomization/floe-secret-stores", "-o", "json").stdout
+        )
+        if (
+            obj["status"].get("lastHandledReconcileAt") == token
+            and _condition(obj).get("status") == "True"
+        ):
+            break
+        time.sleep(1)
+    assert obj["status"].get("lastHandledReconcileAt") == token
+    assert obj["status"]["lastAppliedRevision"] == f"{BRANCH}@sha1:{sha}"
+    restored = json.loads(kubectl("get", "clustersecretstore/vault", "-o", "json").stdout)
+    store = yaml.safe_load(
+        (
+            REPO
+            / "examples"
+            / "secrets"
+            / "external-secrets"
+            / "cluster-secret-stores"
+            / "vault.yaml"
+        ).read_text(encoding="utf-8")
+    )
+    assert restored["spec"] == store["spec"]
 
 
 def test_a_push_reaches_the_cluster(
