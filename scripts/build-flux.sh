@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Builds Flux's source-controller, kustomize-controller and helm-controller (issue 13, FC-003)
+# into ${XDG_CACHE_HOME:-$HOME/.cache}/floe-checks/<controller>/<version>/bin, with the CRDs of
+# the same module version in .../crds (copied from the module, no network beyond the Go proxy).
+# NOT part of scripts/setup.sh: cold, it compiles ~1,500 packages (68 MB of Go) on top of the
+# control plane's, about as long again as the kube build (docs/gitops.md, "Reconciled for real").
+# Run it once per machine; tests/cluster/test_flux_on_cluster.py skips, naming it, until then.
+#
+# tools/flux/go.mod is tools/kube/go.mod plus the three controllers as tools: the same k8s.io
+# v0.37.2 packages, so the go build cache of the control-plane build is reused. Pinned: versions
+# below (must match floe_checks/cluster/flux.py), tools/flux/go.sum. Idempotent; a no-op run is
+# instant.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+SOURCE_CONTROLLER_VERSION=v1.9.6
+KUSTOMIZE_CONTROLLER_VERSION=v1.9.6
+HELM_CONTROLLER_VERSION=v1.6.4
+CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/floe-checks
+NICE=(nice -n "${FLOE_BUILD_NICE:-19}")
+declare -A VERSION=([source-controller]=$SOURCE_CONTROLLER_VERSION
+  [kustomize-controller]=$KUSTOMIZE_CONTROLLER_VERSION [helm-controller]=$HELM_CONTROLLER_VERSION)
+CONTROLLERS=(source-controller kustomize-controller helm-controller)
+
+fail() { # component, command, fix
+  echo "build-flux: $1 failed: $2" >&2
+  echo "build-flux: fix: $3" >&2
+  exit 1
+}
+
+stamp=$(cat "$ROOT/tools/flux/go.mod" "$ROOT/tools/flux/go.sum" | sha256sum | cut -d' ' -f1)
+cached=1
+for c in "${CONTROLLERS[@]}"; do
+  dir=$CACHE/$c/${VERSION[$c]}
+  if ! [ -x "$dir/bin/$c" ] || [ "$(cat "$dir/bin/.stamp" 2>/dev/null)" != "$stamp" ] ||
+    ! ls "$dir"/crds/*.yaml >/dev/null 2>&1; then
+    cached=0
+  fi
+done
+if [ "$cached" = 1 ]; then
+  echo "build-flux: ${CONTROLLERS[*]} cached in $CACHE/<controller>/<version>"
+  exit 0
+fi
+if ! command -v go >/dev/null 2>&1; then
+  fail source-controller "go (not found on PATH)" \
+    "install Go >= 1.26 (the machine image ships /usr/local/go/bin/go; add it to PATH)"
+fi
+tmp=$(mktemp -d "$CACHE/.flux-build.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+start=$(date +%s)
+cmd=(go build -trimpath -buildvcs=false -ldflags "-s -w" -o "$tmp/"
+  github.com/fluxcd/source-controller github.com/fluxcd/kustomize-controller
+  github.com/fluxcd/helm-controller)
+if ! (cd "$ROOT/tools/flux" && "${NICE[@]}" "${cmd[@]}"); then
+  fail "source-controller/kustomize-controller/helm-controller" "(cd tools/flux && ${cmd[*]})" \
+    "read the go error above; the Go module proxy must be reachable (GOPROXY=$(go env GOPROXY))"
+fi
+for c in "${CONTROLLERS[@]}"; do
+  dir=$CACHE/$c/${VERSION[$c]}
+  src=$(cd "$ROOT/tools/flux" && go mod download -json "github.com/fluxcd/$c@${VERSION[$c]}" |
+    sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+  ls "$src"/config/crd/bases/*.yaml >/dev/null 2>&1 ||
+    fail "$c" "go mod download -json github.com/fluxcd/$c@${VERSION[$c]}" \
+      "the module's config/crd/bases folder is missing; check the module cache ($(go env GOMODCACHE))"
+  mkdir -p "$dir/bin" "$dir/crds"
+  cp "$src"/config/crd/bases/*.yaml "$dir/crds/"
+  chmod u+w "$dir"/crds/*.yaml
+  mv "$tmp/$c" "$dir/bin/$c"
+  echo "$stamp" >"$dir/bin/.stamp"
+done
+echo "build-flux: ${CONTROLLERS[*]} built in $(($(date +%s) - start)) s into $CACHE/<controller>/<version>"
