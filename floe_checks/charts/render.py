@@ -56,6 +56,67 @@ class DependencyMode(enum.StrEnum):
     OFFLINE = "offline"
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A SafeLoader that refuses a mapping which repeats a key (PyYAML keeps the last one)."""
+
+
+def _refuse_duplicate_keys(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if key in seen:
+            raise _DuplicateKey(str(key), key_node.start_mark.line)
+        seen.add(key)
+    return loader.construct_mapping(node, deep=True)
+
+
+_UniqueKeyLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+    _refuse_duplicate_keys,
+)
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: str, line: int) -> None:
+        super().__init__(key)
+        self.key = key
+        self.line = line
+
+
+def parse_manifests(out: str, *, chart: str) -> list[dict[str, Any]]:
+    """Every object of ``helm template`` output, refusing a repeated key.
+
+    helm itself accepts a manifest that writes a key twice (a template including two label
+    helpers that both emit ``app.kubernetes.io/name``: the last one wins), but Flux's
+    helm-controller, kustomize and strict YAML parsers refuse it (``mapping key … already
+    defined``), so a release that installs with helm fails under GitOps. Found by Flux on our own
+    floe-cube chart (tests/cluster/test_flux_on_cluster.py).
+
+    Raises:
+        ChartError: naming the template (helm's ``# Source:`` line) and the key.
+    """
+    try:
+        docs = list(yaml.load_all(out, Loader=_UniqueKeyLoader))
+    except _DuplicateKey as dup:
+        lines = out.splitlines()
+        source = next(
+            (
+                line.removeprefix("# Source: ")
+                for line in reversed(lines[: dup.line + 1])
+                if line.startswith("# Source: ")
+            ),
+            "the rendered manifest",
+        )
+        raise ChartError(
+            f"{chart}: {source} writes the key {dup.key!r} twice in one mapping (line "
+            f"{dup.line + 1} of the rendered output); helm keeps the last value, but Flux, "
+            "kustomize and strict YAML parsers refuse the manifest",
+            remediation="write each key once: do not include two label helpers that both "
+            "emit it (e.g. the standard labels and the selector labels)",
+        ) from None
+    return [doc for doc in docs if isinstance(doc, dict)]
+
+
 @dataclass
 class ChartWorkspace:
     """A private copy of our charts, dependencies resolved, ready for ``helm template``.
@@ -143,7 +204,7 @@ class ChartWorkspace:
         ]
         args += self._value_args(chart, values_files, set_values, set_files)
         out = self.helm.run(args).stdout
-        return [doc for doc in yaml.safe_load_all(out) if isinstance(doc, dict)]
+        return parse_manifests(out, chart=chart)
 
     def lint(
         self,

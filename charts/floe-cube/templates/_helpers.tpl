@@ -14,9 +14,15 @@
 
 {{/* Standard labels (app.kubernetes.io/*) on every object. */}}
 {{- define "floe-cube.labels" -}}
-helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 }}
 app.kubernetes.io/name: {{ include "floe-cube.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
+{{ include "floe-cube.commonLabels" . }}
+{{- end -}}
+
+{{/* The standard labels that are not selector labels: pod templates take these plus
+     floe-cube.selectorLabels, so no key is written twice (Flux and kustomize refuse that). */}}
+{{- define "floe-cube.commonLabels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/part-of: floe-runtime

@@ -1,7 +1,12 @@
 {{- define "floe-runtime.labels" -}}
-helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 }}
 app.kubernetes.io/name: {{ .Chart.Name }}
 app.kubernetes.io/instance: {{ .Release.Name }}
+{{ include "floe-runtime.commonLabels" . }}
+{{- end -}}
+
+{{/* The standard labels that are not selector labels (see floe-cube.commonLabels). */}}
+{{- define "floe-runtime.commonLabels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/part-of: floe-runtime
