@@ -53,3 +53,14 @@ base_tarball() {
 }
 base_tarball "$FLOE_BASE_TARBALL" "$FLOE_BASE_PACKAGES"
 base_tarball "$FLOE_NODE_TARBALL" "$FLOE_NODE_PACKAGES"
+
+# The Dagster image's wheelhouse (a network-bound `pip download`, ~4 min cold) is fetched here,
+# while the control-plane build runs in the background, rather than inside the test run; the
+# tests reuse it (same key: pyproject.toml and the extra requirements).
+if [ -x .venv/bin/python ]; then
+  started=$(date +%s)
+  house=$(.venv/bin/python -c 'from pathlib import Path
+from floe_checks import images
+print(images.ensure_wheelhouse(Path.cwd(), images.cache_root()))')
+  echo "setup: Dagster image wheelhouse $house ($(( $(date +%s) - started )) s)"
+fi
