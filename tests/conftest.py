@@ -62,6 +62,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 XDIST_GROUPS = {"tests/cluster/": "floe-cluster", "tests/images/": "floe-images"}
 
 
+@pytest.hookimpl(optionalhook=True)  # a run with -p no:xdist has no such hook
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """With ``--dist loadgroup``, every test of a folder in ``XDIST_GROUPS`` runs in one worker.
 

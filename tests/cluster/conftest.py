@@ -50,6 +50,28 @@ def cluster_binaries() -> ClusterBinaries:
         pytest.skip(f"{exc} — {exc.remediation}")
 
 
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _sigterm_runs_teardown() -> None:
+    """SIGTERM becomes KeyboardInterrupt in a process that runs cluster tests.
+
+    A CI job that is cancelled gets SIGTERM, and Python's default for it ends the process at
+    once: no fixture finalizer runs, and the control planes the session started (five
+    processes each) keep running and listening (seen: one left by a cancelled run). As a
+    KeyboardInterrupt, pytest tears the session down and every plane is stopped by its PIDs.
+    Installed only where nobody else has a handler (the stack plugin installs the same one).
+    """
+    import contextlib
+    import signal
+
+    with contextlib.suppress(ValueError):  # not the main thread
+        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, _raise_interrupt)
+
+
 @pytest.fixture(scope="session")
 def floe_cluster(
     cluster_binaries: ClusterBinaries, tmp_path_factory: pytest.TempPathFactory
