@@ -23,7 +23,12 @@ from floe_checks.cluster.binaries import ClusterBinaries, find_binaries
 from floe_checks.cluster.pki import Pki, generate
 from floe_checks.errors import StackError
 from floe_checks.ports import free_port
-from floe_checks.servers.process import ManagedProcess
+from floe_checks.servers.process import (
+    ManagedProcess,
+    http_ok,
+    raise_if_one_died,
+    stop_newest_first,
+)
 
 SERVICE_CIDR = "10.96.0.0/16"
 POD_CIDR = "10.244.0.0/16"
@@ -237,7 +242,7 @@ class ControlPlane:
                 "--log-level=warn",
             ],
         )
-        etcd.wait_ready(lambda: _http_ok(f"{etcd_url}/health"), self._left(deadline))
+        etcd.wait_ready(lambda: http_ok(f"{etcd_url}/health"), self._left(deadline))
         self._mark("etcd", t0)
 
         apiserver = self._spawn(
@@ -389,25 +394,11 @@ class ControlPlane:
 
     def check_alive(self) -> None:
         """Raise StackError with the log tail of the first component that has died."""
-        for proc in self.processes:
-            if not proc.alive():
-                raise StackError(
-                    f"{proc.name} of the control plane died. "
-                    f"Log {proc.log_path}:\n{proc.log_tail()}",
-                    remediation=f"read {proc.log_path}",
-                )
+        raise_if_one_died(self.processes, "of the control plane")
 
     def stop(self) -> None:
         """Stop every started process by PID, newest first. Safe to call twice."""
-        while self.processes:
-            self.processes.pop().stop(timeout=10.0)
-
-
-def _http_ok(url: str) -> bool:
-    import urllib.request
-
-    with urllib.request.urlopen(url, timeout=2.0) as resp:  # noqa: S310 - loopback URL we built
-        return bool(resp.status == 200)
+        stop_newest_first(self.processes)
 
 
 def _https_ok(port: int) -> bool:

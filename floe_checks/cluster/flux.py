@@ -16,15 +16,19 @@ from __future__ import annotations
 import json
 import os
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
 from floe_checks.cluster.binaries import cache_root
-from floe_checks.errors import PrerequisiteMissing, StackError
+from floe_checks.errors import PrerequisiteMissing
 from floe_checks.ports import free_port
-from floe_checks.servers.process import ManagedProcess
+from floe_checks.servers.process import (
+    ManagedProcess,
+    http_ok,
+    raise_if_one_died,
+    stop_newest_first,
+)
 
 # The Flux 2.9 set: the newest releases the Go module proxy serves here that build with Go 1.26
 # (docs/gitops.md, "Reconciled for real"). Must match scripts/build-flux.sh.
@@ -175,23 +179,12 @@ class FluxControllers:
             )
         for proc in self.processes:
             url = f"http://127.0.0.1:{self.ports[f'{proc.name} health']}/readyz"
-            proc.wait_ready(partial(_http_ok, url), timeout=max(deadline - time.monotonic(), 1.0))
+            proc.wait_ready(partial(http_ok, url), timeout=max(deadline - time.monotonic(), 1.0))
 
     def check_alive(self) -> None:
         """Raise StackError with the log tail of the first controller that has died."""
-        for proc in self.processes:
-            if not proc.alive():
-                raise StackError(
-                    f"Flux's {proc.name} died. Log {proc.log_path}:\n{proc.log_tail()}",
-                    remediation=f"read {proc.log_path}",
-                )
+        raise_if_one_died(self.processes, "of Flux")
 
     def stop(self) -> None:
         """Stop every started controller by PID, newest first. Safe to call twice."""
-        while self.processes:
-            self.processes.pop().stop(timeout=10.0)
-
-
-def _http_ok(url: str) -> bool:
-    with urllib.request.urlopen(url, timeout=2.0) as resp:  # noqa: S310 - loopback URL we built
-        return bool(resp.status == 200)
+        stop_newest_first(self.processes)

@@ -133,3 +133,30 @@ def stop_group(pid: int, sig: int = signal.SIGTERM, timeout: float = 15.0) -> No
         os.killpg(pid, signal.SIGKILL)
     except ProcessLookupError:
         return
+
+
+def http_ok(url: str) -> bool:
+    """A readiness probe: ``url`` answers 200 within 2 s (stdlib only; loopback URLs we built)."""
+    import urllib.request
+
+    with urllib.request.urlopen(url, timeout=2.0) as resp:  # noqa: S310 - loopback URL we built
+        return bool(resp.status == 200)
+
+
+def raise_if_one_died(processes: Sequence[ManagedProcess], what: str) -> None:
+    """Raise StackError with the log tail of the first of ``processes`` that has died.
+
+    ``what`` names the group in the message, e.g. "of the control plane".
+    """
+    for proc in processes:
+        if not proc.alive():
+            raise StackError(
+                f"{proc.name} {what} died. Log {proc.log_path}:\n{proc.log_tail()}",
+                remediation=f"read {proc.log_path}",
+            )
+
+
+def stop_newest_first(processes: list[ManagedProcess]) -> None:
+    """Stop every process of the list by PID, newest first, emptying it. Safe to call twice."""
+    while processes:
+        processes.pop().stop(timeout=10.0)
