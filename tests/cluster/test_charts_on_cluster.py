@@ -1,10 +1,11 @@
-"""Our charts installed for real: ``helm install --wait`` on the built control plane.
+"""Our charts installed for real: ``helm install`` on the built control plane.
 
 Each chart profile and each ``examples/environments/*`` file goes into its own namespace that
 enforces the Pod Security Standard ``restricted``, so the API server's own PodSecurity admission,
 its schema validation and the controllers (Deployments → ReplicaSets → Pods, StatefulSets and
-their claims, the scheduler on the kwok nodes) judge the release. ``--wait`` returns only when
-every Deployment and StatefulSet is ready.
+their claims, the scheduler on the kwok nodes) judge the release. pytest-helm-charts'
+``kube_cluster`` and its waits (``tests/cluster/kube.py``) then wait for exactly the Deployments
+and StatefulSets ``helm template`` rendered for the release, until every replica is available.
 
 What kwok cannot prove: containers never run and images are never pulled, so a missing Secret
 or a wrong command is not seen here (the offline wiring checks cover references). The Dagster
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,6 +29,13 @@ from floe_checks.charts.helm import Helm
 from floe_checks.charts.render import ChartWorkspace, prepare_workspace
 from floe_checks.cluster.controlplane import ControlPlane
 from tests.cluster.conftest import Kubectl
+from tests.cluster.kube import (
+    create_volumes,
+    restricted_namespace,
+    wait_for_workloads,
+    workload_keys,
+    workloads,
+)
 
 pytestmark = [pytest.mark.cluster, pytest.mark.requirement("007-FR-006", "007-FR-010")]
 
@@ -62,82 +71,48 @@ def workspace(helm: Helm, tmp_path_factory: pytest.TempPathFactory) -> ChartWork
 
 
 @pytest.fixture(scope="module")
-def volumes(kubectl: Kubectl) -> int:
+def volumes(kube_cluster: Any) -> int:
     """Static PersistentVolumes for the claims our StatefulSets make (no provisioner here)."""
     count = 60
-    pvs = [
-        {
-            "apiVersion": "v1",
-            "kind": "PersistentVolume",
-            "metadata": {"name": f"floe-test-pv-{i}"},
-            "spec": {
-                "capacity": {"storage": "1Ti"},
-                "accessModes": ["ReadWriteOnce", "ReadWriteMany"],
-                "persistentVolumeReclaimPolicy": "Retain",
-                "hostPath": {"path": f"/nonexistent/floe-test-pv-{i}"},
-            },
-        }
-        for i in range(count)
-    ]
-    kubectl(
-        "apply", "-f", "-", stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": pvs})
-    )
+    create_volumes(kube_cluster, "floe-test-pv", count)
     return count
 
 
 @pytest.mark.parametrize(("chart", "values"), RELEASES, ids=[_namespace(c, v) for c, v in RELEASES])
-def test_helm_install_wait_into_a_restricted_namespace(
+def test_helm_install_into_a_restricted_namespace_runs_every_rendered_workload(
     chart: str,
     values: tuple[str, ...],
     workspace: ChartWorkspace,
     volumes: int,
     floe_cluster: ControlPlane,
     kubectl: Kubectl,
+    kube_cluster: Any,
 ) -> None:
-    namespace = _namespace(chart, values)
-    kubectl("create", "namespace", namespace)
-    kubectl("label", "namespace", namespace, "pod-security.kubernetes.io/enforce=restricted")
+    namespace = restricted_namespace(kube_cluster, _namespace(chart, values))
     files = [
         str(REPO / "examples" / "environments" / v.removeprefix("env:") / "values.yaml")
         if v.startswith("env:")
         else str(workspace.chart_path(chart) / v)
         for v in values
     ]
-    args = ["install", "r", str(workspace.chart_path(chart)), "--namespace", namespace]
-    args += ["--kubeconfig", str(floe_cluster.kubeconfig_path), "--wait", "--timeout", "150s"]
-    args += workspace.value_args(chart, files)
-    proc = workspace.helm.run(args, check=False)
-    if proc.returncode != 0:
-        events = kubectl("get", "events", "-n", namespace, "--sort-by=.lastTimestamp", check=False)
-        pods = kubectl("get", "pods,pvc", "-n", namespace, "-o", "wide", check=False)
-        pytest.fail(
-            f"helm install {chart} {values} failed:\n{proc.stderr}\n\npods:\n{pods.stdout}"
-            f"\n\nevents:\n{events.stdout}{events.stderr}"
-        )
-    status = json.loads(
-        workspace.helm.run(
-            [
-                "status",
-                "r",
-                "-n",
-                namespace,
-                "--kubeconfig",
-                str(floe_cluster.kubeconfig_path),
-                "-o",
-                "json",
-            ]
-        ).stdout
-    )
+    kube = ["--namespace", namespace, "--kubeconfig", str(floe_cluster.kubeconfig_path)]
+    args = ["install", "r", str(workspace.chart_path(chart)), *kube]
+    proc = workspace.helm.run(args + workspace.value_args(chart, files), check=False)
+    assert proc.returncode == 0, f"helm install {chart} {values} failed:\n{proc.stderr}"
+    status = json.loads(workspace.helm.run(["status", "r", "-o", "json", *kube]).stdout)
     assert status["info"]["status"] == "deployed"
-    # every workload the release rendered is ready: its pods passed admission and scheduling
-    rendered = workspace.render(chart, files, release="r", namespace=namespace)
-    expected = sorted(
-        f"{o['kind'].lower()}.apps/{o['metadata']['name']}"
-        for o in rendered
-        if o.get("kind") in ("Deployment", "StatefulSet")
-    )
-    names = kubectl("get", "deployments,statefulsets", "-n", namespace, "-o", "name").stdout.split()
-    assert sorted(names) == expected
-    for name in expected:
-        obj = json.loads(kubectl("get", name, "-n", namespace, "-o", "json").stdout)
-        assert obj["status"].get("readyReplicas", 0) == obj["spec"]["replicas"], name
+
+    def diagnose() -> str:
+        pods = kubectl("get", "pods,pvc", "-n", namespace, "-o", "wide", check=False)
+        events = kubectl("get", "events", "-n", namespace, "--sort-by=.lastTimestamp", check=False)
+        return f"pods:\n{pods.stdout}\nevents:\n{events.stdout}{events.stderr}"
+
+    # every workload the release rendered runs: its pods passed admission and scheduling
+    expected = workload_keys(workspace.render(chart, files, release="r", namespace=namespace))
+    running = wait_for_workloads(kube_cluster, namespace, expected, timeout=150, diagnose=diagnose)
+    assert sorted(running) == expected
+    # and the release made nothing else of those kinds
+    held = workloads(kube_cluster, namespace)
+    assert sorted(held) == expected
+    for key, obj in held.items():
+        assert obj["status"].get("readyReplicas", 0) == obj["spec"]["replicas"], key

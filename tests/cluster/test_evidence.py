@@ -29,7 +29,7 @@ from floe_checks.cluster.evidence import (
     format_sections,
 )
 from tests.cluster.conftest import Kubectl
-from tests.cluster.test_upgrade_on_cluster import restricted_namespace
+from tests.cluster.kube import restricted_namespace
 
 REPO = Path(__file__).resolve().parents[2]
 NAMESPACE = "evidence-pending"
@@ -161,8 +161,9 @@ def test_release_that_never_becomes_ready_has_events_describe_and_logs_in_the_re
     workspace: ChartWorkspace,
     floe_cluster: ControlPlane,
     kubectl: Kubectl,
+    kube_cluster: Any,
 ) -> None:
-    restricted_namespace(kubectl, NAMESPACE)
+    restricted_namespace(kube_cluster, NAMESPACE)
     values = workspace.value_args(
         "floe-runtime",
         [REPO / "examples" / "environments" / "dev" / "values.yaml"],

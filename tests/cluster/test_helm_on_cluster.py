@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,6 +14,7 @@ from floe_checks.cluster.binaries import KUBE_VERSION
 from floe_checks.cluster.controlplane import ControlPlane
 
 from .conftest import Kubectl
+from .kube import restricted_namespace, workloads
 
 pytestmark = pytest.mark.cluster
 
@@ -61,30 +63,23 @@ def tiny_chart(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return chart
 
 
-def _restricted_namespace(kubectl: Kubectl, name: str) -> None:
-    kubectl("create", "namespace", name)
-    kubectl("label", "namespace", name, "pod-security.kubernetes.io/enforce=restricted")
-
-
 def test_helm_install_wait_returns_deployed_on_the_kwok_nodes(
-    helm: Helm, tiny_chart: Path, floe_cluster: ControlPlane, kubectl: Kubectl
+    helm: Helm, tiny_chart: Path, floe_cluster: ControlPlane, kube_cluster: Any
 ) -> None:
-    _restricted_namespace(kubectl, "helm-ok")
+    restricted_namespace(kube_cluster, "helm-ok")
     kube = ["--kubeconfig", str(floe_cluster.kubeconfig_path), "-n", "helm-ok"]
     helm.run(["install", "ok", str(tiny_chart), "--wait", "--timeout", "60s", *kube])
     status = json.loads(helm.run(["status", "ok", "-o", "json", *kube]).stdout)
     assert status["info"]["status"] == "deployed"
-    deployment = json.loads(
-        kubectl("get", "deployment", "ok", "-n", "helm-ok", "-o", "json").stdout
-    )
+    deployment = workloads(kube_cluster, "helm-ok")["deployment/ok"]
     assert deployment["status"]["readyReplicas"] == 1
 
 
 def test_privileged_release_never_gets_a_pod_and_the_event_says_why(
-    helm: Helm, tiny_chart: Path, floe_cluster: ControlPlane, kubectl: Kubectl
+    helm: Helm, tiny_chart: Path, floe_cluster: ControlPlane, kubectl: Kubectl, kube_cluster: Any
 ) -> None:
     # PodSecurity only warns on the Deployment; the ReplicaSet's pod creation is refused
-    _restricted_namespace(kubectl, "helm-priv")
+    restricted_namespace(kube_cluster, "helm-priv")
     kube = ["--kubeconfig", str(floe_cluster.kubeconfig_path), "-n", "helm-priv"]
     result = helm.run(
         [

@@ -1,5 +1,6 @@
 """Two floe-runtime releases, same release name, in two namespaces of one cluster (issue 12,
-test 3): both install with ``--wait`` and are Ready, and nothing cluster-wide clashes.
+test 3): both install and run every rendered workload (pytest-helm-charts' waits, through
+``kube_cluster``: ``tests/cluster/kube.py``), and nothing cluster-wide clashes.
 
 Cluster-wide here means: every object of a cluster-scoped kind (the API server's discovery says
 which kinds are: ``kubectl api-resources --namespaced=false``), the fixed NodePorts of Services
@@ -18,7 +19,14 @@ from floe_checks.charts.helm import Helm
 from floe_checks.charts.render import ChartWorkspace, prepare_workspace
 from floe_checks.cluster.controlplane import ControlPlane
 from tests.cluster.conftest import Kubectl
-from tests.cluster.test_upgrade_on_cluster import create_volumes, helm_cmd, restricted_namespace
+from tests.cluster.kube import (
+    create_volumes,
+    restricted_namespace,
+    wait_for_workloads,
+    workload_keys,
+    workloads,
+)
+from tests.cluster.test_upgrade_on_cluster import helm_cmd
 
 if TYPE_CHECKING:  # imported by pytest_plugins below; an earlier import skips assert rewriting
     from tests.cluster.evidence_plugin import EvidenceWatch
@@ -75,6 +83,7 @@ def test_two_releases_in_two_namespaces_are_ready_and_share_nothing_cluster_wide
     cluster_scoped_kinds: set[tuple[str, str]],
     floe_cluster: ControlPlane,
     kubectl: Kubectl,
+    kube_cluster: Any,
     cluster_evidence: EvidenceWatch,
 ) -> None:
     chart = str(workspace.chart_path("floe-runtime"))
@@ -103,36 +112,24 @@ def test_two_releases_in_two_namespaces_are_ready_and_share_nothing_cluster_wide
         "data-floe-cube-cubestore-worker-1",
         "floe-cube-cubestore-remote",
     ]
-    create_volumes(kubectl, "floe-two-pv", 2 * len(expected_claims))
+    create_volumes(kube_cluster, "floe-two-pv", 2 * len(expected_claims))
 
     for ns in NAMESPACES:
-        cluster_evidence.watch(restricted_namespace(kubectl, ns))
+        cluster_evidence.watch(restricted_namespace(kube_cluster, ns))
         args = workspace.value_args("floe-runtime")
-        helm_cmd(
-            workspace, floe_cluster, ns, "install", RELEASE, chart, "--wait", "--timeout",
-            "150s", *args,
-        )  # fmt: skip
+        helm_cmd(workspace, floe_cluster, ns, "install", RELEASE, chart, *args)
+    for ns in NAMESPACES:
+        wait_for_workloads(kube_cluster, ns, workload_keys(rendered[ns]), timeout=150)
 
     volumes: dict[str, str] = {}
     for ns in NAMESPACES:
         status = json.loads(helm_cmd(workspace, floe_cluster, ns, "status", RELEASE, "-o", "json"))
         assert (status["version"], status["info"]["status"]) == (1, "deployed")
-        expected = sorted(
-            f"{o['kind'].lower()}.apps/{o['metadata']['name']}"
-            for o in rendered[ns]
-            if o["kind"] in ("Deployment", "StatefulSet")
-        )
-        items = json.loads(
-            kubectl("get", "deployments,statefulsets", "-n", ns, "-o", "json").stdout
-        )["items"]
         ready = {
-            f"{o['kind'].lower()}.apps/{o['metadata']['name']}": (
-                o["status"].get("readyReplicas", 0),
-                o["spec"]["replicas"],
-            )
-            for o in items
+            key: (o["status"].get("readyReplicas", 0), o["spec"]["replicas"])
+            for key, o in workloads(kube_cluster, ns).items()
         }
-        assert sorted(ready) == expected
+        assert sorted(ready) == workload_keys(rendered[ns])
         assert all(have == want for have, want in ready.values()), ready
         pvcs = json.loads(kubectl("get", "pvc", "-n", ns, "-o", "json").stdout)["items"]
         assert sorted(p["metadata"]["name"] for p in pvcs) == expected_claims

@@ -3,8 +3,10 @@ upgrades the API server refuses because they change an immutable field (issue 12
 
 The expected workloads of each step are computed from the values files alone (the chart
 defaults of floe-cube, floe-runtime's ``floe-cube`` section and the environment file, merged the
-way helm coalesces values) and compared with what the API server holds after ``--wait``:
-replicas, image and resources of each Deployment, which StatefulSets exist. The prod step uses
+way helm coalesces values) and compared with what the API server holds once they run:
+replicas, image and resources of each Deployment, which StatefulSets exist. After each helm step
+pytest-helm-charts' waits (``tests/cluster/kube.py``) wait until exactly the expected workloads
+run (``observedGeneration`` caught up, every replica updated and available). The prod step uses
 a copy of ``examples/environments/prod/values.yaml`` whose two ``# promoted`` tags are bumped,
 as the promotion pull request the file describes would do.
 
@@ -25,7 +27,7 @@ from floe_checks.charts.helm import Helm
 from floe_checks.charts.registry import merge_values
 from floe_checks.charts.render import ChartWorkspace, prepare_workspace
 from floe_checks.cluster.controlplane import ControlPlane
-from tests.cluster.conftest import Kubectl
+from tests.cluster.kube import create_volumes, restricted_namespace, wait_for_workloads, workloads
 
 if TYPE_CHECKING:  # imported by pytest_plugins below; an earlier import skips assert rewriting
     from tests.cluster.evidence_plugin import EvidenceWatch
@@ -77,14 +79,10 @@ def expected_workloads(env_file: Path) -> dict[str, dict[str, Any]]:
     return out
 
 
-def observed_workloads(kubectl: Kubectl, namespace: str) -> dict[str, dict[str, Any]]:
+def observed_workloads(kube_cluster: Any, namespace: str) -> dict[str, dict[str, Any]]:
     """The same shape, read back from the API server; every workload must be fully ready."""
-    items = json.loads(
-        kubectl("get", "deployments,statefulsets", "-n", namespace, "-o", "json").stdout
-    )["items"]
     out: dict[str, dict[str, Any]] = {}
-    for obj in items:
-        key = f"{obj['kind'].lower()}/{obj['metadata']['name']}"
+    for key, obj in workloads(kube_cluster, namespace).items():
         replicas = obj["spec"]["replicas"]
         assert obj["status"].get("readyReplicas", 0) == replicas, f"{key} not ready"
         if obj["kind"] == "Deployment":
@@ -104,31 +102,10 @@ def workspace(helm: Helm, tmp_path_factory: pytest.TempPathFactory) -> ChartWork
     return prepare_workspace(tmp_path_factory.mktemp("upgrade") / "charts", helm=helm, offline=True)
 
 
-def create_volumes(kubectl: Kubectl, prefix: str, count: int) -> None:
-    """Static PersistentVolumes for the Cube Store claims (this cluster has no provisioner)."""
-    pvs = [
-        {
-            "apiVersion": "v1",
-            "kind": "PersistentVolume",
-            "metadata": {"name": f"{prefix}-{i}"},
-            "spec": {
-                "capacity": {"storage": "1Ti"},
-                "accessModes": ["ReadWriteOnce", "ReadWriteMany"],
-                "persistentVolumeReclaimPolicy": "Retain",
-                "hostPath": {"path": f"/nonexistent/{prefix}-{i}"},
-            },
-        }
-        for i in range(count)
-    ]
-    kubectl(
-        "apply", "-f", "-", stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": pvs})
-    )
-
-
 @pytest.fixture(scope="module")
-def volumes(kubectl: Kubectl) -> None:
+def volumes(kube_cluster: Any) -> None:
     # promotion: staging claims 3 (router + 2 workers), prod 1 more; resize test: 3
-    create_volumes(kubectl, "floe-upgrade-pv", 9)
+    create_volumes(kube_cluster, "floe-upgrade-pv", 9)
 
 
 @pytest.fixture(scope="module")
@@ -140,13 +117,6 @@ def promoted_prod(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("promoted") / "values.yaml"
     path.write_text(text.replace(marker, f'"{PROMOTED_TAG}" # promoted'), encoding="utf-8")
     return path
-
-
-def restricted_namespace(kubectl: Kubectl, name: str) -> str:
-    """Create ``name`` enforcing the Pod Security Standard ``restricted``; returns it."""
-    kubectl("create", "namespace", name)
-    kubectl("label", "namespace", name, "pod-security.kubernetes.io/enforce=restricted")
-    return name
 
 
 def helm_cmd(
@@ -176,24 +146,24 @@ def test_promotion_dev_staging_prod_then_rollback_to_the_first_revision(
     volumes: None,
     promoted_prod: Path,
     floe_cluster: ControlPlane,
-    kubectl: Kubectl,
+    kube_cluster: Any,
     cluster_evidence: EvidenceWatch,
 ) -> None:
-    ns = cluster_evidence.watch(restricted_namespace(kubectl, "promote"))
+    ns = cluster_evidence.watch(restricted_namespace(kube_cluster, "promote"))
     chart = str(workspace.chart_path("floe-runtime"))
     steps = [
         ("install", ENVIRONMENTS / "dev" / "values.yaml"),
         ("upgrade", ENVIRONMENTS / "staging" / "values.yaml"),
         ("upgrade", promoted_prod),
     ]
-    wait = ["--wait", "--timeout", "150s"]
     expected_by_revision: dict[int, dict[str, dict[str, Any]]] = {}
     for revision, (verb, values) in enumerate(steps, start=1):
         args = workspace.value_args("floe-runtime", [values])
-        helm_cmd(workspace, floe_cluster, ns, verb, RELEASE, chart, *wait, *args)
+        helm_cmd(workspace, floe_cluster, ns, verb, RELEASE, chart, *args)
         assert _status(workspace, floe_cluster, ns) == (revision, "deployed")
         expected_by_revision[revision] = expected_workloads(values)
-        assert observed_workloads(kubectl, ns) == expected_by_revision[revision], verb
+        wait_for_workloads(kube_cluster, ns, sorted(expected_by_revision[revision]), timeout=150)
+        assert observed_workloads(kube_cluster, ns) == expected_by_revision[revision], verb
 
     # the steps really differ (else the comparisons above prove little)
     assert expected_by_revision[1] == {
@@ -210,10 +180,11 @@ def test_promotion_dev_staging_prod_then_rollback_to_the_first_revision(
     assert [len(expected_by_revision[r]) for r in (1, 2, 3)] == [1, 4, 4]
     assert expected_by_revision[2] != expected_by_revision[3]
 
-    helm_cmd(workspace, floe_cluster, ns, "rollback", RELEASE, "1", *wait)
+    helm_cmd(workspace, floe_cluster, ns, "rollback", RELEASE, "1")
     assert _status(workspace, floe_cluster, ns) == (4, "deployed")
+    wait_for_workloads(kube_cluster, ns, sorted(expected_by_revision[1]), timeout=150)
     # back to dev: one API replica with dev's resources; Cube Store and the worker are gone
-    assert observed_workloads(kubectl, ns) == expected_by_revision[1]
+    assert observed_workloads(kube_cluster, ns) == expected_by_revision[1]
     assert _history(workspace, floe_cluster, ns) == [
         (1, "superseded", "Install complete"),
         (2, "superseded", "Upgrade complete"),
@@ -230,19 +201,17 @@ SELECTOR_CHANGE = ("floe-cube.fullnameOverride=r-cube", "floe-cube.nameOverride=
 def test_upgrade_that_changes_a_deployment_selector_is_refused_naming_the_field(
     workspace: ChartWorkspace,
     floe_cluster: ControlPlane,
-    kubectl: Kubectl,
+    kube_cluster: Any,
     cluster_evidence: EvidenceWatch,
 ) -> None:
-    ns = cluster_evidence.watch(restricted_namespace(kubectl, "immutable"))
+    ns = cluster_evidence.watch(restricted_namespace(kube_cluster, "immutable"))
     chart = str(workspace.chart_path("floe-runtime"))
     dev = ENVIRONMENTS / "dev" / "values.yaml"
-    wait = ["--wait", "--timeout", "150s"]
     first = workspace.value_args("floe-runtime", [dev], [SELECTOR_CHANGE[0]])
-    helm_cmd(workspace, floe_cluster, ns, "install", RELEASE, chart, *wait, *first)
+    helm_cmd(workspace, floe_cluster, ns, "install", RELEASE, chart, *first)
+    wait_for_workloads(kube_cluster, ns, ["deployment/r-cube-api"], timeout=150)
     second = workspace.value_args("floe-runtime", [dev], list(SELECTOR_CHANGE))
-    stderr = helm_cmd(
-        workspace, floe_cluster, ns, "upgrade", RELEASE, chart, *wait, *second, check=False
-    )
+    stderr = helm_cmd(workspace, floe_cluster, ns, "upgrade", RELEASE, chart, *second, check=False)
     # the API server's message, through helm: the object, the field path and "field is immutable"
     assert stderr.strip().splitlines()[-1] == (
         'Error: UPGRADE FAILED: cannot patch "r-cube-api" with kind Deployment: '
@@ -251,11 +220,7 @@ def test_upgrade_that_changes_a_deployment_selector_is_refused_naming_the_field(
         '"app.kubernetes.io/name":"cube-analytics"}}: field is immutable'
     )
     assert _history(workspace, floe_cluster, ns)[-1][:2] == (2, "failed")
-    selector = json.loads(
-        kubectl(
-            "get", "deployment", "r-cube-api", "-n", ns, "-o", "jsonpath={.spec.selector}"
-        ).stdout
-    )
+    selector = workloads(kube_cluster, ns)["deployment/r-cube-api"]["spec"]["selector"]
     assert selector == {
         "matchLabels": {
             "app.kubernetes.io/name": "cube",
@@ -269,22 +234,20 @@ def test_upgrade_that_resizes_cube_store_volumes_is_refused_naming_the_field(
     workspace: ChartWorkspace,
     volumes: None,
     floe_cluster: ControlPlane,
-    kubectl: Kubectl,
+    kube_cluster: Any,
     cluster_evidence: EvidenceWatch,
 ) -> None:
     """A bigger Cube Store disk (``cubestore.workers.dataSize``) changes the StatefulSet's
     volumeClaimTemplates, which Kubernetes 1.37 still refuses to update."""
-    ns = cluster_evidence.watch(restricted_namespace(kubectl, "immutable-sts"))
+    ns = cluster_evidence.watch(restricted_namespace(kube_cluster, "immutable-sts"))
     chart = str(workspace.chart_path("floe-runtime"))
     staging = ENVIRONMENTS / "staging" / "values.yaml"
-    wait = ["--wait", "--timeout", "150s"]
     first = workspace.value_args("floe-runtime", [staging])
-    helm_cmd(workspace, floe_cluster, ns, "install", RELEASE, chart, *wait, *first)
+    helm_cmd(workspace, floe_cluster, ns, "install", RELEASE, chart, *first)
+    wait_for_workloads(kube_cluster, ns, sorted(expected_workloads(staging)), timeout=150)
     resize = ["floe-cube.cubestore.workers.dataSize=20Gi"]
     second = workspace.value_args("floe-runtime", [staging], resize)
-    stderr = helm_cmd(
-        workspace, floe_cluster, ns, "upgrade", RELEASE, chart, *wait, *second, check=False
-    )
+    stderr = helm_cmd(workspace, floe_cluster, ns, "upgrade", RELEASE, chart, *second, check=False)
     refusal = (
         'cannot patch "r-cube-cubestore-worker" with kind StatefulSet: StatefulSet.apps '
         '"r-cube-cubestore-worker" is invalid: spec.volumeClaimTemplates: Invalid value: '
@@ -301,10 +264,6 @@ def test_upgrade_that_resizes_cube_store_volumes_is_refused_naming_the_field(
         (1, "deployed", "Install complete"),
         (2, "failed", f'Upgrade "{RELEASE}" failed: {refusal}'),
     ]
-    templates = json.loads(
-        kubectl(
-            "get", "statefulset", "r-cube-cubestore-worker", "-n", ns,
-            "-o", "jsonpath={.spec.volumeClaimTemplates[*].spec.resources.requests}",
-        ).stdout
-    )  # fmt: skip
-    assert templates == {"storage": "10Gi"}
+    worker = workloads(kube_cluster, ns)["statefulset/r-cube-cubestore-worker"]
+    templates = [t["spec"]["resources"]["requests"] for t in worker["spec"]["volumeClaimTemplates"]]
+    assert templates == [{"storage": "10Gi"}]
