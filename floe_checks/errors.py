@@ -114,3 +114,10 @@ class CheckoutRequired(PrerequisiteMissing):
         "run it from a clone of the floe-checks repository (the wheel ships the plugin, not the "
         "charts, demo and docker folders), or set FLOE_CHECKOUT to the path of one"
     )
+
+
+class UsageError(FloeError):
+    """A command-line option has a value the command cannot use (``floe demo up --interval 7m``).
+
+    The message names the option; exit code 2, as argparse's own usage errors.
+    """

@@ -59,7 +59,12 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 
 # test folders whose tests run in one pytest-xdist worker each (scripts/test.sh: --dist loadgroup)
-XDIST_GROUPS = {"tests/cluster/": "floe-cluster", "tests/images/": "floe-images"}
+XDIST_GROUPS = {
+    "tests/cluster/": "floe-cluster",
+    "tests/images/": "floe-images",
+    # one live demo (a whole local stack) for the module, its tests in file order
+    "tests/demo/test_live_demo.py": "floe-live-demo",
+}
 
 
 @pytest.hookimpl(optionalhook=True)  # a run with -p no:xdist has no such hook

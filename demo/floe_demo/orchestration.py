@@ -44,6 +44,15 @@ RETRY = dg.RetryPolicy(
 KEEP_DBT_RUNS = 20
 
 
+class BatchConfig(dg.Config):
+    """Run config of ``ecommerce_raw``: ``floe demo trigger --orders N`` sets ``orders``.
+
+    Unset, the batch size comes from the settings (``FLOE_DEMO_BATCH_ORDERS``).
+    """
+
+    orders: int | None = None
+
+
 def prune_run_dirs(runs: Path, keep: int) -> None:
     """Delete all but the ``keep`` newest run folders under ``runs``."""
     folders = sorted((p for p in runs.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
@@ -105,8 +114,8 @@ def build_definitions(settings: DemoSettings) -> dg.Definitions:
         ],
         retry_policy=RETRY,
     )
-    def ecommerce_raw(context: AssetExecutionContext) -> Iterator[Any]:
-        report = ingest_ecommerce_batch(settings, telemetry=telemetry)
+    def ecommerce_raw(context: AssetExecutionContext, config: BatchConfig) -> Iterator[Any]:
+        report = ingest_ecommerce_batch(settings, telemetry=telemetry, orders=config.orders)
         context.log.info(
             f"batch {report.spec.batch_id}: {report.total_rows} rows appended "
             f"in {report.seconds:.2f} s; published {sum(p.rows for p in report.published)}"

@@ -170,11 +170,12 @@ class DagsterClient:
         return [e["message"] for e in logs["events"] if e.get("level") in {"ERROR", "CRITICAL"}]
 
     def runs(self, job: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
-        """Recent runs (``runId``, ``jobName``, ``status``), newest first."""
+        """Recent runs (``runId``, ``jobName``, ``status``, ``startTime``, ``endTime`` — Unix
+        seconds, ``None`` while not started/ended), newest first."""
         data = self.query(
             """
             query($filter: RunsFilter, $limit: Int) { runsOrError(filter: $filter, limit: $limit) {
-              __typename ... on Runs { results { runId jobName status } }
+              __typename ... on Runs { results { runId jobName status startTime endTime } }
               ... on PythonError { message }
             } }
             """,

@@ -1,13 +1,20 @@
-"""``floe demo generate``: append synthetic batches to the demo's Iceberg catalog (FR-026a).
+"""``floe demo …``: the live demo (``up``, ``trigger``, ``status``, ``down``) and ``generate``.
 
-The catalog, namespace, defect rates and Postgres target come from the FLOE_DEMO_* and
-FLOE_WAREHOUSE_* environment variables (docs/demo.md); the options override the rest.
+``up``/``trigger``/``status``/``down`` run the local stack as a live demo
+(:mod:`floe_checks.stack.live`; 007-FR-025, FR-026, FR-026a, FR-030). ``generate`` appends
+synthetic batches to the demo's Iceberg catalog (FR-026a); its catalog, namespace, defect rates
+and Postgres target come from the FLOE_DEMO_* and FLOE_WAREHOUSE_* environment variables
+(docs/demo.md), the options override the rest.
 """
 
 from __future__ import annotations
 
 import argparse
 from datetime import timedelta
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from floe_checks.stack.live import LiveDemo
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -39,6 +46,52 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="do not copy to Postgres even when FLOE_DEMO_DBT_TARGET=postgres",
     )
     gen.set_defaults(func=_generate)
+
+    up = demo_sub.add_parser(
+        "up",
+        help="start the local stack as a live demo and stay until Ctrl-C",
+        description=(
+            "Start PostgreSQL, Dagster (with the demo's schedule), Cube and the live page on "
+            "free loopback ports, launch a first batch, print the URLs and stay in the "
+            "foreground until Ctrl-C, which stops everything. One demo per state folder "
+            "(FLOE_DEMO_STATE_DIR, else $XDG_STATE_HOME/floe-checks/demo)."
+        ),
+    )
+    up.add_argument(
+        "--rate",
+        choices=("burst", "realistic"),
+        default="burst",
+        help="burst: each batch now; realistic: intraday-shaped windows (default burst)",
+    )
+    up.add_argument(
+        "--interval",
+        default="5m",
+        help="how often the schedule adds a batch: 1m..60m dividing an hour, 1h..12h "
+        "dividing a day, or 1d (default 5m)",
+    )
+    up.add_argument("--orders", type=int, default=300, metavar="N", help="orders per batch")
+    up.add_argument("--open", action="store_true", help="open the live page in a browser")
+    up.add_argument(
+        "--detach", action="store_true", help="run in the background; stop with floe demo down"
+    )
+    up.add_argument(
+        "--no-first-batch", action="store_true", help="wait for the schedule's first tick"
+    )
+    up.set_defaults(func=_up)
+
+    trigger = demo_sub.add_parser(
+        "trigger", help="run one more batch now and show how Cube's totals moved"
+    )
+    trigger.add_argument("--orders", type=int, default=None, metavar="N", help="orders")
+    trigger.set_defaults(func=_trigger)
+
+    status = demo_sub.add_parser(
+        "status", help="what runs, the last batches, the next tick, Cube's totals"
+    )
+    status.set_defaults(func=_status)
+
+    down = demo_sub.add_parser("down", help="stop the demo started by floe demo up")
+    down.set_defaults(func=_down)
 
     def show_help(_args: argparse.Namespace) -> int:
         demo.print_help()
@@ -100,3 +153,81 @@ def _generate(args: argparse.Namespace) -> int:
         total += report.total_rows
     print(f"appended {total} rows in {args.batches} batch(es)")
     return 0
+
+
+def _live(args: argparse.Namespace, action: str) -> int:
+    """Run one live-demo action; a usage or stack error is one line on stderr, no traceback."""
+    import sys
+
+    from floe_checks.errors import FloeError, UsageError
+    from floe_checks.stack.live import DemoOptions, LiveDemo
+
+    demo = LiveDemo()
+    try:
+        if action == "up":
+            options = DemoOptions(rate=args.rate, interval=args.interval, orders=args.orders)
+            if args.detach:
+                argv = ["demo", "up", "--rate", args.rate, "--interval", args.interval]
+                argv += ["--orders", str(args.orders)]
+                if args.no_first_batch:
+                    argv.append("--no-first-batch")
+                code = demo.up_detached(options, argv, sys.stdout)
+            else:
+                if args.open:
+                    _open_when_running(demo)
+                code = demo.up(options, sys.stdout, first_batch=not args.no_first_batch)
+            if code == 0 and args.open and args.detach:
+                _open_page(demo)
+            return code
+        if action == "trigger":
+            return demo.trigger(sys.stdout, orders=args.orders)
+        if action == "status":
+            return demo.status(sys.stdout)
+        return demo.down(sys.stdout)
+    except UsageError as exc:
+        print(f"floe demo {action}: {exc.message}. Fix: {exc.remediation}", file=sys.stderr)
+        return 2
+    except FloeError as exc:
+        fix = f" Fix: {exc.remediation}" if exc.remediation else ""
+        print(f"floe demo {action}: {exc.message}.{fix}", file=sys.stderr)
+        return 1
+
+
+def _open_page(demo: LiveDemo) -> None:
+    import webbrowser
+
+    state = demo.read_state()
+    if state and state.get("urls"):
+        webbrowser.open(state["urls"]["page"])
+
+
+def _open_when_running(demo: LiveDemo) -> None:
+    """Open the page from a helper thread once the foreground ``up`` writes ``running``."""
+    import threading
+    import time
+
+    def wait_and_open() -> None:
+        for _ in range(1200):
+            state = demo.read_state()
+            if state and state.get("phase") == "running":
+                _open_page(demo)
+                return
+            time.sleep(0.5)
+
+    threading.Thread(target=wait_and_open, daemon=True).start()
+
+
+def _up(args: argparse.Namespace) -> int:
+    return _live(args, "up")
+
+
+def _trigger(args: argparse.Namespace) -> int:
+    return _live(args, "trigger")
+
+
+def _status(args: argparse.Namespace) -> int:
+    return _live(args, "status")
+
+
+def _down(args: argparse.Namespace) -> int:
+    return _live(args, "down")

@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -80,7 +81,18 @@ class LocalProvider:
 
     name = "local"
 
-    def __init__(self) -> None:
+    def __init__(self, demo_settings: Mapping[str, str] | None = None) -> None:
+        """A stack not started yet.
+
+        Args:
+            demo_settings: ``FLOE_DEMO_*`` values that replace the end-to-end ones in
+                :data:`DEMO_SETTINGS` (``floe demo up`` sets the real schedule, the batch size
+                and the rate; docs/demo.md lists the variables).
+        """
+        unknown = sorted(set(demo_settings or {}) - set(DEMO_SETTINGS))
+        if unknown:
+            raise ValueError(f"not demo settings of the local stack: {', '.join(unknown)}")
+        self.demo_settings = {**DEMO_SETTINGS, **(demo_settings or {})}
         self.workdir: Path | None = None
         self.marker = uuid.uuid4().hex
         self._processes: list[dict[str, Any]] = []  # name, pid, signal, log (start order)
@@ -97,6 +109,7 @@ class LocalProvider:
             "processes": list(self._processes),
             "secrets": list(self._secrets),
             "cleanup": list(self._cleanup),
+            "demo_settings": dict(self.demo_settings),
         }
 
     @classmethod
@@ -107,7 +120,7 @@ class LocalProvider:
     @classmethod
     def restore(cls, state: dict[str, Any]) -> LocalProvider:
         """A provider for a stack another process started (see :meth:`state`)."""
-        provider = cls()
+        provider = cls(state.get("demo_settings"))
         provider.workdir = Path(state["workdir"]) if state.get("workdir") else None
         provider.marker = state["marker"]
         provider._processes = list(state.get("processes") or [])
@@ -186,7 +199,7 @@ class LocalProvider:
             )
             demo_env = {
                 **self._base_env(),
-                **DEMO_SETTINGS,
+                **self.demo_settings,
                 "FLOE_DEMO_HOME": str(demo_home),
                 "FLOE_DEMO_CATALOG_URI": f"sqlite:///{demo_home}/catalog.db",
                 "FLOE_DEMO_WAREHOUSE": f"file://{demo_home}/warehouse",
@@ -259,8 +272,8 @@ class LocalProvider:
                 "logs": str(logs),
                 "openlineage_file": str(telemetry_dir / "openlineage.jsonl"),
                 "spans_file": str(telemetry_dir / "spans.jsonl"),
-                "schedule_cron": TEST_SCHEDULE,
-                "batch_orders": DEMO_SETTINGS["FLOE_DEMO_BATCH_ORDERS"],
+                "schedule_cron": self.demo_settings["FLOE_DEMO_SCHEDULE"],
+                "batch_orders": self.demo_settings["FLOE_DEMO_BATCH_ORDERS"],
                 "postgres_log": str(pg_dir / "postgres.log"),
                 "pre_aggregations_schema": PRE_AGGREGATIONS_SCHEMA,
                 "txid_before_cube": txid_before_cube,
