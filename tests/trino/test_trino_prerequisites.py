@@ -99,6 +99,6 @@ def test_catalog_whose_connector_is_not_installed_fails_before_start(tmp_path: P
         server.start()
     assert str(caught.value) == (
         "Trino catalog 'warehouse' needs connector 'postgresql', but "
-        f"{install.home}/plugin holds only ['memory', 'tpch']"
+        f"{install.home}/plugin holds only ['memory', 'password-file', 'tpch']"
     )
     assert server.process is None

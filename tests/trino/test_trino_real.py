@@ -1,32 +1,58 @@
 """The preflight Trino probe and the ``trino`` client against a real Trino 483 coordinator
-(``floe_checks.servers.trino``), over http without authentication: the https + password paths
-still run against the stand-in in tests/preflight until the server gets TLS (issue 14)."""
+(``floe_checks.servers.trino``), over https with password authentication."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
 from floe_checks.config import Section
 from floe_checks.ports import free_port
 from floe_checks.preflight.runner import run_check
+from floe_checks.probes.trino import pinned_session
 from floe_checks.servers.trino import TrinoServer
 
-pytestmark = [pytest.mark.requirement("007-FR-016", "007-FR-020"), pytest.mark.evidence("static")]
+pytestmark = [
+    pytest.mark.requirement("007-FR-016", "007-FR-020"),
+    pytest.mark.evidence("static"),
+    pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning"),
+]
 
 
-def _section(load_section: Callable[..., Section], port: int, **extra: object) -> Section:
+def _section(load_section: Callable[..., Section], trino: TrinoServer, **extra: object) -> Section:
+    assert trino.security is not None
     raw = {
         "type": "trino",
         "host": "127.0.0.1",
-        "port": port,
-        "user": "analyst",
-        "http_scheme": "http",
+        "port": trino.client_port,
+        "user": trino.security.user,
+        "password": "${TRINO_PASSWORD}",
+        "http_scheme": "https",
+        "verify": False,
         **extra,
     }
-    return load_section("compute", raw)
+    return load_section("compute", raw, TRINO_PASSWORD=trino.security.password.get_secret_value())
+
+
+def _connect(trino: TrinoServer, **session: str) -> Any:
+    """The trino client as dbt-trino uses it: https, basic auth, the server's CA."""
+    import trino as trino_client
+
+    assert trino.security is not None
+    return trino_client.dbapi.connect(  # type: ignore[no-untyped-call]
+        host=trino.host,
+        port=trino.client_port,
+        user=trino.security.user,
+        http_scheme="https",
+        auth=trino_client.auth.BasicAuthentication(
+            trino.security.user, trino.security.password.get_secret_value()
+        ),
+        http_session=pinned_session(str(trino.ca_bundle)),
+        **session,
+    )
 
 
 def test_server_reports_its_version_and_environment(trino: TrinoServer) -> None:
@@ -40,18 +66,20 @@ def test_server_reports_its_version_and_environment(trino: TrinoServer) -> None:
 def test_probe_ok_against_real_trino(
     trino: TrinoServer, load_section: Callable[..., Section]
 ) -> None:
-    section = _section(load_section, trino.port, catalog="tpch", schema="tiny")
+    section = _section(load_section, trino, catalog="tpch", schema="tiny")
     result = run_check("compute", section, timeout=30, slow_ms=60_000)
     assert result.status == "ok", result.line()
     assert result.backend == "trino"
-    assert result.details["auth"] == "none"
-    assert result.message == f"SELECT 1 ok on Trino at http://127.0.0.1:{trino.port} as 'analyst'."
+    assert result.details["auth"] == "password"
+    assert result.message == (
+        f"SELECT 1 ok on Trino at https://127.0.0.1:{trino.client_port} as 'analyst'."
+    )
 
 
 def test_probe_unknown_catalog_is_not_found(
     trino: TrinoServer, load_section: Callable[..., Section]
 ) -> None:
-    section = _section(load_section, trino.port, catalog="iceberg")
+    section = _section(load_section, trino, catalog="iceberg")
     result = run_check("compute", section, timeout=30)
     assert result.status == "error", result.line()
     assert result.details["failure"] == "not_found"
@@ -63,7 +91,7 @@ def test_probe_unknown_catalog_is_not_found(
 def test_probe_unknown_schema_is_not_found(
     trino: TrinoServer, load_section: Callable[..., Section]
 ) -> None:
-    section = _section(load_section, trino.port, catalog="tpch", schema="nope")
+    section = _section(load_section, trino, catalog="tpch", schema="nope")
     result = run_check("compute", section, timeout=30)
     assert result.status == "error", result.line()
     assert result.details["failure"] == "not_found"
@@ -75,13 +103,10 @@ def test_probe_unknown_schema_is_not_found(
 def test_unknown_catalog_and_schema_errors_of_real_trino(trino: TrinoServer) -> None:
     """What the probe's CATALOG_NOT_FOUND / SCHEMA_NOT_FOUND branches must match: the error
     names and messages real Trino gives when a statement resolves the session's catalog."""
-    import trino as trino_client
     from trino.exceptions import TrinoUserError
 
     def show_tables(catalog: str, schema: str) -> TrinoUserError:
-        conn = trino_client.dbapi.connect(  # type: ignore[no-untyped-call]
-            host=trino.host, port=trino.port, user="analyst", catalog=catalog, schema=schema
-        )
+        conn = _connect(trino, catalog=catalog, schema=schema)
         try:
             with pytest.raises(TrinoUserError) as caught:
                 conn.cursor().execute("SHOW TABLES")
@@ -103,7 +128,10 @@ def test_unknown_catalog_and_schema_errors_of_real_trino(trino: TrinoServer) -> 
 
 def test_probe_connection_refused(load_section: Callable[..., Section]) -> None:
     port = free_port()
-    result = run_check("compute", _section(load_section, port), timeout=5)
+    section = load_section(
+        "compute", {"type": "trino", "host": "127.0.0.1", "port": port, "http_scheme": "http"}
+    )
+    result = run_check("compute", section, timeout=5)
     assert result.status == "error"
     assert result.details["failure"] == "connection_refused"
     assert result.remediation == (
@@ -127,11 +155,7 @@ def test_probe_unknown_host_is_dns(load_section: Callable[..., Section]) -> None
 
 def test_exact_answers_through_the_trino_client(trino: TrinoServer) -> None:
     """TPC-H ``tiny`` has 25 nations in 5 regions, 5 each (the TPC-H spec fixes both tables)."""
-    import trino as trino_client
-
-    conn = trino_client.dbapi.connect(  # type: ignore[no-untyped-call]
-        host=trino.host, port=trino.port, user="analyst", catalog="tpch", schema="tiny"
-    )
+    conn = _connect(trino, catalog="tpch", schema="tiny")
     try:
         cur = conn.cursor()
         cur.execute("SELECT count(*) FROM tpch.tiny.nation")
@@ -153,11 +177,7 @@ def test_exact_answers_through_the_trino_client(trino: TrinoServer) -> None:
 
 def test_memory_catalog_round_trip(trino: TrinoServer) -> None:
     """Rows written through the memory connector come back exactly (decimals as Decimal)."""
-    import trino as trino_client
-
-    conn = trino_client.dbapi.connect(  # type: ignore[no-untyped-call]
-        host=trino.host, port=trino.port, user="analyst", catalog="memory", schema="default"
-    )
+    conn = _connect(trino, catalog="memory", schema="default")
     table = f"orders_{free_port()}"  # unique per run: the server lives for the whole session
     try:
         cur = conn.cursor()
@@ -177,7 +197,7 @@ def test_memory_catalog_round_trip(trino: TrinoServer) -> None:
 
 def test_slow_answer_is_a_warning(trino: TrinoServer, load_section: Callable[..., Section]) -> None:
     """A real round trip of SELECT 1 (POST, then polling nextUri) takes well over 1 ms."""
-    section = _section(load_section, trino.port, catalog="tpch", schema="tiny")
+    section = _section(load_section, trino, catalog="tpch", schema="tiny")
     result = run_check("compute", section, timeout=30, slow_ms=1)
     assert result.status == "warning", result.line()
     assert result.details["slow_threshold_ms"] == 1
