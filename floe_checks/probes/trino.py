@@ -185,7 +185,7 @@ def check(section: TrinoCompute, timeout: float) -> dict[str, object]:
         auth = trino.auth.JWTAuthentication(section.jwt.get_secret_value())
     elif section.password is not None:
         auth = trino.auth.BasicAuthentication(section.user, section.password.get_secret_value())
-    session = pinned_session(section.verify)
+    session = pinned_session(section.tls_verify())
     conn = trino.dbapi.connect(  # type: ignore[no-untyped-call]
         host=section.host,
         port=section.port,
