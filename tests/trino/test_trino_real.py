@@ -1,9 +1,14 @@
 """The preflight Trino probe and the ``trino`` client against a real Trino 483 coordinator
-(``floe_checks.servers.trino``), over https with password authentication."""
+(``floe_checks.servers.trino``), over https with password and JWT authentication and the
+certificate generated at start: ok, wrong password, wrong token, unknown catalog and schema, an
+untrusted certificate without and with ``ca_bundle``, a password over plain http, refused,
+unknown host, blackhole, slow → warning. Every case runs against the real server; the
+blackhole is a socket that accepts and never answers, which no running Trino does."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import secrets
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -14,12 +19,10 @@ from floe_checks.ports import free_port
 from floe_checks.preflight.runner import run_check
 from floe_checks.probes.trino import pinned_session
 from floe_checks.servers.trino import TrinoServer
+from tests.preflight import local_servers
+from tests.preflight.local_servers import Blackhole
 
-pytestmark = [
-    pytest.mark.requirement("007-FR-016", "007-FR-020"),
-    pytest.mark.evidence("static"),
-    pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning"),
-]
+pytestmark = [pytest.mark.requirement("007-FR-016", "007-FR-020"), pytest.mark.evidence("static")]
 
 
 def _section(load_section: Callable[..., Section], trino: TrinoServer, **extra: object) -> Section:
@@ -31,10 +34,24 @@ def _section(load_section: Callable[..., Section], trino: TrinoServer, **extra: 
         "user": trino.security.user,
         "password": "${TRINO_PASSWORD}",
         "http_scheme": "https",
-        "verify": False,
+        "ca_bundle": str(trino.ca_bundle),
         **extra,
     }
+    raw = {key: value for key, value in raw.items() if value is not None}  # None: leave it out
     return load_section("compute", raw, TRINO_PASSWORD=trino.security.password.get_secret_value())
+
+
+def _raw(trino: TrinoServer) -> dict[str, object]:
+    """The https section without credentials (tests add password or jwt)."""
+    assert trino.security is not None
+    return {
+        "type": "trino",
+        "host": "127.0.0.1",
+        "port": trino.client_port,
+        "user": trino.security.user,
+        "http_scheme": "https",
+        "ca_bundle": str(trino.ca_bundle),
+    }
 
 
 def _connect(trino: TrinoServer, **session: str) -> Any:
@@ -73,6 +90,117 @@ def test_probe_ok_against_real_trino(
     assert result.details["auth"] == "password"
     assert result.message == (
         f"SELECT 1 ok on Trino at https://127.0.0.1:{trino.client_port} as 'analyst'."
+    )
+
+
+def test_probe_wrong_password_is_authentication(
+    trino: TrinoServer, load_section: Callable[..., Section]
+) -> None:
+    wrong = secrets.token_urlsafe(16)
+    section = load_section(
+        "compute",
+        {**_raw(trino), "password": "${TRINO_PASSWORD}"},
+        TRINO_PASSWORD=wrong,
+    )
+    result = run_check("compute", section, timeout=30)
+    assert result.status == "error", result.line()
+    assert result.details["failure"] == "authentication"
+    assert result.details["http_status"] == 401
+    assert result.message == "Trino rejected the credentials (401 Unauthorized)."
+    assert result.remediation == (
+        "the credentials were rejected: check environments.test.compute.user, "
+        "environments.test.compute.password (${TRINO_PASSWORD})."
+    )
+    assert wrong not in result.model_dump_json()
+
+
+def test_probe_jwt_is_ok(trino: TrinoServer, load_section: Callable[..., Section]) -> None:
+    assert trino.security is not None
+    raw = {**_raw(trino), "jwt": "${TRINO_JWT}"}
+    token = trino.security.token().get_secret_value()
+    result = run_check("compute", load_section("compute", raw, TRINO_JWT=token), timeout=30)
+    assert result.status == "ok", result.line()
+    assert result.details["auth"] == "jwt"
+
+
+def test_probe_wrong_jwt_is_authentication(
+    trino: TrinoServer, load_section: Callable[..., Section]
+) -> None:
+    from floe_checks.tokens import hs256_token
+
+    forged = hs256_token(secrets.token_urlsafe(24), {"sub": "analyst"})
+    raw = {**_raw(trino), "jwt": "${TRINO_JWT}"}
+    result = run_check("compute", load_section("compute", raw, TRINO_JWT=forged), timeout=30)
+    assert result.status == "error", result.line()
+    assert result.details["failure"] == "authentication"
+    assert result.remediation == (
+        "the credentials were rejected: check environments.test.compute.jwt (${TRINO_JWT})."
+    )
+    assert forged not in result.model_dump_json()
+
+
+def test_probe_self_signed_certificate_without_ca_bundle_names_it(
+    trino: TrinoServer, load_section: Callable[..., Section]
+) -> None:
+    """The certificate generated at start is in no system bundle (REQUESTS_CA_BUNDLE, when
+    set, names one: the probe must not silently use it either)."""
+    result = run_check("compute", _section(load_section, trino, ca_bundle=None), timeout=30)
+    assert result.status == "error", result.line()
+    assert result.details["failure"] == "tls"
+    assert result.details["certificate"] == "self-signed certificate"
+    assert result.message == (
+        f"the certificate of {trino.url} is not trusted (self-signed certificate; SELECT 1)."
+    )
+    assert result.remediation == (
+        "point environments.test.compute.ca_bundle at the PEM file of the CA that signed the "
+        f"certificate of {trino.url} (for a private or self-signed CA), or give the server a "
+        "certificate from a CA this machine trusts."
+    )
+
+
+def test_probe_with_ca_bundle_from_a_variable_is_ok(
+    trino: TrinoServer, load_section: Callable[..., Section], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TRINO_CA_BUNDLE", str(trino.ca_bundle))
+    section = _section(load_section, trino, ca_bundle="${TRINO_CA_BUNDLE}", catalog="memory")
+    result = run_check("compute", section, timeout=30, slow_ms=60_000)
+    assert result.status == "ok", result.line()
+    assert result.details["statements"] == ["SELECT 1", "SHOW SCHEMAS"]
+
+
+def test_probe_password_over_plain_http_is_refused_before_sending(
+    trino: TrinoServer, load_section: Callable[..., Section]
+) -> None:
+    """The probe refuses before any request (the real server would answer 403 on its http
+    port: test_trino_secured.py checks that)."""
+    section = _section(load_section, trino, http_scheme="http", ca_bundle=None)
+    result = run_check("compute", section, timeout=10)
+    assert result.status == "error", result.line()
+    assert result.details["failure"] == "tls"
+    assert result.remediation == (
+        f"the TLS handshake with http://127.0.0.1:{trino.client_port} failed: check the scheme "
+        "and port in environments.test.compute.http_scheme and the CA bundle of this machine."
+    )
+
+
+@pytest.fixture(scope="module")
+def blackhole(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Blackhole]:
+    with local_servers.blackhole(tmp_path_factory.mktemp("blackhole")) as hole:
+        yield hole
+
+
+def test_probe_blackhole_times_out(
+    trino: TrinoServer, blackhole: Blackhole, load_section: Callable[..., Section]
+) -> None:
+    """A coordinator behind a silent firewall: the TCP handshake completes, no byte comes back
+    (a running Trino always answers, so the socket stands in for the firewall, not Trino)."""
+    section = _section(load_section, trino, port=blackhole.port)
+    result = run_check("compute", section, timeout=2)
+    assert result.status == "error", result.line()
+    assert result.details["failure"] == "timeout"
+    assert (
+        result.message
+        == f"no answer from https://127.0.0.1:{blackhole.port} within 2 s (SELECT 1)."
     )
 
 

@@ -1,4 +1,5 @@
-"""A real Trino coordinator for ``tests/trino``, started from the tree
+"""The fixture ``trino``: a real Trino coordinator for ``tests/trino`` and ``tests/preflight``
+(registered in ``tests/conftest.py``), started from the tree
 ``scripts/setup.d/60-trino.sh`` assembles and stopped by PID (its process group) at the end.
 It is secured as production is (:class:`~floe_checks.servers.trino.TrinoSecurity`): HTTPS with
 a certificate generated at start, password (``file`` authenticator) and JWT authentication.
@@ -9,7 +10,7 @@ file in pytest's shared temp root. Each worker attaches at its first Trino test 
 its session end; the last one to detach stops the server (another worker may have started it).
 
 Where the tree or a Java 25 runtime is missing the tests skip, naming the setup step; there is
-no stand-in here (the protocol stand-in of the preflight tests lives in ``tests/preflight``).
+no Trino stand-in.
 """
 
 from __future__ import annotations
