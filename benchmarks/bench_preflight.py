@@ -34,14 +34,20 @@ import yaml  # noqa: E402
 
 from floe_checks.config import Section, validate_environment  # noqa: E402
 from floe_checks.preflight.runner import run_check  # noqa: E402
+from floe_checks.servers.trino import TrinoSecurity, TrinoServer, throwaway_trino  # noqa: E402
 from tests.preflight import local_servers  # noqa: E402
 
 BIN = Path(sys.executable).parent
 BUCKET = "floe-bench"
 
 
+def _security(trino: TrinoServer) -> TrinoSecurity:
+    assert trino.security is not None, "started with TrinoSecurity"
+    return trino.security
+
+
 def _environment(
-    trino: local_servers.TrinoServer,
+    trino: TrinoServer,
     s3: local_servers.S3Server,
     catalog: local_servers.IcebergRestServer,
     pg: Any,
@@ -51,10 +57,10 @@ def _environment(
         "compute": {
             "type": "trino",
             "host": "127.0.0.1",
-            "port": trino.port,
-            "user": trino.user,
+            "port": trino.client_port,
+            "user": _security(trino).user,
             "http_scheme": "https",
-            "verify": False,
+            "ca_bundle": str(trino.ca_bundle),
             "password": "${TRINO_PASSWORD}",
         },
         "storage": {
@@ -81,7 +87,7 @@ def _environment(
         },
     }
     env = {
-        "TRINO_PASSWORD": trino.password,
+        "TRINO_PASSWORD": _security(trino).password.get_secret_value(),
         "AWS_ACCESS_KEY_ID": key,
         "AWS_SECRET_ACCESS_KEY": secret,
         "POLARIS_CLIENT_ID": catalog.client_id,
@@ -124,7 +130,7 @@ def _median_ms(fn: Callable[[], object], repeat: int) -> float:
 
 
 def _direct_calls(
-    trino: local_servers.TrinoServer,
+    trino: TrinoServer,
     s3: local_servers.S3Server,
     catalog: local_servers.IcebergRestServer,
     pg: Any,
@@ -138,14 +144,17 @@ def _direct_calls(
 
     def trino_select() -> object:
         session = requests.Session()
-        session.verify = False
+        session.verify = str(trino.ca_bundle)
         session.trust_env = False  # else REQUESTS_CA_BUNDLE overrides verify (psf/requests#3829)
+        security = _security(trino)
         conn = trino_client.dbapi.connect(  # type: ignore[no-untyped-call]
             host="127.0.0.1",
-            port=trino.port,
-            user=trino.user,
+            port=trino.client_port,
+            user=security.user,
             http_scheme="https",
-            auth=trino_client.auth.BasicAuthentication(trino.user, trino.password),
+            auth=trino_client.auth.BasicAuthentication(
+                security.user, security.password.get_secret_value()
+            ),
             http_session=session,
             request_timeout=10,
             max_attempts=1,
@@ -254,7 +263,7 @@ def main() -> None:
         pg = stack.enter_context(local_servers.postgres_server())
         s3 = stack.enter_context(local_servers.s3_iam_server(base))
         catalog = stack.enter_context(local_servers.iceberg_rest_server(base))
-        trino = stack.enter_context(local_servers.trino_server(base))
+        trino = stack.enter_context(throwaway_trino(security=TrinoSecurity()))
         key, secret = s3.keys["admin"]
         boto3.client(
             "s3",

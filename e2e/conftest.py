@@ -58,12 +58,13 @@ def cube(floe_stack: StackEndpoints) -> CubeClient:
     """Cube's REST API; signed with the playground secret when the stack has one, so answers
     show ``usedPreAggregations``."""
     secret = floe_stack.cube_playground_secret or floe_stack.cube_api_secret
-    return CubeClient(floe_stack.cube_url, secret, timeout=120)
+    verify = floe_stack.cube_ca_bundle or True  # the cube section's ca_bundle, if any
+    return CubeClient(floe_stack.cube_url, secret, timeout=120, verify=verify)
 
 
 @pytest.fixture(scope="session")
 def dagster(floe_stack: StackEndpoints) -> DagsterClient:
-    return DagsterClient(floe_stack.dagster_url)
+    return DagsterClient(floe_stack.dagster_url, verify=floe_stack.dagster_ca_bundle or True)
 
 
 @pytest.fixture(scope="session")

@@ -120,12 +120,46 @@ def _check_http_url(value: str) -> str:
     return value
 
 
+def _check_ca_bundle(value: str) -> str:
+    """A ``ca_bundle`` must name a readable PEM file holding at least one certificate that
+    OpenSSL loads: a wrong path would otherwise surface only as a TLS failure at connect time."""
+    import ssl
+
+    path = Path(value).expanduser()
+    if not path.is_file():
+        raise PydanticCustomError(
+            "ca_bundle_missing",
+            "CA bundle {path} does not exist or is not a file. Fix: point it at the PEM file "
+            "of the CA that signed the service's certificate (relative paths are read from "
+            "the working directory).",
+            {"path": value},
+        )
+    try:
+        text = path.read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError):
+        text = ""
+    try:
+        if "-----BEGIN CERTIFICATE-----" not in text:
+            raise ssl.SSLError("no certificate block")
+        ssl.create_default_context(cafile=str(path))
+    except ssl.SSLError:
+        raise PydanticCustomError(
+            "ca_bundle_pem",
+            "CA bundle {path} is not a PEM file of certificates (no readable '-----BEGIN "
+            "CERTIFICATE-----' block). Fix: export the CA certificate as PEM (e.g. "
+            "`openssl x509 -in ca.der -inform der -out ca.pem`) and point at that file.",
+            {"path": value},
+        ) from None
+    return str(path)
+
+
 Text = Annotated[str, BeforeValidator(_interpolate)]
 Int = Annotated[int, BeforeValidator(_interpolate)]
 Port = Annotated[int, BeforeValidator(_interpolate), AfterValidator(_check_port)]
 HttpURL = Annotated[str, BeforeValidator(_interpolate), AfterValidator(_check_http_url)]
 Bool = Annotated[bool, BeforeValidator(_interpolate)]
 Secret = Annotated[SecretStr, BeforeValidator(_resolve_secret)]
+CaBundle = Annotated[str, BeforeValidator(_interpolate), AfterValidator(_check_ca_bundle)]
 
 
 class Section(BaseModel):
@@ -161,6 +195,24 @@ class Section(BaseModel):
         var = self.env_var(name)
         return f"{self.field_path(name)} (${{{var}}})" if var else self.field_path(name)
 
+    @model_validator(mode="after")
+    def _one_way_to_trust(self) -> Section:
+        if getattr(self, "ca_bundle", None) and getattr(self, "verify", True) is False:
+            raise PydanticCustomError(
+                "tls_conflict",
+                "ca_bundle and verify: false contradict each other. Fix: drop verify: false "
+                "(ca_bundle already makes the certificate trusted), or drop ca_bundle.",
+            )
+        return self
+
+    def tls_verify(self) -> bool | str:
+        """What an HTTP client's ``verify`` gets: the ``ca_bundle`` path when set, else the
+        section's ``verify`` flag (True for sections without one)."""
+        bundle = getattr(self, "ca_bundle", None)
+        if bundle:
+            return str(bundle)
+        return bool(getattr(self, "verify", True))
+
 
 # --- compute ---------------------------------------------------------------------------
 
@@ -176,6 +228,7 @@ class TrinoCompute(Section):
     catalog: Text | None = None
     schema_: Text | None = Field(default=None, alias="schema")
     verify: Bool = True
+    ca_bundle: CaBundle | None = None  # PEM of a private CA the coordinator's certificate is from
 
 
 class SnowflakeCompute(Section):
@@ -227,6 +280,7 @@ class S3Storage(Section):
     prefix: Text = "floe-preflight/"
     access_key_id: Secret | None = None
     secret_access_key: Secret | None = None
+    ca_bundle: CaBundle | None = None  # PEM trusting endpoint_url's certificate
 
 
 class GCSStorage(Section):
@@ -263,6 +317,7 @@ class RestCatalog(Section):
     oauth2_server_uri: HttpURL | None = None  # defaults to {uri}/v1/oauth/tokens
     namespace: Text | None = None  # when set, preflight also checks that it exists
     verify: Bool = True
+    ca_bundle: CaBundle | None = None
 
 
 class PostgresSection(Section):
@@ -278,10 +333,12 @@ class PostgresSection(Section):
 class CubeSection(Section):
     url: HttpURL
     api_secret: Secret
+    ca_bundle: CaBundle | None = None
 
 
 class DagsterSection(Section):
     url: HttpURL
+    ca_bundle: CaBundle | None = None
 
 
 class Environment(BaseModel):

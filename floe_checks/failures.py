@@ -7,6 +7,7 @@ remediation naming the exact floe.yaml field (and its environment variable).
 
 from __future__ import annotations
 
+import re
 import socket
 import ssl
 from collections.abc import Sequence
@@ -101,6 +102,46 @@ def classify_network_error(exc: BaseException) -> FailureKind | None:
             return FailureKind.TLS
         current = current.__cause__ or current.__context__
     return None
+
+
+_VERIFY_FAILED = re.compile(r"certificate verify failed: ([^()'\"]+?)\s*(?:\(_ssl|['\")]|$)")
+
+
+def untrusted_certificate(exc: BaseException) -> str | None:
+    """OpenSSL's reason when ``exc`` (or what it wraps) is a failed certificate verification,
+    e.g. ``self-signed certificate``; None for any other error. requests and botocore nest
+    the ``ssl.SSLCertVerificationError`` in their own exceptions' text, not always as a cause."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLCertVerificationError):
+            return str(current.verify_message or "certificate verify failed")
+        current = current.__cause__ or current.__context__
+    match = _VERIFY_FAILED.search(str(exc))
+    if match:
+        return match.group(1)
+    return "certificate verify failed" if "CERTIFICATE_VERIFY_FAILED" in str(exc) else None
+
+
+def certificate_failure(section: Section, reason: str, *, endpoint: str, step: str) -> CheckFailure:
+    """The failure of a handshake whose server certificate this machine does not trust: the
+    remediation names the section's ``ca_bundle``."""
+    return CheckFailure(
+        FailureKind.TLS,
+        f"the certificate of {endpoint} is not trusted ({reason}; {step}).",
+        remediation=(
+            f"point {section.hint('ca_bundle')} at the PEM file of the CA that signed the "
+            f"certificate of {endpoint} (for a private or self-signed CA), or give the server "
+            "a certificate from a CA this machine trusts."
+        ),
+        details={
+            "endpoint": endpoint,
+            "failure": FailureKind.TLS.value,
+            "step": step,
+            "certificate": reason,
+        },
+    )
 
 
 def kind_for_http_status(status: int) -> FailureKind:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from floe_checks.config import Section, validate_environment
+from tests.trino.shared import trino  # the run's one secured Trino (tests/trino, tests/preflight)
 
 # pytest-kind and pytest-helm-charts (both in the e2e extra) register --kubeconfig, so a pytest
 # that loads both refuses to start. Our pytest.ini blocks pytest-kind's plugin; every pytest this
@@ -16,6 +17,9 @@ from floe_checks.config import Section, validate_environment
 # ini instead, so it gets the block through PYTEST_ADDOPTS, as docs/kind.md tells users to do.
 # tests/plugin/test_kubeconfig_plugins.py clears it and checks both the clash and the fix.
 BLOCK_PYTEST_KIND = "-p no:pytest-kind"
+
+
+__all__ = ["trino"]
 
 
 def _with_block(addopts: str | None) -> str:

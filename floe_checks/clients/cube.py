@@ -32,12 +32,21 @@ class CubeClient:
         api_secret: ``CUBEJS_API_SECRET`` (or ``CUBEJS_PLAYGROUND_AUTH_SECRET``: a token signed
             with that one makes Cube include ``usedPreAggregations`` in its answers).
         timeout: total seconds one call may take, "Continue wait" rounds included.
+        verify: a CA bundle path (``ca_bundle`` of the cube section) or whether to check the
+            certificate; passed on every call so REQUESTS_CA_BUNDLE cannot override it.
     """
 
-    def __init__(self, url: str, api_secret: SecretStr, timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        api_secret: SecretStr,
+        timeout: float = 60.0,
+        verify: bool | str = True,
+    ) -> None:
         self.url = url.rstrip("/")
         self.api_secret = api_secret
         self.timeout = timeout
+        self.verify = verify
         self._session = requests.Session()
 
     def _headers(self) -> dict[str, str]:
@@ -57,6 +66,7 @@ class CubeClient:
                 headers=self._headers(),
                 data=json.dumps(body) if body is not None else None,
                 timeout=max(1.0, deadline - time.monotonic()),
+                verify=self.verify,
             )
             try:
                 answer = response.json()

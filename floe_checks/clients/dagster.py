@@ -39,11 +39,14 @@ class DagsterClient:
     Args:
         url: the webserver, e.g. ``http://127.0.0.1:3000``.
         timeout: seconds per HTTP request.
+        verify: a CA bundle path (``ca_bundle`` of the dagster section) or whether to check
+            the certificate; passed on every call so REQUESTS_CA_BUNDLE cannot override it.
     """
 
-    def __init__(self, url: str, timeout: float = 30.0) -> None:
+    def __init__(self, url: str, timeout: float = 30.0, verify: bool | str = True) -> None:
         self.url = url.rstrip("/")
         self.timeout = timeout
+        self.verify = verify
         self._session = requests.Session()
 
     def query(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -52,6 +55,7 @@ class DagsterClient:
             f"{self.url}/graphql",
             json={"query": query, "variables": variables or {}},
             timeout=self.timeout,
+            verify=self.verify,
         )
         try:
             answer = response.json()

@@ -31,7 +31,7 @@ def _token(section: RestCatalog, base: str, timeout: float) -> tuple[str, object
         where,
         timeout=timeout,
         step="OAuth2 token request",
-        verify=section.verify,
+        verify=section.tls_verify(),
         data={
             "grant_type": "client_credentials",
             "client_id": section.client_id,
@@ -145,7 +145,7 @@ def check(section: RestCatalog, timeout: float) -> dict[str, object]:
         ["uri"],
         timeout=timeout,
         step="GET /v1/config",
-        verify=section.verify,
+        verify=section.tls_verify(),
         headers=auth,
         params=params,
     )
@@ -174,7 +174,7 @@ def check(section: RestCatalog, timeout: float) -> dict[str, object]:
         ["uri"],
         timeout=timeout,
         step="list namespaces",
-        verify=section.verify,
+        verify=section.tls_verify(),
         headers=auth,
     )
     if response.status_code != 200:
@@ -213,7 +213,7 @@ def check(section: RestCatalog, timeout: float) -> dict[str, object]:
             ["uri"],
             timeout=timeout,
             step="load namespace",
-            verify=section.verify,
+            verify=section.tls_verify(),
             headers=auth,
         )
         if response.status_code == 404:

@@ -21,7 +21,15 @@ def check(section: CubeSection, timeout: float) -> dict[str, object]:
     """
     base = section.url.rstrip("/")
     ready_url = f"{base}/readyz"
-    response = request("GET", ready_url, section, ["url"], timeout=timeout, step="GET /readyz")
+    response = request(
+        "GET",
+        ready_url,
+        section,
+        ["url"],
+        timeout=timeout,
+        step="GET /readyz",
+        verify=section.tls_verify(),
+    )
     if response.status_code != 200:
         kind = kind_for_http_status(response.status_code)
         if kind is not FailureKind.TIMEOUT:
@@ -44,6 +52,7 @@ def check(section: CubeSection, timeout: float) -> dict[str, object]:
         ["url"],
         timeout=timeout,
         step="GET /cubejs-api/v1/meta",
+        verify=section.tls_verify(),
         headers={"Authorization": token},
     )
     if response.status_code in (401, 403):

@@ -20,7 +20,15 @@ def check(section: DagsterSection, timeout: float) -> dict[str, object]:
     """
     base = section.url.rstrip("/")
     info_url = f"{base}/server_info"
-    response = request("GET", info_url, section, ["url"], timeout=timeout, step="GET /server_info")
+    response = request(
+        "GET",
+        info_url,
+        section,
+        ["url"],
+        timeout=timeout,
+        step="GET /server_info",
+        verify=section.tls_verify(),
+    )
     if response.status_code != 200:
         kind = kind_for_http_status(response.status_code)
         if kind is FailureKind.NOT_FOUND:
@@ -43,6 +51,7 @@ def check(section: DagsterSection, timeout: float) -> dict[str, object]:
         ["url"],
         timeout=timeout,
         step="GraphQL version",
+        verify=section.tls_verify(),
         json={"query": "{ version }"},
     )
     body = (

@@ -12,7 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 from floe_checks.config import Section
 from floe_checks.errors import CheckFailure, FailureKind
-from floe_checks.failures import classify_network_error, failure
+from floe_checks.failures import (
+    certificate_failure,
+    classify_network_error,
+    failure,
+    untrusted_certificate,
+)
 
 if TYPE_CHECKING:
     import requests
@@ -27,10 +32,14 @@ def transport_failure(
     timeout: float,
     step: str,
 ) -> CheckFailure:
-    """Classify a ``requests`` exception (DNS, refused, timeout, TLS) as a CheckFailure."""
+    """Classify a ``requests`` exception (DNS, refused, timeout, TLS) as a CheckFailure; an
+    untrusted server certificate names the section's ``ca_bundle``."""
     import requests
 
     if isinstance(exc, requests.exceptions.SSLError):
+        reason = untrusted_certificate(exc)
+        if reason is not None:
+            return certificate_failure(section, reason, endpoint=endpoint, step=step)
         kind = FailureKind.TLS
     elif isinstance(exc, requests.exceptions.Timeout):
         kind = FailureKind.TIMEOUT
@@ -67,13 +76,15 @@ def request(
     *,
     timeout: float,
     step: str,
-    verify: bool = True,
+    verify: bool | str = True,
     headers: Mapping[str, str] | None = None,
     data: Mapping[str, str] | None = None,
     json: Any = None,
     params: Mapping[str, str] | None = None,
 ) -> requests.Response:
-    """Send one request with ``(connect, read)`` timeouts and no retries.
+    """Send one request with ``(connect, read)`` timeouts and no retries. ``verify`` is
+    passed on each call (a CA bundle path or a flag): a session's own would lose to
+    REQUESTS_CA_BUNDLE.
 
     Raises:
         CheckFailure: the request could not be made or no answer came in time.

@@ -13,7 +13,13 @@ from typing import Any
 
 from floe_checks.config import S3Storage
 from floe_checks.errors import CheckFailure, FailureKind
-from floe_checks.failures import classify_network_error, failure, wrong_region
+from floe_checks.failures import (
+    certificate_failure,
+    classify_network_error,
+    failure,
+    untrusted_certificate,
+    wrong_region,
+)
 from floe_checks.results import Service
 
 SERVICE = Service.STORAGE
@@ -78,6 +84,9 @@ def _transport_failure(
             details={"step": step},
         )
     if isinstance(exc, bce.SSLError):
+        reason = untrusted_certificate(exc)
+        if reason is not None:
+            return certificate_failure(section, reason, endpoint=endpoint, step=step)
         return failure(
             FailureKind.TLS,
             f"TLS handshake with S3 at {endpoint} failed ({step}).",
@@ -197,6 +206,9 @@ def make_client(section: S3Storage, timeout: float) -> Any:
     kwargs: dict[str, Any] = {"region_name": section.region, "config": config}
     if section.endpoint_url:
         kwargs["endpoint_url"] = section.endpoint_url
+    if section.ca_bundle:
+        # explicit, so it wins over AWS_CA_BUNDLE and the profile's ca_bundle
+        kwargs["verify"] = section.ca_bundle
     if section.access_key_id is not None:
         kwargs["aws_access_key_id"] = section.access_key_id.get_secret_value()
     if section.secret_access_key is not None:

@@ -36,19 +36,21 @@ def _requests_error(exc: BaseException) -> Exception | None:
     return None
 
 
-def _unverified_session_class() -> type:
+def pinned_session(verify: bool | str) -> Any:
+    """A ``requests`` session whose ``verify`` (False, or a CA bundle path) holds for every
+    request: requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override a session's own
+    ``verify`` when a call passes none (psf/requests#3829), and the trino client passes none."""
     import requests
 
-    class UnverifiedSession(requests.Session):
-        """``verify: false`` that sticks: requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE
-        override a session's ``verify = False`` (psf/requests#3829); this session does not."""
-
+    class PinnedSession(requests.Session):
         def merge_environment_settings(self, *args: Any, **kwargs: Any) -> Any:
             settings = super().merge_environment_settings(*args, **kwargs)
-            settings["verify"] = False
+            settings["verify"] = verify
             return settings
 
-    return UnverifiedSession
+    session = PinnedSession()
+    session.verify = verify
+    return session
 
 
 def _http_failure(section: TrinoCompute, exc: Exception, endpoint: str) -> CheckFailure:
@@ -166,7 +168,6 @@ def check(section: TrinoCompute, timeout: float) -> dict[str, object]:
     Raises:
         CheckFailure: the coordinator is unreachable, rejects the login, or the query fails.
     """
-    import requests
     import trino
 
     endpoint = f"{section.http_scheme}://{section.host}:{section.port}"
@@ -184,10 +185,7 @@ def check(section: TrinoCompute, timeout: float) -> dict[str, object]:
         auth = trino.auth.JWTAuthentication(section.jwt.get_secret_value())
     elif section.password is not None:
         auth = trino.auth.BasicAuthentication(section.user, section.password.get_secret_value())
-    session = requests.Session()
-    if not section.verify:
-        session = _unverified_session_class()()
-    session.verify = section.verify
+    session = pinned_session(section.tls_verify())
     conn = trino.dbapi.connect(  # type: ignore[no-untyped-call]
         host=section.host,
         port=section.port,

@@ -8,15 +8,27 @@ into a temp dir, starts Java 25 with a small heap, waits until ``GET /v1/info`` 
 
 Loopback only: ``node.bind-ip`` / ``node.internal-address`` are 127.0.0.1 and discovery points
 at the server itself. Trino has no usage reporting to switch off; nothing else listens.
+
+With a :class:`TrinoSecurity` the server is secured as in production: HTTPS with a certificate
+generated at start (:mod:`floe_checks.servers.tls`), password authentication with Trino's
+``file`` authenticator (a PBKDF2 ``password.db``) and JWT authentication (an HS256 key file),
+``http-server.authentication.type=PASSWORD,JWT``. Authentication needs
+``internal-communication.shared-secret`` (Trino refuses to start without it: "Shared secret
+(internal-communication.shared-secret) is required when authentication is enabled"). The plain
+http port stays on for the server's own discovery and ``/v1/info``: Trino refuses credentials
+there ("403 Authentication over HTTP is not enabled"), so clients must use https.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import glob
+import hashlib
 import importlib
 import json
 import os
+import secrets
 import shutil
 import tempfile
 import time
@@ -26,9 +38,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import SecretStr
+
 from floe_checks.errors import PrerequisiteMissing
 from floe_checks.ports import free_port
 from floe_checks.servers.process import ManagedProcess
+from floe_checks.tokens import hs256_token
 
 TRINO_VERSION = "483"
 SETUP_STEP = "bash scripts/setup.d/60-trino.sh"
@@ -163,6 +178,54 @@ def tpch_catalog() -> dict[str, str]:
     return {"connector.name": "tpch"}
 
 
+# scripts/setup.d/60-trino.sh builds Trino's `file` password authenticator into this folder
+PASSWORD_PLUGIN = "password-file"  # pragma: allowlist secret (a folder name)
+# Trino's `file` authenticator refuses PBKDF2 hashes of fewer iterations
+_PBKDF2_ITERATIONS = 1000
+
+
+def _secret() -> SecretStr:
+    return SecretStr(secrets.token_urlsafe(24))
+
+
+@dataclass(frozen=True)
+class TrinoSecurity:
+    """HTTPS plus password and JWT authentication for a :class:`TrinoServer`.
+
+    Args:
+        user: the one account of the password file (JWTs name it in ``sub``).
+        password: its password (generated when not given).
+        jwt_key: the HS256 key bearer tokens are signed with (generated when not given).
+        https_port: where clients connect.
+    """
+
+    user: str = "analyst"
+    password: SecretStr = field(default_factory=_secret)
+    jwt_key: SecretStr = field(default_factory=_secret)
+    https_port: int = field(default_factory=free_port)
+
+    def token(self, subject: str | None = None, ttl: int = 3600) -> SecretStr:
+        """A JWT Trino accepts for ``subject`` (the configured user by default)."""
+        return SecretStr(hs256_token(self.jwt_key, {"sub": subject or self.user}, ttl=ttl))
+
+
+def _write_secret(path: Path, text: str) -> None:
+    """A file only its owner can read (the password hash, the JWT key)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
+
+
+def password_file_line(user: str, password: SecretStr, salt: bytes | None = None) -> str:
+    """One ``password.db`` line in the format of Trino's ``file`` authenticator:
+    ``user:iterations:salt:hash`` (PBKDF2-HMAC-SHA256, lowercase hex)."""
+    salt = salt if salt is not None else secrets.token_bytes(16)
+    digest = hashlib.pbkdf2_hmac(
+        "sha256", password.get_secret_value().encode("utf-8"), salt, _PBKDF2_ITERATIONS, 32
+    )
+    return f"{user}:{_PBKDF2_ITERATIONS}:{salt.hex()}:{digest.hex()}\n"
+
+
 @dataclass
 class TrinoServer:
     """One coordinator that also runs tasks. Start with :meth:`start`, stop with :meth:`stop`.
@@ -173,6 +236,8 @@ class TrinoServer:
         heap: the JVM's ``-Xmx``.
         version: which assembled Trino to run.
         jvm_flags: more JVM options, after the defaults (benchmarks/trino_start.py tries some).
+        security: HTTPS and authentication; plain http without authentication when None.
+        port: the plain http port (discovery, ``/v1/info``; the clients' port when unsecured).
     """
 
     base_dir: Path
@@ -183,6 +248,7 @@ class TrinoServer:
     heap: str = "1G"
     version: str = TRINO_VERSION
     jvm_flags: Sequence[str] = ()
+    security: TrinoSecurity | None = None
     process: ManagedProcess | None = None
     ready_seconds: float | None = None
 
@@ -191,8 +257,66 @@ class TrinoServer:
         return "127.0.0.1"
 
     @property
-    def url(self) -> str:
+    def internal_url(self) -> str:
+        """The plain http endpoint (discovery and ``/v1/info``)."""
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def client_port(self) -> int:
+        """The port clients connect to: https when secured."""
+        return self.security.https_port if self.security else self.port
+
+    @property
+    def http_scheme(self) -> str:
+        return "https" if self.security else "http"
+
+    @property
+    def url(self) -> str:
+        """Where clients connect."""
+        return f"{self.http_scheme}://{self.host}:{self.client_port}"
+
+    @property
+    def tls_dir(self) -> Path:
+        return self.base_dir / "etc" / "tls"
+
+    @property
+    def ca_bundle(self) -> Path:
+        """The PEM a client trusts this server's certificate with (written at start)."""
+        return self.tls_dir / "ca.pem"
+
+    def _write_security(self, etc: Path, install: TrinoInstall) -> dict[str, str]:
+        """Certificate, password file and JWT key; the config properties that use them."""
+        from floe_checks.servers.tls import self_signed
+
+        security = self.security
+        assert security is not None
+        if PASSWORD_PLUGIN not in install.plugins:
+            raise PrerequisiteMissing(
+                f"Trino's file password authenticator is not in {install.home / 'plugin'}",
+                remediation=f"run {SETUP_STEP}, which builds it into plugin/{PASSWORD_PLUGIN}",
+            )
+        certificate = self_signed(self.tls_dir, self.host)
+        password_db = etc / "password.db"
+        _write_secret(password_db, password_file_line(security.user, security.password))
+        authenticator = etc / "password-authenticator.properties"
+        _write_properties(
+            authenticator,
+            {"password-authenticator.name": "file", "file.password-file": str(password_db)},
+        )
+        jwt_key = etc / "jwt.key"
+        # Trino reads a key file that is not PEM as a base64-encoded HMAC key
+        key_bytes = security.jwt_key.get_secret_value().encode("utf-8")
+        _write_secret(jwt_key, base64.b64encode(key_bytes).decode("ascii"))
+        return {
+            "http-server.https.enabled": "true",
+            "http-server.https.port": str(security.https_port),
+            "http-server.https.keystore.path": str(certificate.key_and_certificate),
+            "http-server.authentication.type": "PASSWORD,JWT",
+            "http-server.authentication.jwt.key-file": str(jwt_key),
+            "password-authenticator.config-files": str(authenticator),
+            # fresh per start: only this one node ever uses it
+            "internal-communication.shared-secret": secrets.token_urlsafe(32),
+        }
 
     def _write_config(self, install: TrinoInstall) -> Path:
         etc = self.base_dir / "etc"
@@ -209,6 +333,7 @@ class TrinoServer:
                 )
             _write_properties(catalog_dir / f"{name}.properties", props)
         config = etc / "config.properties"
+        secured = self._write_security(etc, install) if self.security else {}
         # Memory limits sized for the -Xmx: Trino's defaults assume a production heap.
         _write_properties(
             config,
@@ -220,13 +345,16 @@ class TrinoServer:
                 "coordinator": "true",
                 "node-scheduler.include-coordinator": "true",
                 "http-server.http.port": str(self.port),
-                "discovery.uri": self.url,
+                "discovery.uri": self.internal_url,
                 "catalog.config-dir": str(catalog_dir),
                 "plugin.dir": str(install.home / "plugin"),
                 "query.max-memory": "256MB",
                 "query.max-memory-per-node": "256MB",
+                **secured,
             },
         )
+        if self.security:
+            config.chmod(0o600)  # it holds the shared secret
         return config
 
     def start(self, timeout: float = 120.0) -> TrinoServer:
@@ -261,7 +389,7 @@ class TrinoServer:
 
     def info(self) -> dict[str, Any]:
         """``GET /v1/info`` (node version, environment, ``starting``)."""
-        with urllib.request.urlopen(f"{self.url}/v1/info", timeout=2) as answer:  # noqa: S310 - our loopback URL
+        with urllib.request.urlopen(f"{self.internal_url}/v1/info", timeout=2) as answer:  # noqa: S310 - our loopback URL
             body: dict[str, Any] = json.loads(answer.read())
         return body
 
@@ -284,6 +412,7 @@ def throwaway_trino(
     catalogs: Mapping[str, Mapping[str, str]] | None = None,
     prefix: str = "floe-trino-",
     timeout: float = 120.0,
+    security: TrinoSecurity | None = None,
 ) -> Iterator[TrinoServer]:
     """A started Trino in a fresh temp dir; stopped and removed on exit, even on failure.
 
@@ -292,7 +421,9 @@ def throwaway_trino(
         StackError: it did not start.
     """
     base = Path(tempfile.mkdtemp(prefix=prefix))
-    server = TrinoServer(base) if catalogs is None else TrinoServer(base, catalogs=dict(catalogs))
+    server = TrinoServer(base, security=security)
+    if catalogs is not None:
+        server.catalogs = dict(catalogs)
     try:
         server.start(timeout=timeout)
         yield server

@@ -44,6 +44,9 @@ class StackEndpoints:
     catalog: dict[str, str] = field(default_factory=dict)
     # Free-form facts a provider wants to show (log dir, lineage file, …).
     extras: dict[str, str] = field(default_factory=dict)
+    # PEM files trusting Cube's and Dagster's certificates (their sections' ca_bundle).
+    cube_ca_bundle: str | None = None
+    dagster_ca_bundle: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-able dict *including* secrets: only for the 0600 state file of a local run."""
@@ -75,6 +78,8 @@ class StackEndpoints:
             ),
             catalog=dict(data.get("catalog") or {}),
             extras=dict(data.get("extras") or {}),
+            cube_ca_bundle=data.get("cube_ca_bundle"),
+            dagster_ca_bundle=data.get("dagster_ca_bundle"),
         )
 
 

@@ -69,6 +69,8 @@ class ExistingProvider:
             dagster_url=env.dagster.url,
             catalog=catalog,
             extras={"environment": env.name},
+            cube_ca_bundle=env.cube.ca_bundle,
+            dagster_ca_bundle=env.dagster.ca_bundle,
         )
 
     def stop(self) -> None:

@@ -43,7 +43,37 @@ PY
   JAVA25=""
 fi
 
+# The `file` password authenticator: Maven Central does not serve
+# io.trino:trino-password-authenticators:483 (refused 2026-12-02), so
+# scripts/setup.d/trino/FloePasswordFilePlugin.java (its format, our code) is compiled against the
+# tree's own trino-spi into plugin/password-file/. Its stamp is the source's sha256: an edited
+# source is rebuilt, an unchanged one only checked (the stamp sits outside plugin/: Trino puts
+# every file of a plugin folder on its class path).
+password_plugin() {
+  local root=$1 src=scripts/setup.d/trino/FloePasswordFilePlugin.java dest want classes
+  dest="$root/plugin/password-file"
+  want="password-file $(sha256sum "$src" | cut -d' ' -f1)"
+  if [ -f "$root/.password-file" ] && [ "$(cat "$root/.password-file")" = "$want" ]; then
+    return 0
+  fi
+  local javac="${JAVA25:-/nonexistent}/bin/javac"
+  if [ ! -x "$javac" ]; then
+    # the plugin uses Java 25 APIs of the SPI: without a JDK 25 Trino cannot run anyway
+    echo "setup: WARNING: no JDK 25 javac: the password-file plugin is not built" >&2
+    return 0
+  fi
+  classes=$(mktemp -d)
+  rm -rf "$dest"
+  mkdir -p "$dest" "$classes/META-INF/services"
+  "$javac" --release 25 -cp "$root/lib/trino-spi-${TRINO_VERSION}.jar" -d "$classes" "$src"
+  echo FloePasswordFilePlugin >"$classes/META-INF/services/io.trino.spi.Plugin"
+  "${JAVA25}/bin/jar" --create --file "$dest/floe-password-file.jar" -C "$classes" .
+  rm -rf "$classes"
+  echo "$want" >"$root/.password-file"
+}
+
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$WANT" ]; then
+  password_plugin "$ROOT"
   echo "setup: $WANT ready at $ROOT ($(du -sh "$ROOT" | cut -f1), java ${JAVA25:-none}, $(( $(date +%s) - start )) s)"
   exit 0
 fi
@@ -111,4 +141,5 @@ JAVAC="${JAVA25:-/nonexistent}/bin/javac"
 echo "$WANT" >"$staging/.complete"
 rm -rf "$ROOT"
 mv "$staging" "$ROOT"
+password_plugin "$ROOT"
 echo "setup: $WANT assembled at $ROOT ($(du -sh "$ROOT" | cut -f1), $(ls "$ROOT/lib" | wc -l) server jars, java ${JAVA25:-none}, $(( $(date +%s) - start )) s)"

@@ -10,8 +10,8 @@ the plugin also collects the bundled preflight check of every service it configu
   must already be in schema ``raw`` of the section's catalog (the demo pipeline puts them
   there); marts are written to schema ``FLOE_WAREHOUSE_SCHEMA`` (default ``analytics``).
 
-The protocol-level checks of the Trino probe run against a stand-in server in
-tests/preflight/test_trino_probe.py. Run alone by ``tox -e trino``.
+The Trino probe's own checks run against a real, secured Trino 483 in
+tests/trino/test_trino_real.py. Run alone by ``tox -e trino``.
 """
 
 from __future__ import annotations

@@ -20,10 +20,18 @@ pytestmark = [
 # Canaries with the characters that encodings change: / + = & for URLs, " and \ for JSON.
 PG_PASSWORD = 'Pg-Canary/9"x\\y'  # pragma: allowlist secret
 CATALOG_SECRET = "Cat/Pr0d+Wr0ng=7z&x"  # pragma: allowlist secret
+TRINO_PASSWORD = "Tr1no/Canary+pw=&q"  # pragma: allowlist secret
 
 FLOE_YAML = """\
 environments:
   prod:
+    compute:
+      type: trino
+      host: trino.example.internal
+      port: 8443
+      http_scheme: https
+      user: analyst
+      password: ${TRINO_PASSWORD}
     postgres:
       host: db.example.internal
       user: dagster
@@ -46,6 +54,10 @@ import urllib.parse
 def test_user_check(floe_env, record_property):
     pw = floe_env.postgres.password.get_secret_value()
     cs = floe_env.catalog.client_secret.get_secret_value()
+    tp = floe_env.compute.password.get_secret_value()
+    # what the trino client sends for password authentication
+    trino_basic = base64.b64encode(f"analyst:{tp}".encode()).decode()
+    print(f"trino: Authorization: Basic {trino_basic}")
     print(f"dsn=postgresql://dagster:{pw}@db.example.internal/dagster")
     print("body: client_secret=" + urllib.parse.quote(cs, safe=""))
     print("form: " + urllib.parse.urlencode({"client_secret": cs}))
@@ -66,6 +78,8 @@ def _forms() -> list[str]:
     return [
         PG_PASSWORD,
         CATALOG_SECRET,
+        TRINO_PASSWORD,
+        base64.b64encode(f"analyst:{TRINO_PASSWORD}".encode()).decode(),
         quote(CATALOG_SECRET, safe=""),
         quote_plus(CATALOG_SECRET),
         json.dumps(PG_PASSWORD)[1:-1],
@@ -81,6 +95,7 @@ def test_canary_never_leaves_a_users_failing_check(
 ) -> None:
     monkeypatch.setenv("PG_PASSWORD", PG_PASSWORD)
     monkeypatch.setenv("CATALOG_SECRET", CATALOG_SECRET)
+    monkeypatch.setenv("TRINO_PASSWORD", TRINO_PASSWORD)
     for name in ("FLOE_ENV", "FLOE_CONFIG"):
         monkeypatch.delenv(name, raising=False)
     pytester.makeini("[pytest]\njunit_logging = all\n")
@@ -105,6 +120,7 @@ def test_canary_never_leaves_a_users_failing_check(
     assert "dsn=postgresql://dagster:***@db.example.internal/dagster" in terminal
     assert "body: client_secret=***" in terminal
     assert "Authorization: Basic ***" in terminal
+    assert "trino: Authorization: Basic ***" in terminal
     assert "connecting with password=***" in terminal
     assert "ConnectionError: could not connect with password=*** client_secret=***" in terminal
     assert 'value="password=***"' in junit
@@ -120,6 +136,7 @@ def test_canary_never_leaves_with_capture_off(
     """``-s``: the check's prints go straight to the terminal, past every report."""
     monkeypatch.setenv("PG_PASSWORD", PG_PASSWORD)
     monkeypatch.setenv("CATALOG_SECRET", CATALOG_SECRET)
+    monkeypatch.setenv("TRINO_PASSWORD", TRINO_PASSWORD)
     for name in ("FLOE_ENV", "FLOE_CONFIG"):
         monkeypatch.delenv(name, raising=False)
     pytester.makeini("[pytest]\n")

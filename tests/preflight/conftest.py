@@ -1,9 +1,9 @@
 """Fixtures for the preflight tests: the real local servers of :mod:`local_servers`, session
 scoped (once per xdist worker) and stopped by PID in their finalizers, plus ``load_section``.
 
-``postgres_server``, ``s3_server``, ``s3_iam_server``, ``iceberg_rest_server``, ``trino_server``
-(the Trino stand-in), ``blackhole``, ``cube_server`` and ``dagster_server`` — see
-:mod:`tests.preflight.local_servers`.
+``postgres_server``, ``s3_server``, ``s3_iam_server``, ``iceberg_rest_server``, ``blackhole``,
+``cube_server`` and ``dagster_server`` — see :mod:`tests.preflight.local_servers`. The real
+Trino (``trino``) comes from ``tests/conftest.py``.
 """
 
 from __future__ import annotations
@@ -19,10 +19,9 @@ from tests.preflight.local_servers import (
     CubeServer,
     IcebergRestServer,
     S3Server,
-    TrinoServer,
 )
 
-__all__ = ["Blackhole", "CubeServer", "IcebergRestServer", "S3Server", "TrinoServer"]
+__all__ = ["Blackhole", "CubeServer", "IcebergRestServer", "S3Server"]
 
 
 @pytest.fixture(scope="session")
@@ -50,13 +49,6 @@ def s3_iam_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server
 def iceberg_rest_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IcebergRestServer]:
     """SeaweedFS ``weed mini``: S3 plus an Iceberg REST catalog with OAuth2, loopback only."""
     with local_servers.iceberg_rest_server(tmp_path_factory.mktemp("iceberg")) as server:
-        yield server
-
-
-@pytest.fixture(scope="session")
-def trino_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrinoServer]:
-    """The Trino stand-in over https (self-signed: connect with ``verify: false``), basic auth."""
-    with local_servers.trino_server(tmp_path_factory.mktemp("trino")) as server:
         yield server
 
 

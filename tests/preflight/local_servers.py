@@ -8,8 +8,6 @@ when the ``with`` block ends (see ``conftest.py`` for the fixtures built on them
   everything and a ``reader`` key pair allowed only to list and read;
 * :func:`iceberg_rest_server` — SeaweedFS ``weed mini``: an Iceberg REST catalog with OAuth2
   client credentials (its S3 key pair) and the table bucket ``warehouse``;
-* :func:`trino_server` — ``trino_server.py``, the protocol-faithful Trino stand-in, over https
-  with a self-signed certificate, basic auth and a catalog ``memory``;
 * :func:`blackhole` — a socket that accepts TCP connections and never answers;
 * :func:`cube_server` — Cube 0.33.65 from ``demo/cube`` over a one-table model in PostgreSQL;
 * :func:`dagster_server` — ``dagster-webserver`` over an empty code location.
@@ -57,19 +55,6 @@ class IcebergRestServer:
     client_secret: str
     warehouse: str
     s3_endpoint: str
-    pid: int
-
-
-@dataclass(frozen=True)
-class TrinoServer:
-    """The Trino stand-in at ``https://host:port`` (self-signed): basic auth with
-    ``user``/``password``; catalog ``memory`` exists."""
-
-    host: str
-    port: int
-    user: str
-    password: str
-    catalog: str
     pid: int
 
 
@@ -265,83 +250,6 @@ def iceberg_rest_server(base: Path) -> Iterator[IcebergRestServer]:
             s3_endpoint=f"http://127.0.0.1:{ports['s3.port']}",
             pid=process.pid,
         )
-    finally:
-        process.stop()
-
-
-def _self_signed_certificate(directory: Path) -> tuple[Path, Path]:
-    """A throwaway certificate for 127.0.0.1 (cert.pem, key.pem)."""
-    import datetime
-    import ipaddress
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
-
-
-@contextlib.contextmanager
-def trino_server(base: Path, *, jwt: bool = False) -> Iterator[TrinoServer]:
-    """The Trino stand-in (tests/preflight/trino_server.py): https with a self-signed
-    certificate (connect with ``verify: false``) and basic auth — or, with ``jwt``, bearer
-    authentication where ``password`` is the one accepted token."""
-    port = free_port()
-    password = secrets.token_urlsafe(18)
-    base = _subdir(base, "trino")
-    cert, key = _self_signed_certificate(base)
-    argv = [
-        sys.executable,
-        str(HERE / "trino_server.py"),
-        "--port",
-        str(port),
-        "--user",
-        "analyst",
-        "--jwt-env" if jwt else "--password-env",
-        "FLOE_TRINO_DOUBLE_PASSWORD",
-        "--catalog",
-        "memory",
-        "--tls-cert",
-        str(cert),
-        "--tls-key",
-        str(key),
-    ]
-    process = _start(
-        "trino-double",
-        argv,
-        base,
-        lambda: is_listening(port),
-        env={"FLOE_TRINO_DOUBLE_PASSWORD": password},
-    )
-    try:
-        yield TrinoServer("127.0.0.1", port, "analyst", password, "memory", process.pid)
     finally:
         process.stop()
 

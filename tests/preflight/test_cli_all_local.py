@@ -1,11 +1,12 @@
 """``floe preflight --env NAME --json`` against environments made of the local servers.
 
 A floe.yaml holds one environment per pair of backends, so that between them every compute and
-storage kind is checked: PostgreSQL, moto S3, SeaweedFS's Iceberg REST catalog, the Trino
-stand-in, DuckDB, fakesnow, bqemulator, gcp-storage-emulator and Azurite. Secrets appear in the
-file only as ``${VAR}``; the values go to the ``floe`` subprocess through its environment, and
-none of them may show up in stdout, stderr or the JUnit XML. A last environment points at a
-missing Snowflake database and a missing GCS bucket: exit 1, each remediation names its field.
+storage kind is checked: PostgreSQL, moto S3, SeaweedFS's Iceberg REST catalog, the real Trino
+(https, password), DuckDB, fakesnow, bqemulator, gcp-storage-emulator and Azurite. Secrets
+appear in the file only as ``${VAR}``; the values go to the ``floe`` subprocess through its
+environment, and none of them may show up in stdout, stderr or the JUnit XML. A last
+environment points at a missing Snowflake database and a missing GCS bucket: exit 1, each
+remediation names its field.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import pytest
 
 from floe_checks.results import Report
 from floe_checks.servers.postgres import PostgresServer
+from floe_checks.servers.trino import TrinoServer
 from tests.preflight.cloud_emulators import (
     AZURE_CONTAINER,
     AZURITE_ACCOUNT,
@@ -36,7 +38,7 @@ from tests.preflight.cloud_emulators import (
     gcs_server,
     snowflake_server,
 )
-from tests.preflight.conftest import IcebergRestServer, S3Server, TrinoServer
+from tests.preflight.conftest import IcebergRestServer, S3Server
 
 pytestmark = pytest.mark.evidence("emulator")
 
@@ -57,7 +59,8 @@ class LocalEnvironment:
 
 
 def _trino_s3_catalog_postgres(request: pytest.FixtureRequest) -> LocalEnvironment:
-    trino: TrinoServer = request.getfixturevalue("trino_server")
+    trino: TrinoServer = request.getfixturevalue("trino")
+    assert trino.security is not None
     s3: S3Server = request.getfixturevalue("s3_server")
     catalog: IcebergRestServer = request.getfixturevalue("iceberg_rest_server")
     postgres: PostgresServer = request.getfixturevalue("postgres_server")
@@ -76,12 +79,12 @@ def _trino_s3_catalog_postgres(request: pytest.FixtureRequest) -> LocalEnvironme
             "compute": {
                 "type": "trino",
                 "host": trino.host,
-                "port": trino.port,
-                "user": trino.user,
+                "port": trino.client_port,
+                "user": trino.security.user,
                 "password": "${TRINO_PASSWORD}",
                 "http_scheme": "https",
-                "verify": False,  # the stand-in's certificate is self-signed
-                "catalog": trino.catalog,
+                "ca_bundle": str(trino.ca_bundle),
+                "catalog": "memory",
             },
             "storage": {
                 "type": "s3",
@@ -114,7 +117,7 @@ def _trino_s3_catalog_postgres(request: pytest.FixtureRequest) -> LocalEnvironme
             ("postgres", "postgres"),
         ],
         env={
-            "TRINO_PASSWORD": trino.password,
+            "TRINO_PASSWORD": trino.security.password.get_secret_value(),
             "AWS_ACCESS_KEY_ID": access_key,
             "AWS_SECRET_ACCESS_KEY": secret_key,
             "POLARIS_CLIENT_SECRET": catalog.client_secret,

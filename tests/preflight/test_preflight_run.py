@@ -1,6 +1,6 @@
 """End to end: ``floe preflight`` and ``pytest --floe-env=… -m preflight`` in their own processes
 against an environment made of the local real servers (PostgreSQL, moto with IAM, SeaweedFS's
-Iceberg REST catalog, Cube 0.33, dagster-webserver) and the Trino stand-in."""
+Iceberg REST catalog, Cube 0.33, dagster-webserver) and the real Trino over https."""
 
 from __future__ import annotations
 
@@ -19,13 +19,13 @@ import yaml
 from floe_checks.ports import free_port
 from floe_checks.results import Report
 from floe_checks.servers.postgres import PostgresServer
+from floe_checks.servers.trino import TrinoServer
 from tests.preflight import local_servers
 from tests.preflight.conftest import (
     Blackhole,
     CubeServer,
     IcebergRestServer,
     S3Server,
-    TrinoServer,
 )
 
 pytestmark = [
@@ -79,10 +79,10 @@ def _sections(
         "compute": {
             "type": "trino",
             "host": "127.0.0.1",
-            "port": trino.port,
+            "port": trino.client_port,
             "user": "analyst",
             "http_scheme": "https",
-            "verify": False,
+            "ca_bundle": str(trino.ca_bundle),
             "password": f"${{{prefix}TRINO_PASSWORD}}",
         },
         "storage": {
@@ -116,7 +116,7 @@ def _sections(
 @pytest.fixture(scope="module")
 def workspace(
     tmp_path_factory: pytest.TempPathFactory,
-    trino_server: TrinoServer,
+    trino: TrinoServer,
     s3_iam_server: S3Server,
     iceberg_rest_server: IcebergRestServer,
     postgres_server: PostgresServer,
@@ -140,7 +140,8 @@ def workspace(
     cube_server: CubeServer | None = None
     if local_servers.cube_missing() is None:
         cube_server = request.getfixturevalue("cube_server")
-    servers = (trino_server, s3_iam_server, iceberg_rest_server, postgres_server, cube_server)
+    assert trino.security is not None
+    servers = (trino, s3_iam_server, iceberg_rest_server, postgres_server, cube_server)
     good = {**_sections(*servers, ""), "dagster": {"url": dagster_server}}
     bad = _sections(*servers, "BAD_")
     environments = {
@@ -155,7 +156,7 @@ def workspace(
         yaml.safe_dump({"environments": environments}, sort_keys=False), encoding="utf-8"
     )
     env = {
-        "TRINO_PASSWORD": trino_server.password,
+        "TRINO_PASSWORD": trino.security.password.get_secret_value(),
         "AWS_ACCESS_KEY_ID": key,
         "AWS_SECRET_ACCESS_KEY": secret,
         "POLARIS_CLIENT_ID": iceberg_rest_server.client_id,

@@ -99,6 +99,26 @@ def test_catalog_whose_connector_is_not_installed_fails_before_start(tmp_path: P
         server.start()
     assert str(caught.value) == (
         "Trino catalog 'warehouse' needs connector 'postgresql', but "
-        f"{install.home}/plugin holds only ['memory', 'tpch']"
+        f"{install.home}/plugin holds only ['memory', 'password-file', 'tpch']"
+    )
+    assert server.process is None
+
+
+def test_secured_server_without_the_password_plugin_names_the_step(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tree assembled before the password plugin existed (its stamp says complete, no
+    plugin/password-file): starting a secured server fails before the JVM, naming the step."""
+    home = tmp_path / "cache" / "floe-checks" / "trino" / trino_server.TRINO_VERSION
+    for plugin in ("memory", "tpch"):
+        (home / "plugin" / plugin).mkdir(parents=True)
+    (home / ".complete").write_text("trino 483 (layout 1)\n", encoding="utf-8")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    server = trino_server.TrinoServer(tmp_path / "run", security=trino_server.TrinoSecurity())
+    with pytest.raises(PrerequisiteMissing) as caught:
+        server.start()
+    assert str(caught.value) == (f"Trino's file password authenticator is not in {home}/plugin")
+    assert caught.value.remediation == (
+        "run bash scripts/setup.d/60-trino.sh, which builds it into plugin/password-file"
     )
     assert server.process is None

@@ -1,32 +1,75 @@
 """The preflight Trino probe and the ``trino`` client against a real Trino 483 coordinator
-(``floe_checks.servers.trino``), over http without authentication: the https + password paths
-still run against the stand-in in tests/preflight until the server gets TLS (issue 14)."""
+(``floe_checks.servers.trino``), over https with password and JWT authentication and the
+certificate generated at start: ok, wrong password, wrong token, unknown catalog and schema, an
+untrusted certificate without and with ``ca_bundle``, a password over plain http, refused,
+unknown host, blackhole, slow → warning. Every case runs against the real server; the
+blackhole is a socket that accepts and never answers, which no running Trino does."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import secrets
+from collections.abc import Callable, Iterator
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
 from floe_checks.config import Section
 from floe_checks.ports import free_port
 from floe_checks.preflight.runner import run_check
+from floe_checks.probes.trino import pinned_session
 from floe_checks.servers.trino import TrinoServer
+from tests.preflight import local_servers
+from tests.preflight.local_servers import Blackhole
 
 pytestmark = [pytest.mark.requirement("007-FR-016", "007-FR-020"), pytest.mark.evidence("static")]
 
 
-def _section(load_section: Callable[..., Section], port: int, **extra: object) -> Section:
+def _section(load_section: Callable[..., Section], trino: TrinoServer, **extra: object) -> Section:
+    assert trino.security is not None
     raw = {
         "type": "trino",
         "host": "127.0.0.1",
-        "port": port,
-        "user": "analyst",
-        "http_scheme": "http",
+        "port": trino.client_port,
+        "user": trino.security.user,
+        "password": "${TRINO_PASSWORD}",
+        "http_scheme": "https",
+        "ca_bundle": str(trino.ca_bundle),
         **extra,
     }
-    return load_section("compute", raw)
+    raw = {key: value for key, value in raw.items() if value is not None}  # None: leave it out
+    return load_section("compute", raw, TRINO_PASSWORD=trino.security.password.get_secret_value())
+
+
+def _raw(trino: TrinoServer) -> dict[str, object]:
+    """The https section without credentials (tests add password or jwt)."""
+    assert trino.security is not None
+    return {
+        "type": "trino",
+        "host": "127.0.0.1",
+        "port": trino.client_port,
+        "user": trino.security.user,
+        "http_scheme": "https",
+        "ca_bundle": str(trino.ca_bundle),
+    }
+
+
+def _connect(trino: TrinoServer, **session: str) -> Any:
+    """The trino client as dbt-trino uses it: https, basic auth, the server's CA."""
+    import trino as trino_client
+
+    assert trino.security is not None
+    return trino_client.dbapi.connect(  # type: ignore[no-untyped-call]
+        host=trino.host,
+        port=trino.client_port,
+        user=trino.security.user,
+        http_scheme="https",
+        auth=trino_client.auth.BasicAuthentication(
+            trino.security.user, trino.security.password.get_secret_value()
+        ),
+        http_session=pinned_session(str(trino.ca_bundle)),
+        **session,
+    )
 
 
 def test_server_reports_its_version_and_environment(trino: TrinoServer) -> None:
@@ -40,18 +83,131 @@ def test_server_reports_its_version_and_environment(trino: TrinoServer) -> None:
 def test_probe_ok_against_real_trino(
     trino: TrinoServer, load_section: Callable[..., Section]
 ) -> None:
-    section = _section(load_section, trino.port, catalog="tpch", schema="tiny")
+    section = _section(load_section, trino, catalog="tpch", schema="tiny")
     result = run_check("compute", section, timeout=30, slow_ms=60_000)
     assert result.status == "ok", result.line()
     assert result.backend == "trino"
-    assert result.details["auth"] == "none"
-    assert result.message == f"SELECT 1 ok on Trino at http://127.0.0.1:{trino.port} as 'analyst'."
+    assert result.details["auth"] == "password"
+    assert result.message == (
+        f"SELECT 1 ok on Trino at https://127.0.0.1:{trino.client_port} as 'analyst'."
+    )
+
+
+def test_probe_wrong_password_is_authentication(
+    trino: TrinoServer, load_section: Callable[..., Section]
+) -> None:
+    wrong = secrets.token_urlsafe(16)
+    section = load_section(
+        "compute",
+        {**_raw(trino), "password": "${TRINO_PASSWORD}"},
+        TRINO_PASSWORD=wrong,
+    )
+    result = run_check("compute", section, timeout=30)
+    assert result.status == "error", result.line()
+    assert result.details["failure"] == "authentication"
+    assert result.details["http_status"] == 401
+    assert result.message == "Trino rejected the credentials (401 Unauthorized)."
+    assert result.remediation == (
+        "the credentials were rejected: check environments.test.compute.user, "
+        "environments.test.compute.password (${TRINO_PASSWORD})."
+    )
+    assert wrong not in result.model_dump_json()
+
+
+def test_probe_jwt_is_ok(trino: TrinoServer, load_section: Callable[..., Section]) -> None:
+    assert trino.security is not None
+    raw = {**_raw(trino), "jwt": "${TRINO_JWT}"}
+    token = trino.security.token().get_secret_value()
+    result = run_check("compute", load_section("compute", raw, TRINO_JWT=token), timeout=30)
+    assert result.status == "ok", result.line()
+    assert result.details["auth"] == "jwt"
+
+
+def test_probe_wrong_jwt_is_authentication(
+    trino: TrinoServer, load_section: Callable[..., Section]
+) -> None:
+    from floe_checks.tokens import hs256_token
+
+    forged = hs256_token(secrets.token_urlsafe(24), {"sub": "analyst"})
+    raw = {**_raw(trino), "jwt": "${TRINO_JWT}"}
+    result = run_check("compute", load_section("compute", raw, TRINO_JWT=forged), timeout=30)
+    assert result.status == "error", result.line()
+    assert result.details["failure"] == "authentication"
+    assert result.remediation == (
+        "the credentials were rejected: check environments.test.compute.jwt (${TRINO_JWT})."
+    )
+    assert forged not in result.model_dump_json()
+
+
+def test_probe_self_signed_certificate_without_ca_bundle_names_it(
+    trino: TrinoServer, load_section: Callable[..., Section]
+) -> None:
+    """The certificate generated at start is in no system bundle (REQUESTS_CA_BUNDLE, when
+    set, names one: the probe must not silently use it either)."""
+    result = run_check("compute", _section(load_section, trino, ca_bundle=None), timeout=30)
+    assert result.status == "error", result.line()
+    assert result.details["failure"] == "tls"
+    assert result.details["certificate"] == "self-signed certificate"
+    assert result.message == (
+        f"the certificate of {trino.url} is not trusted (self-signed certificate; SELECT 1)."
+    )
+    assert result.remediation == (
+        "point environments.test.compute.ca_bundle at the PEM file of the CA that signed the "
+        f"certificate of {trino.url} (for a private or self-signed CA), or give the server a "
+        "certificate from a CA this machine trusts."
+    )
+
+
+def test_probe_with_ca_bundle_from_a_variable_is_ok(
+    trino: TrinoServer, load_section: Callable[..., Section], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TRINO_CA_BUNDLE", str(trino.ca_bundle))
+    section = _section(load_section, trino, ca_bundle="${TRINO_CA_BUNDLE}", catalog="memory")
+    result = run_check("compute", section, timeout=30, slow_ms=60_000)
+    assert result.status == "ok", result.line()
+    assert result.details["statements"] == ["SELECT 1", "SHOW SCHEMAS"]
+
+
+def test_probe_password_over_plain_http_is_refused_before_sending(
+    trino: TrinoServer, load_section: Callable[..., Section]
+) -> None:
+    """The probe refuses before any request (the real server would answer 403 on its http
+    port: test_trino_secured.py checks that)."""
+    section = _section(load_section, trino, http_scheme="http", ca_bundle=None)
+    result = run_check("compute", section, timeout=10)
+    assert result.status == "error", result.line()
+    assert result.details["failure"] == "tls"
+    assert result.remediation == (
+        f"the TLS handshake with http://127.0.0.1:{trino.client_port} failed: check the scheme "
+        "and port in environments.test.compute.http_scheme and the CA bundle of this machine."
+    )
+
+
+@pytest.fixture(scope="module")
+def blackhole(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Blackhole]:
+    with local_servers.blackhole(tmp_path_factory.mktemp("blackhole")) as hole:
+        yield hole
+
+
+def test_probe_blackhole_times_out(
+    trino: TrinoServer, blackhole: Blackhole, load_section: Callable[..., Section]
+) -> None:
+    """A coordinator behind a silent firewall: the TCP handshake completes, no byte comes back
+    (a running Trino always answers, so the socket stands in for the firewall, not Trino)."""
+    section = _section(load_section, trino, port=blackhole.port)
+    result = run_check("compute", section, timeout=2)
+    assert result.status == "error", result.line()
+    assert result.details["failure"] == "timeout"
+    assert (
+        result.message
+        == f"no answer from https://127.0.0.1:{blackhole.port} within 2 s (SELECT 1)."
+    )
 
 
 def test_probe_unknown_catalog_is_not_found(
     trino: TrinoServer, load_section: Callable[..., Section]
 ) -> None:
-    section = _section(load_section, trino.port, catalog="iceberg")
+    section = _section(load_section, trino, catalog="iceberg")
     result = run_check("compute", section, timeout=30)
     assert result.status == "error", result.line()
     assert result.details["failure"] == "not_found"
@@ -63,7 +219,7 @@ def test_probe_unknown_catalog_is_not_found(
 def test_probe_unknown_schema_is_not_found(
     trino: TrinoServer, load_section: Callable[..., Section]
 ) -> None:
-    section = _section(load_section, trino.port, catalog="tpch", schema="nope")
+    section = _section(load_section, trino, catalog="tpch", schema="nope")
     result = run_check("compute", section, timeout=30)
     assert result.status == "error", result.line()
     assert result.details["failure"] == "not_found"
@@ -75,13 +231,10 @@ def test_probe_unknown_schema_is_not_found(
 def test_unknown_catalog_and_schema_errors_of_real_trino(trino: TrinoServer) -> None:
     """What the probe's CATALOG_NOT_FOUND / SCHEMA_NOT_FOUND branches must match: the error
     names and messages real Trino gives when a statement resolves the session's catalog."""
-    import trino as trino_client
     from trino.exceptions import TrinoUserError
 
     def show_tables(catalog: str, schema: str) -> TrinoUserError:
-        conn = trino_client.dbapi.connect(  # type: ignore[no-untyped-call]
-            host=trino.host, port=trino.port, user="analyst", catalog=catalog, schema=schema
-        )
+        conn = _connect(trino, catalog=catalog, schema=schema)
         try:
             with pytest.raises(TrinoUserError) as caught:
                 conn.cursor().execute("SHOW TABLES")
@@ -103,7 +256,10 @@ def test_unknown_catalog_and_schema_errors_of_real_trino(trino: TrinoServer) -> 
 
 def test_probe_connection_refused(load_section: Callable[..., Section]) -> None:
     port = free_port()
-    result = run_check("compute", _section(load_section, port), timeout=5)
+    section = load_section(
+        "compute", {"type": "trino", "host": "127.0.0.1", "port": port, "http_scheme": "http"}
+    )
+    result = run_check("compute", section, timeout=5)
     assert result.status == "error"
     assert result.details["failure"] == "connection_refused"
     assert result.remediation == (
@@ -127,11 +283,7 @@ def test_probe_unknown_host_is_dns(load_section: Callable[..., Section]) -> None
 
 def test_exact_answers_through_the_trino_client(trino: TrinoServer) -> None:
     """TPC-H ``tiny`` has 25 nations in 5 regions, 5 each (the TPC-H spec fixes both tables)."""
-    import trino as trino_client
-
-    conn = trino_client.dbapi.connect(  # type: ignore[no-untyped-call]
-        host=trino.host, port=trino.port, user="analyst", catalog="tpch", schema="tiny"
-    )
+    conn = _connect(trino, catalog="tpch", schema="tiny")
     try:
         cur = conn.cursor()
         cur.execute("SELECT count(*) FROM tpch.tiny.nation")
@@ -153,11 +305,7 @@ def test_exact_answers_through_the_trino_client(trino: TrinoServer) -> None:
 
 def test_memory_catalog_round_trip(trino: TrinoServer) -> None:
     """Rows written through the memory connector come back exactly (decimals as Decimal)."""
-    import trino as trino_client
-
-    conn = trino_client.dbapi.connect(  # type: ignore[no-untyped-call]
-        host=trino.host, port=trino.port, user="analyst", catalog="memory", schema="default"
-    )
+    conn = _connect(trino, catalog="memory", schema="default")
     table = f"orders_{free_port()}"  # unique per run: the server lives for the whole session
     try:
         cur = conn.cursor()
@@ -177,7 +325,7 @@ def test_memory_catalog_round_trip(trino: TrinoServer) -> None:
 
 def test_slow_answer_is_a_warning(trino: TrinoServer, load_section: Callable[..., Section]) -> None:
     """A real round trip of SELECT 1 (POST, then polling nextUri) takes well over 1 ms."""
-    section = _section(load_section, trino.port, catalog="tpch", schema="tiny")
+    section = _section(load_section, trino, catalog="tpch", schema="tiny")
     result = run_check("compute", section, timeout=30, slow_ms=1)
     assert result.status == "warning", result.line()
     assert result.details["slow_threshold_ms"] == 1

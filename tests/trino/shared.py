@@ -1,5 +1,8 @@
-"""A real Trino coordinator for ``tests/trino``, started from the tree
+"""The fixture ``trino``: a real Trino coordinator for ``tests/trino`` and ``tests/preflight``
+(registered in ``tests/conftest.py``), started from the tree
 ``scripts/setup.d/60-trino.sh`` assembles and stopped by PID (its process group) at the end.
+It is secured as production is (:class:`~floe_checks.servers.trino.TrinoSecurity`): HTTPS with
+a certificate generated at start, password (``file`` authenticator) and JWT authentication.
 
 One server for the whole run, also under pytest-xdist: each JVM takes about 0.75 GB of RSS and
 half a minute of both cores to start, so the workers share it through a file lock and a state
@@ -7,7 +10,7 @@ file in pytest's shared temp root. Each worker attaches at its first Trino test 
 its session end; the last one to detach stops the server (another worker may have started it).
 
 Where the tree or a Java 25 runtime is missing the tests skip, naming the setup step; there is
-no stand-in here (the protocol stand-in of the preflight tests lives in ``tests/preflight``).
+no Trino stand-in.
 """
 
 from __future__ import annotations
@@ -22,10 +25,11 @@ from typing import Any, NoReturn
 
 import pytest
 from filelock import FileLock
+from pydantic import SecretStr
 
 from floe_checks.errors import FloeError, PrerequisiteMissing
 from floe_checks.servers.process import stop_group
-from floe_checks.servers.trino import TrinoServer, throwaway_trino
+from floe_checks.servers.trino import TrinoSecurity, TrinoServer, throwaway_trino
 
 STATE_FILE = "floe-trino.json"
 
@@ -51,11 +55,15 @@ def _skip_or_fail(exc: FloeError) -> NoReturn:
 
 @pytest.fixture(scope="session")
 def trino(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrinoServer]:
-    """The run's Trino 483 with the ``memory`` and ``tpch`` catalogs."""
+    """The run's Trino 483 with the ``memory`` and ``tpch`` catalogs, over https with password
+    and JWT authentication (``trino.security`` holds the account, ``trino.ca_bundle`` the PEM
+    that trusts its certificate)."""
     if "PYTEST_XDIST_WORKER" not in os.environ:
         with contextlib.ExitStack() as stack:
             try:
-                server = stack.enter_context(throwaway_trino(prefix="floe-trino-test-"))
+                server = stack.enter_context(
+                    throwaway_trino(prefix="floe-trino-test-", security=TrinoSecurity())
+                )
             except FloeError as exc:
                 _skip_or_fail(exc)
             yield server
@@ -73,7 +81,7 @@ def trino(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrinoServer]:
         if "port" not in state:
             base = root / "floe-trino"
             shutil.rmtree(base, ignore_errors=True)
-            started = TrinoServer(base)
+            started = TrinoServer(base, security=TrinoSecurity())
             try:
                 started.start()
             except FloeError as exc:
@@ -85,11 +93,30 @@ def trino(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrinoServer]:
                 _write(state_path, state)
                 _skip_or_fail(exc)
             assert started.process is not None
-            state.update({"port": started.port, "pid": started.process.pid, "base": str(base)})
+            assert started.security is not None
+            # throwaway credentials of a loopback server, in pytest's own temp root
+            security = started.security
+            state.update(
+                {
+                    "port": started.port,
+                    "pid": started.process.pid,
+                    "base": str(base),
+                    "https_port": security.https_port,
+                    "user": security.user,
+                    "password": security.password.get_secret_value(),
+                    "jwt_key": security.jwt_key.get_secret_value(),
+                }
+            )
         state["users"] = int(state.get("users", 0)) + 1
         _write(state_path, state)
     try:
-        yield TrinoServer(Path(state["base"]), port=int(state["port"]))
+        security = TrinoSecurity(
+            user=state["user"],
+            password=SecretStr(state["password"]),
+            jwt_key=SecretStr(state["jwt_key"]),
+            https_port=int(state["https_port"]),
+        )
+        yield TrinoServer(Path(state["base"]), port=int(state["port"]), security=security)
     finally:
         with lock:
             state = _read(state_path)
