@@ -1,7 +1,8 @@
 """The live demo page: one self-contained HTML page that shows the numbers move (007-FR-030).
 
 ``python -m floe_checks.servers.demo_page --port P --cube-url URL --dagster-url URL`` serves,
-on 127.0.0.1 only:
+on 127.0.0.1 (``--host`` only for a container, whose published port is what binds the host:
+the Compose demo publishes it on the host's 127.0.0.1):
 
 * ``/`` — the page: HTML, CSS and a few lines of JavaScript inline, nothing from a CDN (a
   presentation room's network is not to be trusted). It fetches ``/api/summary`` every
@@ -13,8 +14,9 @@ on 127.0.0.1 only:
   as they are, so what a reader sees is exactly Cube's answer.
 * ``/healthz`` — ``ok``.
 
-The Cube API secret comes from the environment variable ``FLOE_DEMO_PAGE_CUBE_SECRET`` (never
-argv, which ``ps`` shows); the page signs its Cube tokens on the server, so the browser never
+The Cube API secret comes from an environment variable, ``FLOE_DEMO_PAGE_CUBE_SECRET`` unless
+``--secret-env`` names another (the Compose demo: ``CUBEJS_API_SECRET`` from its env file) —
+never argv, which ``ps`` shows; the page signs its Cube tokens on the server, so the browser never
 holds the secret.
 """
 
@@ -186,14 +188,20 @@ def main(argv: list[str] | None = None) -> int:
     from floe_checks.clients.dagster import DagsterClient
 
     parser = argparse.ArgumentParser(prog="python -m floe_checks.servers.demo_page")
+    parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument(
+        "--secret-env",
+        default=SECRET_VAR,
+        help=f"variable holding Cube's API secret ({SECRET_VAR})",
+    )
     parser.add_argument("--cube-url", required=True)
     parser.add_argument("--dagster-url", required=True)
     parser.add_argument("--refresh", type=int, default=5, help="seconds between page updates")
     args = parser.parse_args(argv)
-    secret = os.environ.get(SECRET_VAR)
+    secret = os.environ.get(args.secret_env)
     if not secret:
-        print(f"demo page: {SECRET_VAR} is not set (Cube's API secret)", file=sys.stderr)
+        print(f"demo page: {args.secret_env} is not set (Cube's API secret)", file=sys.stderr)
         return 2
     cube = CubeClient(args.cube_url, SecretStr(secret), timeout=30)
     dagster = DagsterClient(args.dagster_url, timeout=30)

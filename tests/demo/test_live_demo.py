@@ -314,3 +314,17 @@ def test_status_and_trigger_without_a_demo(tmp_path: Path) -> None:
         1,
         f"floe demo: no demo is running (state folder {tmp_path}); start one with: floe demo up\n",
     )
+
+
+def test_the_page_server_needs_cubes_secret_in_the_named_variable() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "CUBEJS_API_SECRET"}
+    args = ["--port", "1", "--cube-url", "http://127.0.0.1:1", "--dagster-url", "http://x"]
+    done = subprocess.run(
+        [sys.executable, "-m", "floe_checks.servers.demo_page", *args, "--secret-env",
+         "CUBEJS_API_SECRET"],
+        capture_output=True, text=True, env=env, timeout=60, check=False,
+    )  # fmt: skip
+    assert (done.returncode, done.stderr) == (
+        2,
+        "demo page: CUBEJS_API_SECRET is not set (Cube's API secret)\n",
+    )

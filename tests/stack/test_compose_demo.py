@@ -69,6 +69,7 @@ def test_docker_compose_config_accepts_the_demo(project: Path) -> None:
         "cube-api",
         "dagster-daemon",
         "dagster-webserver",
+        "demo-page",
         "jaeger",
         "marquez",
         "marquez-web",
@@ -87,6 +88,15 @@ def test_docker_compose_config_accepts_the_demo(project: Path) -> None:
         volumes = {v["target"]: v for v in services[name]["volumes"]}
         assert volumes["/tmp/floe-demo"]["type"] == "volume"
         assert volumes["/tmp/floe-demo"]["source"] == "demo-home"
+    # the live page: the same server `floe demo up` runs, published on the host's loopback only,
+    # its Cube secret read from the env file's variable, not passed on the command line
+    page = services["demo-page"]
+    assert page["command"][:3] == ["python", "-m", "floe_checks.servers.demo_page"]
+    assert "--secret-env=CUBEJS_API_SECRET" in page["command"]
+    assert [(p["host_ip"], p["published"], p["target"]) for p in page["ports"]] == [
+        ("127.0.0.1", "8080", 8080)
+    ]
+    assert not [arg for arg in page["command"] if "CHANGE_ME" in arg]
     # credentials came from the env file, none from the compose file itself
     placeholder = "CHANGE_ME"  # pragma: allowlist secret
     assert services["postgres"]["environment"]["POSTGRES_PASSWORD"] == placeholder
