@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from floe_checks.errors import PrerequisiteMissing
+from floe_checks.errors import FloeError, PrerequisiteMissing
 from floe_checks.ports import free_port
 from floe_checks.servers.process import ManagedProcess, http_ok
 
@@ -216,3 +216,37 @@ def throwaway_jaeger(prefix: str = "floe-jaeger-", timeout: float = 60.0) -> Ite
     finally:
         server.stop()
         shutil.rmtree(base, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m floe_checks.servers.jaeger [DIR]``: start Jaeger, print where to send spans
+    and where its UI is, and stop it on Ctrl-C (beside a ``--floe-keep-stack`` stack, say)."""
+    import signal
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    base = Path(args[0]) if args else Path(tempfile.mkdtemp(prefix="floe-jaeger-"))
+    server = JaegerServer(base)
+    try:
+        server.start()
+    except PrerequisiteMissing as exc:
+        print(f"jaeger: {exc}; {exc.remediation}", file=sys.stderr)
+        return 2
+    except FloeError as exc:
+        print(f"jaeger: {exc}", file=sys.stderr)
+        return 1
+    print(f"jaeger: OTEL_EXPORTER_OTLP_ENDPOINT={server.otlp_endpoint}", flush=True)
+    print(f"jaeger: UI and query API {server.query_url}/ (log {base / 'jaeger.log'})", flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        while server.process is not None and server.process.alive():
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -54,3 +54,18 @@ def test_every_configured_listener_is_loopback_on_its_own_port(tmp_path: Path) -
     assert list(config["receivers"]) == ["otlp"]
     assert config["service"]["extensions"] == ["jaeger_storage", "jaeger_query", "healthcheckv2"]
     assert config["service"]["telemetry"]["metrics"] == {"level": "none"}
+
+
+def test_command_without_the_binary_exits_2_naming_the_build_script(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    binary = tmp_path / "floe-checks" / "jaeger" / "v1.76.0" / "bin" / "jaeger"
+    assert jaeger_server.main([str(tmp_path / "run")]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        f"jaeger: Jaeger v1.76.0 is not built at {binary}; run bash scripts/build-jaeger.sh, "
+        "which builds it from the Go module proxy (a few minutes of CPU when Go's build cache "
+        "is cold)\n"
+    )
