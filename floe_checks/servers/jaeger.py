@@ -55,7 +55,7 @@ def find_binary(version: str = JAEGER_VERSION) -> Path:
         raise PrerequisiteMissing(
             f"Jaeger {version} is not built at {binary}",
             remediation=f"run {BUILD_STEP}, which builds it from the Go module proxy "
-            "(a few minutes of CPU when Go's build cache is cold)",
+            "(about 9 CPU-minutes when Go's build cache is cold)",
         )
     return binary
 

@@ -23,7 +23,7 @@ def test_missing_binary_names_the_build_script(
     assert str(caught.value) == f"Jaeger v1.76.0 is not built at {binary}"
     assert caught.value.remediation == (
         "run bash scripts/build-jaeger.sh, which builds it from the Go module proxy "
-        "(a few minutes of CPU when Go's build cache is cold)"
+        "(about 9 CPU-minutes when Go's build cache is cold)"
     )
 
 
@@ -66,6 +66,6 @@ def test_command_without_the_binary_exits_2_naming_the_build_script(
     assert captured.out == ""
     assert captured.err == (
         f"jaeger: Jaeger v1.76.0 is not built at {binary}; run bash scripts/build-jaeger.sh, "
-        "which builds it from the Go module proxy (a few minutes of CPU when Go's build cache "
+        "which builds it from the Go module proxy (about 9 CPU-minutes when Go's build cache "
         "is cold)\n"
     )
