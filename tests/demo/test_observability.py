@@ -10,6 +10,7 @@ from floe_demo.pipeline import ingest_ecommerce_batch
 from floe_demo.settings import DemoSettings
 
 from tests.demo.telemetry_receiver import telemetry_receiver
+from tests.observability.jaeger import jaeger_or_skip, wait_for_spans
 
 pytestmark = pytest.mark.evidence("emulator")
 
@@ -56,3 +57,35 @@ def test_ingest_sends_lineage_and_spans_over_http(make_settings: Make) -> None:
     assert {s.trace_id for s in spans} == {root.trace_id}
     attrs = {a.key: a.value.string_value for a in root.attributes if a.key == "floe.batch_id"}
     assert attrs == {"floe.batch_id": report.spec.batch_id}
+
+
+@pytest.mark.requirement("007-FR-034")
+@pytest.mark.evidence("service")
+def test_ingest_spans_are_readable_in_jaeger(make_settings: Make) -> None:
+    """The demo's own OTLP exporter against the real Jaeger (skips naming
+    scripts/build-jaeger.sh where it is not built): Jaeger's query API gives back the ingest
+    trace with the demo's span names, one trace, and every step a child of the ingest span."""
+    from floe_demo.observability import SERVICE_NAME
+
+    with jaeger_or_skip() as jaeger:
+        settings = make_settings(
+            OTEL_EXPORTER_OTLP_ENDPOINT=jaeger.otlp_endpoint, FLOE_DEMO_BATCH_ORDERS="20"
+        )
+        report = ingest_ecommerce_batch(settings)
+        traces = wait_for_spans(jaeger, SERVICE_NAME, 6)
+
+    assert len(traces) == 1
+    spans = traces[0]["spans"]
+    assert sorted(s["operationName"] for s in spans) == ["append"] * 4 + [
+        "floe_demo.ingest",
+        "generate",
+    ]
+    root = next(s for s in spans if s["operationName"] == "floe_demo.ingest")
+    assert root["references"] == []
+    assert [
+        [(r["refType"], r["spanID"]) for r in s["references"]] for s in spans if s is not root
+    ] == [[("CHILD_OF", root["spanID"])]] * 5
+    tags = {t["key"]: t["value"] for t in root["tags"]}
+    assert tags["floe.batch_id"] == report.spec.batch_id
+    tables = sorted(t["value"] for s in spans for t in s["tags"] if t["key"] == "table")
+    assert tables == ["customers", "order_items", "orders", "products"]
