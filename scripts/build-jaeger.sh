@@ -2,11 +2,11 @@
 # Builds Jaeger (v2, all-in-one: github.com/jaegertracing/jaeger/cmd/jaeger) from the Go module
 # proxy into ${XDG_CACHE_HOME:-$HOME/.cache}/floe-checks/jaeger/<version>/bin/jaeger (issue 16,
 # FR-034). No Jaeger release binary or image is reachable from our machines.
-# NOT part of scripts/setup.sh: cold, it compiles the whole OpenTelemetry Collector plus every
-# storage client Jaeger links (Cassandra, Elasticsearch, ClickHouse, Kafka, Badger, cloud SDKs),
-# about 9 CPU-minutes (37 min of wall on our crowded 2-core machine; docs/e2e.md, "Traces in
-# Jaeger"). Run it once per machine; tests/observability/test_jaeger_real.py skips, naming it,
-# until then.
+# scripts/setup.sh runs it in its background Go-build job, after the control plane and Flux:
+# cold, it compiles the whole OpenTelemetry Collector plus every storage client Jaeger links
+# (Cassandra, Elasticsearch, ClickHouse, Kafka, Badger, cloud SDKs), about 9 CPU-minutes (37 min
+# of wall on our crowded 2-core machine; docs/e2e.md, "Traces in Jaeger"). Without it
+# tests/observability/test_jaeger_real.py skips, naming this script.
 #
 # Pinned: the version below (must match floe_checks/servers/jaeger.py JAEGER_VERSION) and
 # tools/jaeger/go.mod / go.sum (cmd/jaeger is a `tool` of that module, so go.sum pins every module

@@ -13,12 +13,15 @@ quiet() { "$@" 2>&1 | { grep -v -e "^WARNING: Location 'file:" || true; }; retur
 quiet .venv/bin/python -m pip install -q --disable-pip-version-check -U pip
 # constraints.txt pins what CI last tested (scripts/lock.sh regenerates it).
 quiet .venv/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[all,dev]'
-# The control plane the cluster tests run on (docs/cluster.md) is a long, CPU-bound Go build when
-# cold (see the table in docs/cluster.md); it starts here, in the background, so that the
-# network-bound steps below (npm, Maven, PyPI downloads) overlap it. A failed build stops setup
-# with its own message (component, command, fix); an interrupted setup stops the build too.
+# The Go-built servers the tests run — the control plane (docs/cluster.md), Flux's controllers
+# with sops (docs/gitops.md) and Jaeger (docs/e2e.md) — are CPU-bound builds when cold (about
+# 31 CPU-minutes together, measured: docs/cluster.md); they start here, one after the other in
+# one background job (they share Go's build cache), so that the network-bound steps below (npm,
+# Maven, PyPI downloads) overlap them. A failed build stops setup with its own message
+# (component, command, fix); an interrupted setup stops the builds too.
 cp_log=$(mktemp)
-bash scripts/build-control-plane.sh >"$cp_log" 2>&1 &
+(bash scripts/build-control-plane.sh && bash scripts/build-flux.sh && bash scripts/build-jaeger.sh) \
+  >"$cp_log" 2>&1 &
 cp_pid=$!
 trap 'kill "$cp_pid" 2>/dev/null || true; rm -f "$cp_log"' EXIT
 for step in scripts/setup.d/*.sh; do
@@ -26,10 +29,10 @@ for step in scripts/setup.d/*.sh; do
   echo "setup: $step"
   bash "$step"
 done
-echo "setup: scripts/build-control-plane.sh (started in the background)"
+echo "setup: scripts/build-control-plane.sh, build-flux.sh, build-jaeger.sh (started in the background)"
 if ! wait "$cp_pid"; then
   cat "$cp_log" >&2
-  echo "setup: the control plane build failed (above); the cluster tests need it" >&2
+  echo "setup: a Go build failed (above); the cluster, GitOps and tracing tests need it" >&2
   exit 1
 fi
 grep -v '^go: downloading' "$cp_log" || true
