@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from floe_checks.checks import CHECKS_DIR
 from floe_checks.config import Section
 from floe_checks.preflight.runner import (
     DEFAULT_SLOW_MS,
@@ -31,6 +32,7 @@ from floe_checks.preflight.runner import (
     validate_timeout,
 )
 from floe_checks.results import CheckResult, Report, Status
+from floe_checks.session import selected_environment
 
 # The user property that carries a whole result to the controller; removed before JUnit XML.
 RESULT_PROPERTY = "floe_preflight_result"
@@ -149,8 +151,6 @@ def pytest_runtestloop(session: pytest.Session) -> None:
         return
     from concurrent.futures import ThreadPoolExecutor
 
-    from floe_checks.plugin import selected_environment
-
     env = selected_environment(config)
     if env is None:
         return
@@ -202,8 +202,6 @@ def _runs_bundled_checks_only(config: pytest.Config) -> bool:
     """Whether this run is ``-m preflight`` over the bundled checks: then every configured
     (or ``--floe-check``-selected) service's check will run, and starting them early wastes
     nothing."""
-    from floe_checks.plugin import CHECKS_DIR
-
     markexpr = str(getattr(config.option, "markexpr", "") or "").strip()
     checks = str(CHECKS_DIR.resolve())
     return (
@@ -452,8 +450,6 @@ class PreflightReporter:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if not self.results and not self.options.report:
             return
-        from floe_checks.plugin import selected_environment
-
         env = selected_environment(self.config)
         duration_ms = round((time.perf_counter() - self.started) * 1000)
         self.report = build_report(env.name if env else "", self.results, duration_ms)
