@@ -14,14 +14,13 @@ from typing import Any
 import requests
 from pydantic import SecretStr
 
-from floe_checks.errors import StackError
+from floe_checks.errors import CubeError, CubeRequestFailed, CubeStillWaiting
 from floe_checks.tokens import hs256_token
 
 CONTINUE_WAIT = "Continue wait"
 
 
-class CubeError(StackError):
-    """Cube answered with an error (the message is Cube's, never a token)."""
+__all__ = ["CONTINUE_WAIT", "CubeClient", "CubeError"]
 
 
 class CubeClient:
@@ -65,17 +64,15 @@ class CubeClient:
             error = answer.get("error") if isinstance(answer, dict) else None
             if error == CONTINUE_WAIT:
                 if time.monotonic() + delay > deadline:
-                    raise CubeError(
-                        f"Cube {path}: still 'Continue wait' after {self.timeout:.0f} s",
-                        remediation="check the Cube log and that its database is reachable",
+                    raise CubeStillWaiting(
+                        f"Cube {path}: still 'Continue wait' after {self.timeout:.0f} s"
                     )
                 time.sleep(delay)
                 delay = min(delay * 1.5, 2.0)
                 continue
             if response.status_code >= 400 or error:
-                raise CubeError(
-                    f"Cube {path} answered HTTP {response.status_code}: {error or answer}",
-                    remediation="read the Cube log; check the query against /meta",
+                raise CubeRequestFailed(
+                    f"Cube {path} answered HTTP {response.status_code}: {error or answer}"
                 )
             return answer
 

@@ -9,13 +9,17 @@ from typing import Any
 
 import requests
 
-from floe_checks.errors import StackError
+from floe_checks.errors import (
+    DagsterAnswerNotJson,
+    DagsterError,
+    DagsterJobNotFound,
+    DagsterRunTimeout,
+)
 
 TERMINAL_STATUSES = {"SUCCESS", "FAILURE", "CANCELED"}
 
 
-class DagsterError(StackError):
-    """Dagster's GraphQL API answered with an error."""
+__all__ = ["DagsterClient", "DagsterError", "JobLocation"]
 
 
 @dataclass(frozen=True)
@@ -56,9 +60,8 @@ class DagsterClient:
         try:
             answer = response.json()
         except ValueError:
-            raise DagsterError(
-                f"Dagster GraphQL answered HTTP {response.status_code} without JSON",
-                remediation="read the dagster-webserver log",
+            raise DagsterAnswerNotJson(
+                f"Dagster GraphQL answered HTTP {response.status_code} without JSON"
             ) from None
         if answer.get("errors"):
             messages = "; ".join(str(e.get("message")) for e in answer["errors"])
@@ -85,10 +88,7 @@ class DagsterClient:
         for node in repos["nodes"]:
             if any(j["name"] == job for j in node["jobs"]):
                 return JobLocation(node["location"]["name"], node["name"], job)
-        raise DagsterError(
-            f"no Dagster repository has a job named {job!r}",
-            remediation="check that the code location loaded (dagster-webserver log)",
-        )
+        raise DagsterJobNotFound(f"no Dagster repository has a job named {job!r}")
 
     # -- runs -----------------------------------------------------------------------------
 
@@ -145,10 +145,7 @@ class DagsterClient:
             if status in TERMINAL_STATUSES:
                 return status
             if time.monotonic() + delay > deadline:
-                raise DagsterError(
-                    f"run {run_id} still {status} after {timeout:.0f} s",
-                    remediation="read the dagster-webserver log and the run's logs in the UI",
-                )
+                raise DagsterRunTimeout(f"run {run_id} still {status} after {timeout:.0f} s")
             time.sleep(delay)
             delay = min(delay * 1.5, 3.0)
 

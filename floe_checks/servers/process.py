@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from floe_checks.errors import StackError
+from floe_checks.errors import ServerFailed, ServerNotInstalled, StackError
 
 
 @dataclass
@@ -47,9 +47,8 @@ class ManagedProcess:
                 start_new_session=True,
             )
         except FileNotFoundError as exc:
-            raise StackError(
-                f"{self.name}: cannot start {self.argv[0]!r}: not found",
-                remediation="run scripts/setup.sh, which installs every local server",
+            raise ServerNotInstalled(
+                f"{self.name}: cannot start {self.argv[0]!r}: not found"
             ) from exc
         finally:
             log.close()
@@ -83,10 +82,10 @@ class ManagedProcess:
             if not self.alive():
                 code = self.popen.returncode if self.popen is not None else None
                 self.stop()
-                raise StackError(
+                raise ServerFailed(
                     f"{self.name} exited during start-up (code {code}). "
                     f"Log {self.log_path}:\n{self.log_tail()}",
-                    remediation=f"read {self.log_path}",
+                    log_path=self.log_path,
                 )
             try:
                 if probe():
@@ -96,10 +95,10 @@ class ManagedProcess:
             time.sleep(delay)
             delay = min(delay * 1.5, 1.0)
         self.stop()
-        raise StackError(
+        raise ServerFailed(
             f"{self.name} was not ready after {timeout:.0f} s. "
             f"Log {self.log_path}:\n{self.log_tail()}",
-            remediation=f"read {self.log_path}",
+            log_path=self.log_path,
         )
 
     def stop(self, timeout: float = 15.0) -> None:
@@ -150,9 +149,9 @@ def raise_if_one_died(processes: Sequence[ManagedProcess], what: str) -> None:
     """
     for proc in processes:
         if not proc.alive():
-            raise StackError(
+            raise ServerFailed(
                 f"{proc.name} {what} died. Log {proc.log_path}:\n{proc.log_tail()}",
-                remediation=f"read {proc.log_path}",
+                log_path=proc.log_path,
             )
 
 
