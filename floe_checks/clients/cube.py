@@ -15,6 +15,7 @@ import requests
 from pydantic import SecretStr
 
 from floe_checks.errors import CubeError, CubeRequestFailed, CubeStillWaiting
+from floe_checks.polling import wait_until
 from floe_checks.tokens import hs256_token
 
 CONTINUE_WAIT = "Continue wait"
@@ -47,6 +48,7 @@ class CubeClient:
 
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         """One API call, repeated while Cube says "Continue wait" (bounded by ``timeout``)."""
+        # Not wait_until: each request's own timeout is the time left until this deadline.
         deadline = time.monotonic() + self.timeout
         delay = 0.2
         while True:
@@ -118,21 +120,25 @@ class CubeClient:
             raise CubeError(f"Cube pre-aggregation jobs: unexpected answer {tokens!r}")
         if not tokens:
             return []
-        deadline = time.monotonic() + (timeout or self.timeout)
-        delay = 0.3
-        while True:
-            jobs = self._call("POST", "/pre-aggregations/jobs", {"action": "get", "tokens": tokens})
+        statuses: list[str] = []
+
+        def built() -> list[dict[str, Any]]:
+            nonlocal statuses
+            jobs: list[dict[str, Any]] = self._call(
+                "POST", "/pre-aggregations/jobs", {"action": "get", "tokens": tokens}
+            )
             statuses = [str(job.get("status", "")) for job in jobs]
             failed = [s for s in statuses if s.startswith("failure")]
             if failed:
                 raise CubeError(f"Cube pre-aggregation build failed: {failed[0]}")
-            if all(s in {"done", "missing_partition"} for s in statuses):
-                result: list[dict[str, Any]] = jobs
-                return result
-            if time.monotonic() > deadline:
-                raise CubeError(
-                    f"Cube pre-aggregation jobs not done after {timeout or self.timeout:.0f} s: "
-                    f"{sorted(set(statuses))}"
-                )
-            time.sleep(delay)
-            delay = min(delay * 1.5, 2.0)
+            return jobs if all(s in {"done", "missing_partition"} for s in statuses) else []
+
+        done = wait_until(
+            built, timeout=timeout or self.timeout, interval=0.3, factor=1.5, max_interval=2.0
+        )
+        if not done:
+            raise CubeError(
+                f"Cube pre-aggregation jobs not done after {timeout or self.timeout:.0f} s: "
+                f"{sorted(set(statuses))}"
+            )
+        return done

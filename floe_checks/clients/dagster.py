@@ -3,7 +3,6 @@ materialisations, asset lineage and daemon health. Plain Python, no dagster impo
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +14,7 @@ from floe_checks.errors import (
     DagsterJobNotFound,
     DagsterRunTimeout,
 )
+from floe_checks.polling import wait_until
 
 TERMINAL_STATUSES = {"SUCCESS", "FAILURE", "CANCELED"}
 
@@ -138,16 +138,16 @@ class DagsterClient:
 
     def wait_for_run(self, run_id: str, timeout: float = 300.0) -> str:
         """Poll until the run is SUCCESS, FAILURE or CANCELED (bounded); returns the status."""
-        deadline = time.monotonic() + timeout
-        delay = 0.5
-        while True:
-            status = self.run_status(run_id)
-            if status in TERMINAL_STATUSES:
-                return status
-            if time.monotonic() + delay > deadline:
-                raise DagsterRunTimeout(f"run {run_id} still {status} after {timeout:.0f} s")
-            time.sleep(delay)
-            delay = min(delay * 1.5, 3.0)
+        last = ""
+
+        def finished() -> bool:
+            nonlocal last
+            last = self.run_status(run_id)
+            return last in TERMINAL_STATUSES
+
+        if not wait_until(finished, timeout=timeout, interval=0.5, factor=1.5, max_interval=3.0):
+            raise DagsterRunTimeout(f"run {run_id} still {last} after {timeout:.0f} s")
+        return last
 
     def run_failure_messages(self, run_id: str) -> list[str]:
         """Messages of the run's failure events (for a useful assertion message)."""

@@ -23,6 +23,7 @@ import pytest
 
 from floe_checks.checks import CHECKS_DIR
 from floe_checks.config import Section
+from floe_checks.polling import wait_until
 from floe_checks.preflight.runner import (
     DEFAULT_SLOW_MS,
     DEFAULT_TIMEOUT,
@@ -289,11 +290,8 @@ def _controller_result(
 
     target = Path(folder, f"{service}.json")
     # The controller's watchdog reports every check within timeout + grace of its start.
-    deadline = time.monotonic() + options.timeout + WATCHDOG_GRACE + 5
-    while not target.is_file():
-        if time.monotonic() > deadline:
-            return None
-        time.sleep(0.02)
+    if not wait_until(target.is_file, timeout=options.timeout + WATCHDOG_GRACE + 5, interval=0.02):
+        return None
     payload = json.loads(target.read_text(encoding="utf-8"))
     if payload.get("section") != _fingerprint(section, key):
         return None

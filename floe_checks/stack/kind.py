@@ -70,6 +70,7 @@ from floe_checks.errors import (
     StackError,
     WorkloadsNotReady,
 )
+from floe_checks.polling import wait_until
 from floe_checks.stack.base import StackEndpoints
 
 if TYPE_CHECKING:
@@ -718,19 +719,21 @@ def wait_for_http(url: str, *, timeout: float, interval: float = 2.0) -> None:
     Ours, not pytest-helm-charts': its waits read Kubernetes objects only; whether Dagster and
     Cube answer through the NodePorts kind publishes is an HTTP question.
     """
-    deadline = time.monotonic() + timeout
-    delay = interval
     last = "no answer yet"
-    while time.monotonic() < deadline:
+
+    def answers() -> bool:
+        nonlocal last
         try:
             with urllib.request.urlopen(url, timeout=5) as resp:  # noqa: S310 - our own URL
                 if resp.status == 200:
-                    return
+                    return True
                 last = f"HTTP {resp.status}"
         except OSError as exc:
             last = str(exc)
-        time.sleep(delay)
-        delay = min(delay * 1.5, 15.0)
+        return False
+
+    if wait_until(answers, timeout=timeout, interval=interval, factor=1.5, max_interval=15.0):
+        return
     raise StackError(f"{url} did not answer 200 within {timeout:.0f} s (last: {last})")
 
 
@@ -764,6 +767,8 @@ def wait_for_rollout(kubeconfig: Path, namespace: str, *, timeout: float) -> lis
             extra="e2e",
             alternative="",
         ) from None
+    # Not wait_until: nothing is polled here; pytest-helm-charts' waits poll, and share this
+    # one deadline.
     deadline = time.monotonic() + timeout
     client = pykube.HTTPClient(pykube.KubeConfig.from_file(str(kubeconfig)))
     waited: list[str] = []
