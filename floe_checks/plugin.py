@@ -441,22 +441,24 @@ class TraceRecorder:
             self.matrix.claimed_only = frozenset(ours)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        from floe_checks.trace import Outcome  # loaded with TraceMatrix in __init__
+
         ids = [str(v) for k, v in report.user_properties if k == "requirement"]
         level = next((str(v) for k, v in report.user_properties if k == "evidence"), UNSTATED)
         if report.when != "call" and report.passed:
             if report.nodeid not in self.matrix.tests:
-                self.matrix.record(report.nodeid, ids, "passed", evidence=level)
+                self.matrix.record(report.nodeid, ids, Outcome.PASSED, evidence=level)
             return
         if report.failed:
-            outcome = "failed" if report.when == "call" else "error"
+            outcome = Outcome.FAILED if report.when == "call" else Outcome.ERROR
             self.matrix.record(report.nodeid, ids, outcome, f"{report.when} failed", level)
         elif report.skipped:
             reason = ""
             if isinstance(report.longrepr, tuple):
                 reason = str(report.longrepr[2]).removeprefix("Skipped: ")
-            self.matrix.record(report.nodeid, ids, "skipped", reason, level)
+            self.matrix.record(report.nodeid, ids, Outcome.SKIPPED, reason, level)
         else:
-            self.matrix.record(report.nodeid, ids, "passed", evidence=level)
+            self.matrix.record(report.nodeid, ids, Outcome.PASSED, evidence=level)
 
     def junit_properties(self) -> list[tuple[str, str]]:
         """One ``evidence`` property per claimed requirement, for the JUnit ``<testsuite>``:
