@@ -10,6 +10,12 @@ import pytest
 
 from floe_checks.config import Section, validate_environment
 
+# Fixtures of more than one test package, registered here once instead of imported into each
+# test module: the cloud emulators (fakesnow, bqemulator, gcp-storage-emulator, Azurite) serve
+# tests/preflight and tests/backends. Only the root conftest may name plugins (pytest refuses
+# pytest_plugins in a conftest it finds during collection).
+pytest_plugins = ["tests.preflight.cloud_emulators"]
+
 # pytest-kind and pytest-helm-charts (both in the e2e extra) register --kubeconfig, so a pytest
 # that loads both refuses to start. Our pytest.ini blocks pytest-kind's plugin; every pytest this
 # suite starts in a scratch repository (pytester, user-repository venvs) reads that repository's

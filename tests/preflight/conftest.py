@@ -22,8 +22,6 @@ from tests.preflight.local_servers import (
     TrinoServer,
 )
 
-__all__ = ["Blackhole", "CubeServer", "IcebergRestServer", "S3Server", "TrinoServer"]
-
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:

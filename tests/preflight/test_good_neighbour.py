@@ -20,7 +20,7 @@ from floe_checks.preflight.plugin import build_report, render_table
 from floe_checks.preflight.runner import run_check
 from floe_checks.preflight.scrub import Scrubber, secret_forms
 from floe_checks.results import CheckResult
-from tests.preflight.conftest import Blackhole, S3Server
+from tests.preflight.local_servers import Blackhole, S3Server
 
 pytestmark = [
     pytest.mark.requirement("FC-009", "007-FR-015", "007-FR-020"),

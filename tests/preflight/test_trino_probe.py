@@ -12,7 +12,7 @@ from floe_checks.config import Section
 from floe_checks.ports import free_port
 from floe_checks.preflight.runner import run_check
 from tests.preflight import local_servers
-from tests.preflight.conftest import Blackhole, TrinoServer
+from tests.preflight.local_servers import Blackhole, TrinoServer
 
 pytestmark = [
     pytest.mark.requirement("007-FR-016", "007-FR-020"),
