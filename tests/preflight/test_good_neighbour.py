@@ -372,6 +372,18 @@ def test_run_check_result_is_what_the_table_shows() -> None:
     assert (result.service, result.backend, result.status) == ("compute", "duckdb", "ok")
 
 
+def _write_hole_repository(path: Path, blackhole: Blackhole) -> None:
+    """A repository whose environment ``hole`` has one service: a catalog at the blackhole."""
+    catalog = {
+        "type": "polaris",
+        "uri": blackhole.url,
+        "client_id": "floe",
+        "client_secret": "${HOLE_SECRET}",
+    }
+    _write(path, {"hole": {"catalog": catalog}})
+    (path / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
+
+
 def test_blackhole_under_xdist_is_checked_from_session_start(
     tmp_path: Path, blackhole: Blackhole
 ) -> None:
@@ -383,20 +395,7 @@ def test_blackhole_under_xdist_is_checked_from_session_start(
     import subprocess
     import time
 
-    _write(
-        tmp_path,
-        {
-            "hole": {
-                "catalog": {
-                    "type": "polaris",
-                    "uri": blackhole.url,
-                    "client_id": "floe",
-                    "client_secret": "${HOLE_SECRET}",
-                }
-            }
-        },
-    )
-    (tmp_path / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
+    _write_hole_repository(tmp_path, blackhole)
     scratch = tmp_path / "tmp"
     scratch.mkdir()
     env = {k: v for k, v in os.environ.items() if k not in ("FLOE_ENV", "FLOE_CONFIG")}
@@ -435,20 +434,7 @@ def test_blackhole_under_xdist_is_shown_by_the_controller_before_any_worker_repo
     (however long the workers take to start), and that duration is the report's and within
     timeout + 2 s. The wall time from session start to that line is measured in
     benchmarks/bench_blackhole_xdist.py, not asserted here."""
-    _write(
-        tmp_path,
-        {
-            "hole": {
-                "catalog": {
-                    "type": "polaris",
-                    "uri": blackhole.url,
-                    "client_id": "floe",
-                    "client_secret": "${HOLE_SECRET}",
-                }
-            }
-        },
-    )
-    (tmp_path / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
+    _write_hole_repository(tmp_path, blackhole)
     env = {k: v for k, v in os.environ.items() if k not in ("FLOE_ENV", "FLOE_CONFIG")}
     env["HOLE_SECRET"] = "hole-secret-value-8"  # pragma: allowlist secret
     argv = [str(BIN / "pytest"), "-p", "no:cacheprovider", "--floe-env=hole", "-m", "preflight"]
