@@ -43,6 +43,7 @@ QUICK_ARGS: dict[str, list[str]] = {
     "bench_generator.py": ["--orders", "20000", "--repeat", "2"],
     "bench_preflight.py": ["--repeat", "1", "--calls", "5"],
     "bench_e2e.py": ["--runs", "2", "--batches", "1"],
+    "bench_blackhole_xdist.py": ["--repeat", "1"],
 }
 
 

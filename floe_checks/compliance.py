@@ -14,7 +14,14 @@ from pathlib import Path
 from floe_checks.errors import ConfigError
 from floe_checks.evidence import LEVELS, UNSTATED, below
 from floe_checks.requirements import needs, registry
-from floe_checks.trace import TraceMatrix, evidence_cell, evidence_of, short_of_needs
+from floe_checks.trace import (
+    Outcome,
+    RequirementStatus,
+    TraceMatrix,
+    evidence_cell,
+    evidence_of,
+    short_of_needs,
+)
 
 _JUNIT_NAME = re.compile(r"^junit[-_](?P<label>.+)\.xml$")
 
@@ -42,6 +49,14 @@ def parse_run_file(spec: str) -> RunFile:
     return RunFile(label_for(path), path)
 
 
+# A <testcase>'s child element and the outcome it means.
+_JUNIT_OUTCOMES = {
+    "failure": Outcome.FAILED,
+    "error": Outcome.ERROR,
+    "skipped": Outcome.SKIPPED,
+}
+
+
 def read_junit(run: RunFile) -> TraceMatrix:
     """The outcomes of one JUnit file as a trace matrix.
 
@@ -62,14 +77,10 @@ def read_junit(run: RunFile) -> TraceMatrix:
         ids = [value for name, value in props if name == "requirement"]
         level = next((value for name, value in props if name == "evidence"), UNSTATED)
         nodeid = f"{case.get('classname', '')}::{case.get('name', '')}"
-        outcome, reason = "passed", ""
+        outcome, reason = Outcome.PASSED, ""
         for child in case:
-            if child.tag == "failure":
-                outcome, reason = "failed", child.get("message", "")
-            elif child.tag == "error":
-                outcome, reason = "error", child.get("message", "")
-            elif child.tag == "skipped":
-                outcome, reason = "skipped", child.get("message", "")
+            if child.tag in _JUNIT_OUTCOMES:
+                outcome, reason = _JUNIT_OUTCOMES[child.tag], child.get("message", "")
         matrix.record(nodeid, ids, outcome, reason, level)
     return matrix
 
@@ -113,7 +124,9 @@ def merge(
             assert isinstance(reqs, list)
             row = next(r for r in reqs if r["id"] == rid)
             statuses[label] = row["status"]
-        proven_by = [label for label, status in statuses.items() if status == "passed"]
+        proven_by = [
+            label for label, status in statuses.items() if status == RequirementStatus.PASSED
+        ]
         outcomes = [
             (t.outcome, t.evidence)
             for m in matrices.values()

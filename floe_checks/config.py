@@ -35,7 +35,14 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from floe_checks.errors import ConfigError
+from floe_checks.errors import (
+    ConfigError,
+    ConfigFileNotFound,
+    ConfigNotAMapping,
+    ConfigYamlSyntax,
+    EnvironmentEmpty,
+    EnvironmentUnknown,
+)
 
 DEFAULT_CONFIG_FILE = "floe.yaml"
 # The sections of an environment, in report order.
@@ -488,36 +495,19 @@ def load_file(path: Path) -> FloeFile:
     """
     file = str(path)
     if not path.is_file():
-        raise ConfigError(
-            file,
-            "file not found.",
-            remediation=(
-                "run from the directory that holds floe.yaml, or name the file: "
-                "--config PATH (floe preflight), --floe-config PATH (pytest) or FLOE_CONFIG. "
-                "A minimal file: 'environments: {prod: {postgres: {host: db.internal, "
-                "user: dagster, password: ${DAGSTER_PG_PASSWORD}}}}'"
-            ),
-        )
+        raise ConfigFileNotFound(file, "file not found.")
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown line"
-        raise ConfigError(
-            file,
-            f"YAML syntax error at {where}: {exc.problem}.",
-            remediation="fix the YAML at that line",
-        ) from None
+        raise ConfigYamlSyntax(file, f"YAML syntax error at {where}: {exc.problem}.") from None
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise ConfigError(file, f"not valid YAML ({type(exc).__name__}).") from None
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
-        raise ConfigError(
-            file,
-            "the top level must be a mapping with an 'environments' key.",
-            remediation="start the file with 'environments:'",
-        )
+        raise ConfigNotAMapping(file, "the top level must be a mapping with an 'environments' key.")
     try:
         return FloeFile.model_validate(raw)
     except ValidationError as exc:
@@ -568,12 +558,7 @@ def validate_environment(
         ConfigError: the environment is empty or a validated section is wrong.
     """
     if not raw:
-        raise ConfigError(
-            file,
-            "no service is configured.",
-            field=f"environments.{name}",
-            remediation="add a compute, storage, catalog, postgres, cube or dagster section",
-        )
+        raise EnvironmentEmpty(file, "no service is configured.", field=f"environments.{name}")
     picked = raw
     if services:
         # Unknown keys stay in, so a misspelt section name is still reported.
@@ -606,9 +591,9 @@ def load_environment(path: Path, name: str, services: Sequence[str] = ()) -> Env
     if name == LOCAL_ENV:
         return builtin_local()
     defined = sorted([*model.environments, LOCAL_ENV])
-    raise ConfigError(
+    raise EnvironmentUnknown(
         str(path),
         f"environment {name!r} is not defined.",
         field=f"environments.{name}",
-        remediation=f"use one of: {', '.join(defined)}; or add it under 'environments:'",
+        defined=", ".join(defined),
     )

@@ -22,6 +22,7 @@ from typing import Literal
 import pytest
 
 from floe_checks import settings
+from floe_checks.checks import CHECKS_DIR
 from floe_checks.config import Environment, load_environment
 from floe_checks.errors import ConfigError
 from floe_checks.evidence import (
@@ -39,6 +40,7 @@ from floe_checks.evidence import (
 )
 from floe_checks.preflight.scrub import Scrubber, environment_forms
 from floe_checks.requirements import Registry
+from floe_checks.session import ENV_KEY, SCRUB_KEY, scrubber_of, selected_environment
 
 # Sub-plugins: each feature keeps its own hooks in its own module.
 pytest_plugins = [
@@ -46,8 +48,6 @@ pytest_plugins = [
     "floe_checks.preflight.fixtures",
     "floe_checks.stack.plugin",
 ]
-
-CHECKS_DIR = Path(__file__).parent / "checks"
 
 # What importing this module must never import (clients, SDKs, orchestrators, renderers): the
 # import-cost test and benchmarks/run_all.py both check this list.
@@ -67,10 +67,8 @@ MARKERS = (
     " ini floe_evidence_fixtures)",
 )
 
-_ENV_KEY = pytest.StashKey[Environment | None]()
 _SETTINGS_KEY = pytest.StashKey[dict[str, settings.Setting]]()
 _TRACE_KEY = pytest.StashKey["TraceRecorder"]()
-_SCRUB_KEY = pytest.StashKey[Scrubber]()
 _REGISTRY_KEY = pytest.StashKey[Registry]()
 _FIXTURE_LEVELS_KEY = pytest.StashKey[dict[str, str]]()
 _EVIDENCE_KEY = pytest.StashKey[Evidence | str]()
@@ -168,7 +166,7 @@ def _add_bundled_checks(config: pytest.Config) -> None:
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Load the selected environment once per process; a mistake is a usage error (exit 4)."""
     config = session.config
-    config.stash[_ENV_KEY] = None
+    config.stash[ENV_KEY] = None
     # Here, not in pytest_configure: `pytest --help` must work even when a file is wrong.
     try:
         config.stash[_REGISTRY_KEY] = Registry.load(config.getini("floe_requirements"))
@@ -191,7 +189,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         env = load_environment(path, name, services)
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
-    config.stash[_ENV_KEY] = env
+    config.stash[ENV_KEY] = env
     _start_scrubbing(config, env)
     from floe_checks.preflight.plugin import start_controller_checks
 
@@ -210,7 +208,7 @@ def _start_scrubbing(config: pytest.Config, env: Environment) -> None:
     for value in env.unvalidated_secrets():
         forms.extend(encodings(value))
     scrubber = Scrubber(forms)
-    config.stash[_SCRUB_KEY] = scrubber
+    config.stash[SCRUB_KEY] = scrubber
     if not scrubber:
         return
     previous = logging.getLogRecordFactory()
@@ -229,11 +227,6 @@ def _start_scrubbing(config: pytest.Config, env: Environment) -> None:
             sys.stdout, sys.stderr = out, err
 
         config.add_cleanup(restore)
-
-
-def scrubber_of(config: pytest.Config) -> Scrubber | None:
-    """The scrubber of this run (None before the environment is loaded or without one)."""
-    return config.stash.get(_SCRUB_KEY, None)
 
 
 def scrub_report(report: pytest.CollectReport | pytest.TestReport, scrubber: Scrubber) -> None:
@@ -264,11 +257,6 @@ def pytest_runtest_makereport(
     if scrubber:
         scrub_report(report, scrubber)
     return report
-
-
-def selected_environment(config: pytest.Config) -> Environment | None:
-    """The environment this run checks, or None when none was selected."""
-    return config.stash.get(_ENV_KEY, None)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -453,22 +441,24 @@ class TraceRecorder:
             self.matrix.claimed_only = frozenset(ours)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        from floe_checks.trace import Outcome  # loaded with TraceMatrix in __init__
+
         ids = [str(v) for k, v in report.user_properties if k == "requirement"]
         level = next((str(v) for k, v in report.user_properties if k == "evidence"), UNSTATED)
         if report.when != "call" and report.passed:
             if report.nodeid not in self.matrix.tests:
-                self.matrix.record(report.nodeid, ids, "passed", evidence=level)
+                self.matrix.record(report.nodeid, ids, Outcome.PASSED, evidence=level)
             return
         if report.failed:
-            outcome = "failed" if report.when == "call" else "error"
+            outcome = Outcome.FAILED if report.when == "call" else Outcome.ERROR
             self.matrix.record(report.nodeid, ids, outcome, f"{report.when} failed", level)
         elif report.skipped:
             reason = ""
             if isinstance(report.longrepr, tuple):
                 reason = str(report.longrepr[2]).removeprefix("Skipped: ")
-            self.matrix.record(report.nodeid, ids, "skipped", reason, level)
+            self.matrix.record(report.nodeid, ids, Outcome.SKIPPED, reason, level)
         else:
-            self.matrix.record(report.nodeid, ids, "passed", evidence=level)
+            self.matrix.record(report.nodeid, ids, Outcome.PASSED, evidence=level)
 
     def junit_properties(self) -> list[tuple[str, str]]:
         """One ``evidence`` property per claimed requirement, for the JUnit ``<testsuite>``:

@@ -7,6 +7,7 @@ Plain Python: the plugin feeds it test outcomes; ``floe report`` can feed it JUn
 
 from __future__ import annotations
 
+import enum
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -15,22 +16,53 @@ from pathlib import Path
 from floe_checks.evidence import LEVELS, UNSTATED, below, ordered, strongest
 from floe_checks.requirements import needs, registry
 
-# Worst outcome wins when a test has several phases (setup, call, teardown).
-_RANK = {"passed": 0, "skipped": 1, "failed": 2, "error": 3}
+
+class Outcome(enum.StrEnum):
+    """How one test ended, as the matrix records it (pytest's words, JUnit's elements).
+
+    A test has several phases (setup, call, teardown) and the worst one wins; the members are
+    listed best first, so that their order is that rank. ``error`` is a failure outside the
+    test's call (a fixture's setup or teardown); a JUnit ``<error>`` maps to it, ``<failure>``
+    to ``failed``. As a StrEnum each member is its string: JSON and Markdown show the value.
+    """
+
+    PASSED = "passed"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+    ERROR = "error"
+
+    @property
+    def rank(self) -> int:
+        """0 for ``passed`` up to 3 for ``error``: the worse, the higher."""
+        return list(Outcome).index(self)
+
+
+class RequirementStatus(enum.StrEnum):
+    """A requirement's status in the matrix, from the outcomes of the tests that claim it:
+    ``failed`` when any failed or errored, else ``passed`` when any passed, else ``skipped``;
+    ``untested`` when no test claims it."""
+
+    PASSED = "passed"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+    UNTESTED = "untested"
 
 
 @dataclass
 class TestOutcome:
+    """One test's outcome over its phases, with its requirement IDs and evidence level."""
+
     nodeid: str
     requirements: list[str]
-    outcome: str = "passed"
+    outcome: Outcome = Outcome.PASSED
     reason: str = ""
     evidence: str = UNSTATED
 
-    def merge(self, outcome: str, reason: str = "") -> None:
-        """Fold one phase's outcome into the test's."""
-        if _RANK[outcome] > _RANK[self.outcome]:
-            self.outcome = outcome
+    def merge(self, outcome: Outcome | str, reason: str = "") -> None:
+        """Fold one phase's outcome into the test's: the worse one wins."""
+        phase = Outcome(outcome)
+        if phase.rank > self.outcome.rank:
+            self.outcome = phase
             self.reason = reason
 
 
@@ -63,13 +95,16 @@ class TraceMatrix:
         self,
         nodeid: str,
         requirements: Iterable[str],
-        outcome: str,
+        outcome: Outcome | str,
         reason: str = "",
         evidence: str = UNSTATED,
     ) -> None:
+        """Record one phase of a test (a string must be an :class:`Outcome` value)."""
         test = self.tests.get(nodeid)
         if test is None:
-            self.tests[nodeid] = TestOutcome(nodeid, list(requirements), outcome, reason, evidence)
+            self.tests[nodeid] = TestOutcome(
+                nodeid, list(requirements), Outcome(outcome), reason, evidence
+            )
         else:
             test.merge(outcome, reason)
 
@@ -97,7 +132,7 @@ class TraceMatrix:
                 }
             )
         untested = [r["id"] for r in rows if not r["tests"]]
-        unproven = [r["id"] for r in rows if r["status"] != "passed"]
+        unproven = [r["id"] for r in rows if r["status"] != RequirementStatus.PASSED]
         return {
             "requirements": rows,
             "summary": {
@@ -130,12 +165,12 @@ class TraceMatrix:
         return path, md
 
 
-def evidence_of(outcomes: Iterable[tuple[str, str]]) -> dict[str, object]:
+def evidence_of(outcomes: Iterable[tuple[Outcome | str, str]]) -> dict[str, object]:
     """A requirement's evidence from its tests' (outcome, level) pairs: the strongest level that
     passed (None: none passed) and the levels that only skipped, weakest first."""
     seen = list(outcomes)
-    passed = {level for outcome, level in seen if outcome == "passed"}
-    skipped = {level for outcome, level in seen if outcome == "skipped"}
+    passed = {level for outcome, level in seen if outcome == Outcome.PASSED}
+    skipped = {level for outcome, level in seen if outcome == Outcome.SKIPPED}
     return {"evidence": strongest(passed), "skipped_only": ordered(skipped - passed)}
 
 
@@ -152,15 +187,15 @@ def short_of_needs(rows: Iterable[dict[str, object]]) -> list[dict[str, str | No
     return short
 
 
-def _requirement_status(tests: list[TestOutcome]) -> str:
+def _requirement_status(tests: list[TestOutcome]) -> RequirementStatus:
     if not tests:
-        return "untested"
+        return RequirementStatus.UNTESTED
     outcomes = {t.outcome for t in tests}
-    if outcomes & {"failed", "error"}:
-        return "failed"
-    if "passed" in outcomes:
-        return "passed"
-    return "skipped"
+    if outcomes & {Outcome.FAILED, Outcome.ERROR}:
+        return RequirementStatus.FAILED
+    if Outcome.PASSED in outcomes:
+        return RequirementStatus.PASSED
+    return RequirementStatus.SKIPPED
 
 
 def to_markdown(data: dict[str, object]) -> str:

@@ -9,7 +9,13 @@ from typing import Any
 import pytest
 
 from floe_checks.config import Section, validate_environment
-from tests.trino.shared import trino  # the run's one secured Trino (tests/trino, tests/preflight)
+
+# Fixtures of more than one test package, registered here once instead of imported into each
+# test module: the cloud emulators (fakesnow, bqemulator, gcp-storage-emulator, Azurite) serve
+# tests/preflight and tests/backends. Only the root conftest may name plugins (pytest refuses
+# pytest_plugins in a conftest it finds during collection).
+# The run's one secured Trino (``trino``) serves tests/trino and tests/preflight.
+pytest_plugins = ["tests.preflight.cloud_emulators", "tests.trino.shared"]
 
 # pytest-kind and pytest-helm-charts (both in the e2e extra) register --kubeconfig, so a pytest
 # that loads both refuses to start. Our pytest.ini blocks pytest-kind's plugin; every pytest this
@@ -18,8 +24,6 @@ from tests.trino.shared import trino  # the run's one secured Trino (tests/trino
 # tests/plugin/test_kubeconfig_plugins.py clears it and checks both the clash and the fix.
 BLOCK_PYTEST_KIND = "-p no:pytest-kind"
 
-
-__all__ = ["trino"]
 
 
 def _with_block(addopts: str | None) -> str:

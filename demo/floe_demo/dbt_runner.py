@@ -13,14 +13,23 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from floe_checks.errors import FloeError
 from floe_demo.settings import DemoSettings
 
 PROJECT_FILES = ("dbt_project.yml", "profiles.yml")
 PROJECT_DIRS = ("models", "macros", "tests")
 
 
-class DbtError(RuntimeError):
-    """dbt failed; the message carries the tail of its output."""
+class DbtError(FloeError, RuntimeError):
+    """dbt failed; the message carries the tail of its output.
+
+    A :class:`~floe_checks.errors.FloeError` (the demo ships with floe-checks, in one
+    distribution and one image), and still a RuntimeError for callers that catch that.
+    """
+
+    remediation = (
+        "read dbt's output in the message and its log (logs/dbt.log beside the target folder)"
+    )
 
 
 def dbt_executable() -> Path:

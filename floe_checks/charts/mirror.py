@@ -23,7 +23,8 @@ from typing import Any
 
 import yaml
 
-from floe_checks.charts.helm import ChartError, Helm
+from floe_checks.charts.helm import Helm
+from floe_checks.errors import MirrorIndexMissing
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -90,10 +91,7 @@ def mirror_for(helm: Helm, mirror_dir: Path, repositories: dict[str, str]) -> It
     """
     index_file = mirror_dir / "index.yaml"
     if not index_file.is_file():
-        raise ChartError(
-            f"chart mirror {mirror_dir} has no index.yaml",
-            remediation="create it with `helm repo index DIR` next to the chart archives",
-        )
+        raise MirrorIndexMissing(f"chart mirror {mirror_dir} has no index.yaml")
     index = yaml.safe_load(index_file.read_text()) or {}
     with serve_directory(mirror_dir) as base_url:
         rewritten = rewrite_index(index, base_url)

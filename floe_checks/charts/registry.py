@@ -28,7 +28,7 @@ from typing import Any
 
 import yaml
 
-from floe_checks.charts.helm import ChartError
+from floe_checks.errors import RegistryError, RegistryInvalid, RegistryOverlayStale, ValuesFileError
 
 __all__ = [
     "RegistryError",
@@ -39,15 +39,6 @@ __all__ = [
     "registry_overlay",
     "under_registry",
 ]
-
-
-class RegistryError(ChartError):
-    """The values do not say which image a Dagster component uses, or the registry is unusable."""
-
-    remediation = (
-        "set the named image field in your values file (the published Dagster chart's default "
-        "would be pulled from Docker Hub), then run registry-values again"
-    )
 
 
 def _is_registry_host(component: str) -> bool:
@@ -83,19 +74,17 @@ def merge_values(base: dict[str, Any], override: dict[str, Any]) -> dict[str, An
 
 
 def _load_yaml(path: Path) -> dict[str, Any]:
-    fix = "pass the chart directory (--chart) and the release's values files (-f) as helm gets them"
     try:
         data = yaml.safe_load(path.read_text())
     except OSError as exc:
-        raise ChartError(f"{path}: cannot read it ({exc.strerror})", remediation=fix) from exc
+        raise ValuesFileError(f"{path}: cannot read it ({exc.strerror})") from exc
     except yaml.YAMLError as exc:
-        raise ChartError(f"{path}: not valid YAML ({exc})", remediation=fix) from exc
+        raise ValuesFileError(f"{path}: not valid YAML ({exc})") from exc
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ChartError(
-            f"{path}: a values file must be a mapping, found {type(data).__name__}",
-            remediation=fix,
+        raise ValuesFileError(
+            f"{path}: a values file must be a mapping, found {type(data).__name__}"
         )
     return data
 
@@ -170,9 +159,8 @@ def registry_overlay(
     """
     registry = registry.strip().rstrip("/")
     if not registry or "://" in registry or any(c.isspace() for c in registry):
-        raise RegistryError(
-            f"registry {registry!r} is not a registry host[/path] (e.g. registry.example.com)",
-            remediation="pass --registry HOST[/PATH], without a scheme",
+        raise RegistryInvalid(
+            f"registry {registry!r} is not a registry host[/path] (e.g. registry.example.com)"
         )
     overlay: dict[str, Any] = {"global": {"imageRegistry": registry}}
     where = _dagster_path(chart_dir)
@@ -235,7 +223,8 @@ def check_overlay(
     """Raise :class:`RegistryError` when the overlay at ``path`` is not what ``command`` writes
     now (a stale overlay, passed last, would silently replace newer user deployments)."""
     if _load_yaml(path) != registry_overlay(registry, chart_dir, values_files):
-        raise RegistryError(
+        raise RegistryOverlayStale(
             f"{path} is not what registry-values writes for these values files now",
-            remediation=f"regenerate it: {command} > {path}",
+            command=command,
+            path=path,
         )

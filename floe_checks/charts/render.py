@@ -29,10 +29,10 @@ from typing import Any
 
 import yaml
 
-from floe_checks.charts.helm import REPO_ROOT, ChartError, Helm, MirrorLacksChart, find_helm
+from floe_checks.charts.helm import REPO_ROOT, Helm, find_helm
 from floe_checks.charts.mirror import mirror_for, mirror_has
 from floe_checks.charts.schemas import localize_chart_archive
-from floe_checks.errors import CheckoutRequired
+from floe_checks.errors import ChartError, CheckoutRequired, DuplicateManifestKey, MirrorLacksChart
 
 CHARTS_DIR = REPO_ROOT / "charts"
 OUR_CHARTS = ("floe-dagster", "floe-cube", "floe-runtime")
@@ -107,12 +107,10 @@ def parse_manifests(out: str, *, chart: str) -> list[dict[str, Any]]:
             ),
             "the rendered manifest",
         )
-        raise ChartError(
+        raise DuplicateManifestKey(
             f"{chart}: {source} writes the key {dup.key!r} twice in one mapping (line "
             f"{dup.line + 1} of the rendered output); helm keeps the last value, but Flux, "
-            "kustomize and strict YAML parsers refuse the manifest",
-            remediation="write each key once: do not include two label helpers that both "
-            "emit it (e.g. the standard labels and the selector labels)",
+            "kustomize and strict YAML parsers refuse the manifest"
         ) from None
     return [doc for doc in docs if isinstance(doc, dict)]
 

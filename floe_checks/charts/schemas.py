@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from floe_checks.charts.helm import ChartError, SchemaDocumentMissing
+from floe_checks.errors import ChartError, SchemaDocumentMissing
 
 _DEFINITIONS_PREFIX = "#/definitions/"
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 import pytest
 
 from floe_checks.config import Environment
-from floe_checks.plugin import selected_environment
 from floe_checks.preflight.plugin import check_service, preflight_options, record_result
 from floe_checks.results import Status
+from floe_checks.session import selected_environment
 
 # Requirement IDs per service (floe_checks/requirements.yaml); every check also proves these.
 REQUIREMENTS: dict[str, tuple[str, ...]] = {

@@ -14,14 +14,14 @@ from typing import Any
 import requests
 from pydantic import SecretStr
 
-from floe_checks.errors import StackError
+from floe_checks.errors import CubeError, CubeRequestFailed, CubeStillWaiting
+from floe_checks.polling import wait_until
 from floe_checks.tokens import hs256_token
 
 CONTINUE_WAIT = "Continue wait"
 
 
-class CubeError(StackError):
-    """Cube answered with an error (the message is Cube's, never a token)."""
+__all__ = ["CONTINUE_WAIT", "CubeClient", "CubeError"]
 
 
 class CubeClient:
@@ -57,6 +57,7 @@ class CubeClient:
 
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         """One API call, repeated while Cube says "Continue wait" (bounded by ``timeout``)."""
+        # Not wait_until: each request's own timeout is the time left until this deadline.
         deadline = time.monotonic() + self.timeout
         delay = 0.2
         while True:
@@ -75,17 +76,15 @@ class CubeClient:
             error = answer.get("error") if isinstance(answer, dict) else None
             if error == CONTINUE_WAIT:
                 if time.monotonic() + delay > deadline:
-                    raise CubeError(
-                        f"Cube {path}: still 'Continue wait' after {self.timeout:.0f} s",
-                        remediation="check the Cube log and that its database is reachable",
+                    raise CubeStillWaiting(
+                        f"Cube {path}: still 'Continue wait' after {self.timeout:.0f} s"
                     )
                 time.sleep(delay)
                 delay = min(delay * 1.5, 2.0)
                 continue
             if response.status_code >= 400 or error:
-                raise CubeError(
-                    f"Cube {path} answered HTTP {response.status_code}: {error or answer}",
-                    remediation="read the Cube log; check the query against /meta",
+                raise CubeRequestFailed(
+                    f"Cube {path} answered HTTP {response.status_code}: {error or answer}"
                 )
             return answer
 
@@ -131,21 +130,25 @@ class CubeClient:
             raise CubeError(f"Cube pre-aggregation jobs: unexpected answer {tokens!r}")
         if not tokens:
             return []
-        deadline = time.monotonic() + (timeout or self.timeout)
-        delay = 0.3
-        while True:
-            jobs = self._call("POST", "/pre-aggregations/jobs", {"action": "get", "tokens": tokens})
+        statuses: list[str] = []
+
+        def built() -> list[dict[str, Any]]:
+            nonlocal statuses
+            jobs: list[dict[str, Any]] = self._call(
+                "POST", "/pre-aggregations/jobs", {"action": "get", "tokens": tokens}
+            )
             statuses = [str(job.get("status", "")) for job in jobs]
             failed = [s for s in statuses if s.startswith("failure")]
             if failed:
                 raise CubeError(f"Cube pre-aggregation build failed: {failed[0]}")
-            if all(s in {"done", "missing_partition"} for s in statuses):
-                result: list[dict[str, Any]] = jobs
-                return result
-            if time.monotonic() > deadline:
-                raise CubeError(
-                    f"Cube pre-aggregation jobs not done after {timeout or self.timeout:.0f} s: "
-                    f"{sorted(set(statuses))}"
-                )
-            time.sleep(delay)
-            delay = min(delay * 1.5, 2.0)
+            return jobs if all(s in {"done", "missing_partition"} for s in statuses) else []
+
+        done = wait_until(
+            built, timeout=timeout or self.timeout, interval=0.3, factor=1.5, max_interval=2.0
+        )
+        if not done:
+            raise CubeError(
+                f"Cube pre-aggregation jobs not done after {timeout or self.timeout:.0f} s: "
+                f"{sorted(set(statuses))}"
+            )
+        return done

@@ -3,19 +3,23 @@ materialisations, asset lineage and daemon health. Plain Python, no dagster impo
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any
 
 import requests
 
-from floe_checks.errors import StackError
+from floe_checks.errors import (
+    DagsterAnswerNotJson,
+    DagsterError,
+    DagsterJobNotFound,
+    DagsterRunTimeout,
+)
+from floe_checks.polling import wait_until
 
 TERMINAL_STATUSES = {"SUCCESS", "FAILURE", "CANCELED"}
 
 
-class DagsterError(StackError):
-    """Dagster's GraphQL API answered with an error."""
+__all__ = ["DagsterClient", "DagsterError", "JobLocation"]
 
 
 @dataclass(frozen=True)
@@ -60,9 +64,8 @@ class DagsterClient:
         try:
             answer = response.json()
         except ValueError:
-            raise DagsterError(
-                f"Dagster GraphQL answered HTTP {response.status_code} without JSON",
-                remediation="read the dagster-webserver log",
+            raise DagsterAnswerNotJson(
+                f"Dagster GraphQL answered HTTP {response.status_code} without JSON"
             ) from None
         if answer.get("errors"):
             messages = "; ".join(str(e.get("message")) for e in answer["errors"])
@@ -89,10 +92,7 @@ class DagsterClient:
         for node in repos["nodes"]:
             if any(j["name"] == job for j in node["jobs"]):
                 return JobLocation(node["location"]["name"], node["name"], job)
-        raise DagsterError(
-            f"no Dagster repository has a job named {job!r}",
-            remediation="check that the code location loaded (dagster-webserver log)",
-        )
+        raise DagsterJobNotFound(f"no Dagster repository has a job named {job!r}")
 
     # -- runs -----------------------------------------------------------------------------
 
@@ -142,19 +142,16 @@ class DagsterClient:
 
     def wait_for_run(self, run_id: str, timeout: float = 300.0) -> str:
         """Poll until the run is SUCCESS, FAILURE or CANCELED (bounded); returns the status."""
-        deadline = time.monotonic() + timeout
-        delay = 0.5
-        while True:
-            status = self.run_status(run_id)
-            if status in TERMINAL_STATUSES:
-                return status
-            if time.monotonic() + delay > deadline:
-                raise DagsterError(
-                    f"run {run_id} still {status} after {timeout:.0f} s",
-                    remediation="read the dagster-webserver log and the run's logs in the UI",
-                )
-            time.sleep(delay)
-            delay = min(delay * 1.5, 3.0)
+        last = ""
+
+        def finished() -> bool:
+            nonlocal last
+            last = self.run_status(run_id)
+            return last in TERMINAL_STATUSES
+
+        if not wait_until(finished, timeout=timeout, interval=0.5, factor=1.5, max_interval=3.0):
+            raise DagsterRunTimeout(f"run {run_id} still {last} after {timeout:.0f} s")
+        return last
 
     def run_failure_messages(self, run_id: str) -> list[str]:
         """Messages of the run's failure events (for a useful assertion message)."""

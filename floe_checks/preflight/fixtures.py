@@ -29,6 +29,7 @@ from floe_checks.config import (
     Section,
 )
 from floe_checks.results import CheckResult, Service, Status
+from floe_checks.session import scrubber_of, selected_environment
 
 if TYPE_CHECKING:
     from floe_checks.config import Compute, Storage
@@ -55,8 +56,6 @@ class SectionGetter:
     @overload
     def __call__(self, name: Literal["dagster"]) -> DagsterSection: ...
     def __call__(self, name: str) -> Section:
-        from floe_checks.plugin import selected_environment
-
         env = selected_environment(self._config)
         if env is None:
             pytest.skip("no floe environment selected: pass --floe-env NAME or set FLOE_ENV")
@@ -106,7 +105,6 @@ class ResultRecorder:
         remediation: str | None,
         details: dict[str, Any] | None,
     ) -> CheckResult:
-        from floe_checks.plugin import scrubber_of
         from floe_checks.preflight.plugin import record_result
 
         result = CheckResult(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 import time
 from collections.abc import Generator
 from dataclasses import dataclass
@@ -21,7 +22,9 @@ from pathlib import Path
 
 import pytest
 
+from floe_checks.checks import CHECKS_DIR
 from floe_checks.config import Section
+from floe_checks.polling import wait_until
 from floe_checks.preflight.runner import (
     DEFAULT_SLOW_MS,
     DEFAULT_TIMEOUT,
@@ -31,6 +34,7 @@ from floe_checks.preflight.runner import (
     validate_timeout,
 )
 from floe_checks.results import CheckResult, Report, Status
+from floe_checks.session import scrubber_of, selected_environment
 
 # The user property that carries a whole result to the controller; removed before JUnit XML.
 RESULT_PROPERTY = "floe_preflight_result"
@@ -149,8 +153,6 @@ def pytest_runtestloop(session: pytest.Session) -> None:
         return
     from concurrent.futures import ThreadPoolExecutor
 
-    from floe_checks.plugin import selected_environment
-
     env = selected_environment(config)
     if env is None:
         return
@@ -182,8 +184,15 @@ def check_service(config: pytest.Config, service: str, section: Section) -> Chec
 
 
 # --- under xdist: the controller starts the checks while the workers start up ------------
-# Worker start-up (a second or more per worker) used to come on top of each check, so a
-# blackholed endpoint with --floe-timeout 5 was reported after 12 s instead of within 7 s.
+# Worker start-up (a second or more per worker; tens of seconds on a loaded machine) used to
+# come on top of each check, so a blackholed endpoint with --floe-timeout 5 was reported after
+# 12 s instead of within 7 s. Now the controller runs each check from session start, prints its
+# result line the moment it has one (``floe preflight: [CATALOG] ERROR: … (5012 ms)``), and
+# only then hands it to the workers, whose tests report it once more when they are up. So
+# "reported after" means two things that both hold under xdist as without it: the check's own
+# recorded duration (``duration_ms``, bounded by the runner's watchdog) and the time from
+# session start to that first result line (timeout + 2 s; benchmarks/bench_blackhole_xdist.py
+# measures it).
 
 _WORKER_DIR = "floe_preflight_prefetch_dir"
 _WORKER_KEY = "floe_preflight_prefetch_key"
@@ -202,8 +211,6 @@ def _runs_bundled_checks_only(config: pytest.Config) -> bool:
     """Whether this run is ``-m preflight`` over the bundled checks: then every configured
     (or ``--floe-check``-selected) service's check will run, and starting them early wastes
     nothing."""
-    from floe_checks.plugin import CHECKS_DIR
-
     markexpr = str(getattr(config.option, "markexpr", "") or "").strip()
     checks = str(CHECKS_DIR.resolve())
     return (
@@ -236,9 +243,12 @@ def start_controller_checks(config: pytest.Config, sections: dict[str, Section])
     config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
 
     def publish(name: str, future: Future[CheckResult]) -> None:
+        result = future.result()
+        # The line first, then the file: a worker can report a result only after it was shown.
+        announce_result(config, result)
         partial = folder / f".{name}.json"
         digest = _fingerprint(wanted[name], key)
-        payload = {"section": digest, "result": future.result().model_dump()}
+        payload = {"section": digest, "result": result.model_dump()}
         partial.write_text(json.dumps(payload), encoding="utf-8")
         partial.rename(folder / f"{name}.json")  # atomic: a worker never reads half a file
 
@@ -249,6 +259,29 @@ def start_controller_checks(config: pytest.Config, sections: dict[str, Section])
         )
         future.add_done_callback(functools.partial(publish, name))
     pool.shutdown(wait=False)
+
+
+ANNOUNCE_PREFIX = "floe preflight: "
+_ANNOUNCE_LOCK = threading.Lock()
+
+
+def announce_result(config: pytest.Config, result: CheckResult) -> None:
+    """Print a check's result line on the controller's terminal as soon as the check is done,
+    with its recorded duration, scrubbed of the environment's secrets.
+
+    Called from the check's thread while the main thread waits for the workers; one
+    ``write`` a line (under a lock), so lines never interleave with each other.
+    """
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None:
+        return
+    line = f"{ANNOUNCE_PREFIX}{result.line()} ({result.duration_ms} ms)"
+    scrubber = scrubber_of(config)
+    if scrubber:
+        line = scrubber.text(line)
+    with _ANNOUNCE_LOCK:
+        reporter.ensure_newline()
+        reporter.write(line + "\n", flush=True)
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -291,11 +324,8 @@ def _controller_result(
 
     target = Path(folder, f"{service}.json")
     # The controller's watchdog reports every check within timeout + grace of its start.
-    deadline = time.monotonic() + options.timeout + WATCHDOG_GRACE + 5
-    while not target.is_file():
-        if time.monotonic() > deadline:
-            return None
-        time.sleep(0.02)
+    if not wait_until(target.is_file, timeout=options.timeout + WATCHDOG_GRACE + 5, interval=0.02):
+        return None
     payload = json.loads(target.read_text(encoding="utf-8"))
     if payload.get("section") != _fingerprint(section, key):
         return None
@@ -452,8 +482,6 @@ class PreflightReporter:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if not self.results and not self.options.report:
             return
-        from floe_checks.plugin import selected_environment
-
         env = selected_environment(self.config)
         duration_ms = round((time.perf_counter() - self.started) * 1000)
         self.report = build_report(env.name if env else "", self.results, duration_ms)

@@ -26,7 +26,7 @@ from pathlib import Path
 import requests
 from pydantic import SecretStr
 
-from floe_checks.errors import PrerequisiteMissing
+from floe_checks.errors import CubeNotInstalled, NodeMissing
 from floe_checks.ports import free_port
 from floe_checks.servers.process import ManagedProcess
 
@@ -109,15 +109,9 @@ class CubeServer:
         """Start the process and wait until ``/readyz`` answers 200."""
         node = shutil.which("node")
         if node is None:
-            raise PrerequisiteMissing(
-                "node not found on PATH (Cube needs Node.js 20)",
-                remediation="install Node.js 20 and npm, then run scripts/setup.sh",
-            )
+            raise NodeMissing("node not found on PATH (Cube needs Node.js 20)")
         if not (self.cube_dir / SERVER_SCRIPT).is_file():
-            raise PrerequisiteMissing(
-                f"Cube is not installed in {self.cube_dir}",
-                remediation="run scripts/setup.sh (scripts/setup.d/40-cube.sh runs npm ci there)",
-            )
+            raise CubeNotInstalled(f"Cube is not installed in {self.cube_dir}")
         self.process = ManagedProcess(
             "cube",
             [node, "-r", "./loopback.js", SERVER_SCRIPT],

@@ -20,7 +20,7 @@ from pathlib import Path
 import requests
 from pydantic import SecretStr
 
-from floe_checks.errors import PrerequisiteMissing
+from floe_checks.errors import ExtraMissing
 from floe_checks.ports import free_port
 from floe_checks.servers.process import ManagedProcess
 
@@ -75,9 +75,8 @@ def _venv_tool(name: str) -> str:
         return str(candidate)
     found = shutil.which(name)
     if found is None:
-        raise PrerequisiteMissing(
-            f"{name} not found",
-            remediation="pip install 'floe-checks[demo]' (or run scripts/setup.sh)",
+        raise ExtraMissing(
+            f"{name} not found", extra="demo", alternative=" (or run scripts/setup.sh)"
         )
     return found
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -29,7 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from floe_checks.errors import FloeError, PrerequisiteMissing
+from floe_checks.errors import FloeError, PrerequisiteMissing, SetupStepMissing
+from floe_checks.polling import wait_until
 from floe_checks.ports import free_port
 from floe_checks.servers.process import ManagedProcess, http_ok
 
@@ -52,10 +54,11 @@ def find_binary(version: str = JAEGER_VERSION) -> Path:
     """
     binary = jaeger_binary(version)
     if not os.access(binary, os.X_OK):
-        raise PrerequisiteMissing(
+        raise SetupStepMissing(
             f"Jaeger {version} is not built at {binary}",
-            remediation=f"run {BUILD_STEP}, which builds it from the Go module proxy "
-            "(about 9 CPU-minutes when Go's build cache is cold)",
+            step=BUILD_STEP.removeprefix("bash "),
+            why="it builds Jaeger from the Go module proxy; about 9 CPU-minutes when Go's build "
+            "cache is cold",
         )
     return binary
 
@@ -239,8 +242,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"jaeger: UI and query API {server.query_url}/ (log {base / 'jaeger.log'})", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
-        while server.process is not None and server.process.alive():
-            time.sleep(0.5)
+        # until Ctrl-C / SIGTERM, or until Jaeger exits on its own
+        wait_until(
+            lambda: server.process is None or not server.process.alive(),
+            timeout=math.inf,
+            interval=0.5,
+        )
     except KeyboardInterrupt:
         pass
     finally:

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from floe_checks.errors import PrerequisiteMissing
+from floe_checks.errors import PostgresMissing
 from floe_checks.ports import free_port, is_listening
 from floe_checks.servers.process import ManagedProcess
 
@@ -33,10 +33,7 @@ def find_pg_bin(name: str) -> str:
     candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)
     if candidates:
         return candidates[0]
-    raise PrerequisiteMissing(
-        f"PostgreSQL server binary {name!r} not found",
-        remediation="install PostgreSQL (apt-get install postgresql) or run scripts/setup.sh",
-    )
+    raise PostgresMissing(f"PostgreSQL server binary {name!r} not found")
 
 
 @dataclass

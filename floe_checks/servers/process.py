@@ -6,12 +6,12 @@ import contextlib
 import os
 import signal
 import subprocess
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from floe_checks.errors import StackError
+from floe_checks.errors import ServerFailed, ServerNotInstalled, StackError
+from floe_checks.polling import wait_until
 
 
 @dataclass
@@ -47,9 +47,8 @@ class ManagedProcess:
                 start_new_session=True,
             )
         except FileNotFoundError as exc:
-            raise StackError(
-                f"{self.name}: cannot start {self.argv[0]!r}: not found",
-                remediation="run scripts/setup.sh, which installs every local server",
+            raise ServerNotInstalled(
+                f"{self.name}: cannot start {self.argv[0]!r}: not found"
             ) from exc
         finally:
             log.close()
@@ -77,29 +76,28 @@ class ManagedProcess:
 
         On failure the process is stopped before the error is raised, so nothing leaks.
         """
-        deadline = time.monotonic() + timeout
-        delay = interval
-        while time.monotonic() < deadline:
+
+        def ready() -> bool:
             if not self.alive():
                 code = self.popen.returncode if self.popen is not None else None
                 self.stop()
-                raise StackError(
+                raise ServerFailed(
                     f"{self.name} exited during start-up (code {code}). "
                     f"Log {self.log_path}:\n{self.log_tail()}",
-                    remediation=f"read {self.log_path}",
+                    log_path=self.log_path,
                 )
             try:
-                if probe():
-                    return
-            except Exception:  # noqa: S110 - not ready yet is any failure of the probe
-                pass
-            time.sleep(delay)
-            delay = min(delay * 1.5, 1.0)
+                return bool(probe())
+            except Exception:  # not ready yet is any failure of the probe
+                return False
+
+        if wait_until(ready, timeout=timeout, interval=interval, factor=1.5, max_interval=1.0):
+            return
         self.stop()
-        raise StackError(
+        raise ServerFailed(
             f"{self.name} was not ready after {timeout:.0f} s. "
             f"Log {self.log_path}:\n{self.log_tail()}",
-            remediation=f"read {self.log_path}",
+            log_path=self.log_path,
         )
 
     def stop(self, timeout: float = 15.0) -> None:
@@ -119,16 +117,19 @@ def stop_group(pid: int, sig: int = signal.SIGTERM, timeout: float = 15.0) -> No
         return
     except PermissionError:
         return
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def gone() -> bool:
         try:
             os.killpg(pid, 0)
         except ProcessLookupError:
-            return
+            return True
         # reap if it is our child, so the group can disappear
         with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)
-        time.sleep(0.1)
+        return False
+
+    if wait_until(gone, timeout=timeout):
+        return
     try:
         os.killpg(pid, signal.SIGKILL)
     except ProcessLookupError:
@@ -150,9 +151,9 @@ def raise_if_one_died(processes: Sequence[ManagedProcess], what: str) -> None:
     """
     for proc in processes:
         if not proc.alive():
-            raise StackError(
+            raise ServerFailed(
                 f"{proc.name} {what} died. Log {proc.log_path}:\n{proc.log_tail()}",
-                remediation=f"read {proc.log_path}",
+                log_path=proc.log_path,
             )
 
 

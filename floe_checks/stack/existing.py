@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from floe_checks.config import Environment
-from floe_checks.errors import ConfigError
+from floe_checks.errors import ExistingStackIncomplete, NoEnvironmentSelected
 from floe_checks.stack.base import StackEndpoints
 
 
@@ -35,25 +35,21 @@ class ExistingProvider:
         """
         env = self.environment
         if env is None:
-            raise ConfigError(
-                "--floe-stack existing",
-                "no floe environment is selected.",
-                remediation="pass --floe-env NAME (or FLOE_ENV) naming the deployment",
-            )
+            raise NoEnvironmentSelected("--floe-stack existing", "no floe environment is selected.")
         where = f"environments.{env.name}"
         if env.cube is None:
-            raise ConfigError(
+            raise ExistingStackIncomplete(
                 "floe.yaml",
                 "the existing stack needs Cube's url and api_secret.",
                 field=f"{where}.cube",
-                remediation="add cube: {url: ..., api_secret: ${CUBEJS_API_SECRET}}",
+                add="cube: {url: ..., api_secret: ${CUBEJS_API_SECRET}}",
             )
         if env.dagster is None:
-            raise ConfigError(
+            raise ExistingStackIncomplete(
                 "floe.yaml",
                 "the existing stack needs Dagster's webserver url.",
                 field=f"{where}.dagster",
-                remediation="add dagster: {url: https://dagster.example.com}",
+                add="dagster: {url: https://dagster.example.com}",
             )
         catalog: dict[str, str] = {}
         if env.catalog is not None:

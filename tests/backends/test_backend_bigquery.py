@@ -20,11 +20,10 @@ from typing import Any
 import pytest
 
 from tests.backends.demo_build import TABLES, Lake, check_marts, run_dbt, run_preflight
-from tests.preflight.cloud_emulators import BQ_PROJECT, Emulator, bigquery_server
+from tests.preflight.cloud_emulators import BQ_PROJECT, Emulator
 
 pytestmark = pytest.mark.evidence("emulator")
 
-__all__ = ["bigquery_server"]
 
 NO_ADAPTER = (
     "dbt-bigquery is not installed in this venv (it is not a project extra): "

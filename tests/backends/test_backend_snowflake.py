@@ -25,11 +25,10 @@ from typing import Any
 import pytest
 
 from tests.backends.demo_build import TABLES, Lake, check_marts, run_dbt, run_preflight
-from tests.preflight.cloud_emulators import Emulator, snowflake_server
+from tests.preflight.cloud_emulators import Emulator
 
 pytestmark = pytest.mark.evidence("emulator")
 
-__all__ = ["snowflake_server"]
 
 ACCOUNT = "floe"
 DATABASE = "FLOE"

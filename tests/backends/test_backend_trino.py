@@ -24,8 +24,8 @@ from pathlib import Path
 import pytest
 
 from floe_checks.config import TrinoCompute
-from floe_checks.plugin import selected_environment
 from floe_checks.results import Report
+from floe_checks.session import selected_environment
 from tests.backends.demo_build import DEMO_DIR, FLOE, run_dbt
 
 pytestmark = pytest.mark.evidence("environment")

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 import yaml
 
-from floe_checks.charts.helm import ChartError
 from floe_checks.charts.plaintext import check_values_file, plaintext_credentials
 from floe_checks.charts.render import ChartWorkspace
 from floe_checks.charts.wiring import check_configmap_mounted
+from floe_checks.errors import ChartError
 from tests.charts.conftest import BAD_VALUES, CHARTS, Variant, rendered
 
 pytestmark = [pytest.mark.charts, pytest.mark.evidence("rendered")]

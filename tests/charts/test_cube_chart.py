@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
-from floe_checks.charts.helm import REPO_ROOT, ChartError
+from floe_checks.charts.helm import REPO_ROOT
 from floe_checks.charts.render import ChartWorkspace
 from floe_checks.charts.wiring import check_cube_refresh
+from floe_checks.errors import ChartError
 from tests.charts.conftest import VARIANTS, Variant, rendered
 
 ENVIRONMENTS = REPO_ROOT / "examples" / "environments"

@@ -27,7 +27,7 @@ import pytest
 import yaml
 
 from floe_checks.charts import objects as k8s
-from floe_checks.charts.helm import REPO_ROOT, ChartError, Helm
+from floe_checks.charts.helm import REPO_ROOT, Helm
 from floe_checks.charts.render import ChartWorkspace, prepare_workspace
 from floe_checks.charts.schemas import archive_remote_documents, local_copy, remote_refs
 from floe_checks.charts.wiring import (
@@ -35,6 +35,7 @@ from floe_checks.charts.wiring import (
     run_pod_images,
     run_pod_references,
 )
+from floe_checks.errors import ChartError
 from tests.charts.conftest import (
     DAGSTER_VARIANTS,
     K8S_DEFINITIONS_URL,

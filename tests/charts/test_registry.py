@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import yaml
 
-from floe_checks.charts.helm import REPO_ROOT, ChartError
+from floe_checks.charts.helm import REPO_ROOT
 from floe_checks.charts.registry import (
     RegistryError,
     load_values,
@@ -30,6 +30,7 @@ from floe_checks.charts.registry import (
 )
 from floe_checks.charts.render import ChartWorkspace
 from floe_checks.charts.wiring import run_pod_images
+from floe_checks.errors import ChartError
 from tests.charts.conftest import CHARTS, VARIANTS, Variant, image_refs, rendered
 
 pytestmark = [

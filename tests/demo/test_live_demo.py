@@ -291,7 +291,8 @@ def test_down_stops_every_process_and_frees_every_port(
         ),
         (
             ["up", "--orders", "0"],
-            "floe demo up: --orders must be at least 1. Fix: e.g. --orders 300\n",
+            "floe demo up: --orders must be at least 1. Fix: give a positive number of orders per "
+            "batch, e.g. --orders 300\n",
         ),
     ],
 )

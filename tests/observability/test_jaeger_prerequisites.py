@@ -22,8 +22,8 @@ def test_missing_binary_names_the_build_script(
         jaeger_server.find_binary()
     assert str(caught.value) == f"Jaeger v1.76.0 is not built at {binary}"
     assert caught.value.remediation == (
-        "run bash scripts/build-jaeger.sh, which builds it from the Go module proxy "
-        "(about 9 CPU-minutes when Go's build cache is cold)"
+        "run bash scripts/build-jaeger.sh (it builds Jaeger from the Go module proxy; about 9 "
+        "CPU-minutes when Go's build cache is cold)"
     )
 
 
@@ -65,7 +65,7 @@ def test_command_without_the_binary_exits_2_naming_the_build_script(
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err == (
-        f"jaeger: Jaeger v1.76.0 is not built at {binary}; run bash scripts/build-jaeger.sh, "
-        "which builds it from the Go module proxy (about 9 CPU-minutes when Go's build cache "
+        f"jaeger: Jaeger v1.76.0 is not built at {binary}; run bash scripts/build-jaeger.sh "
+        "(it builds Jaeger from the Go module proxy; about 9 CPU-minutes when Go's build cache "
         "is cold)\n"
     )

@@ -3,8 +3,8 @@
 Both plugins register ``--kubeconfig``. docs/kind.md tells users to block pytest-kind's plugin
 (``-p no:pytest-kind``); then pytest starts and ``--kubeconfig`` is pytest-helm-charts'. Without
 the block pytest refuses to start. The repository is a fresh venv holding the floe-checks wheel
-(``wheel_venv`` of test_wheel_install.py); both plugins come from the project venv, whose
-site-packages that venv sees, so their entry points load as in a user's install.
+(the ``wheel_venv`` fixture, tests/plugin/conftest.py); both plugins come from the project venv,
+whose site-packages that venv sees, so their entry points load as in a user's install.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.plugin.test_wheel_install import WheelVenv, wheel_venv  # noqa: F401 - the fixture
+from tests.plugin.wheel import WheelVenv
 
 pytestmark = [pytest.mark.requirement("FC-009"), pytest.mark.evidence("static")]
 
@@ -91,7 +91,7 @@ def _run(venv: WheelVenv, repo: Path, *args: str) -> tuple[int, str]:
 
 @pytest.mark.parametrize("where", list(BLOCKS))
 def test_a_repository_that_follows_docs_kind_md_starts(
-    wheel_venv: WheelVenv,  # noqa: F811 - the imported fixture
+    wheel_venv: WheelVenv,
     tmp_path: Path,
     where: str,
 ) -> None:
@@ -103,7 +103,7 @@ def test_a_repository_that_follows_docs_kind_md_starts(
 
 
 def test_a_repository_without_the_block_shows_the_clash(
-    wheel_venv: WheelVenv,  # noqa: F811 - the imported fixture
+    wheel_venv: WheelVenv,
     tmp_path: Path,
 ) -> None:
     (tmp_path / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")

@@ -21,8 +21,6 @@ from tests.preflight.local_servers import (
     S3Server,
 )
 
-__all__ = ["Blackhole", "CubeServer", "IcebergRestServer", "S3Server"]
-
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:

@@ -33,16 +33,11 @@ from tests.preflight.cloud_emulators import (
     BQ_PROJECT,
     GCS_BUCKET,
     Emulator,
-    azurite_server,
-    bigquery_server,
-    gcs_server,
-    snowflake_server,
 )
-from tests.preflight.conftest import IcebergRestServer, S3Server
+from tests.preflight.local_servers import IcebergRestServer, S3Server
 
 pytestmark = pytest.mark.evidence("emulator")
 
-__all__ = ["azurite_server", "bigquery_server", "gcs_server", "snowflake_server"]
 
 FLOE = Path(sys.executable).parent / "floe"
 S3_BUCKET = "floe-preflight-cli"

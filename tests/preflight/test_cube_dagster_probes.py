@@ -11,7 +11,7 @@ from floe_checks.config import Section
 from floe_checks.ports import free_port
 from floe_checks.preflight.runner import run_check
 from floe_checks.tokens import hs256_token
-from tests.preflight.conftest import Blackhole, CubeServer
+from tests.preflight.local_servers import Blackhole, CubeServer
 
 pytestmark = [pytest.mark.requirement("007-FR-020"), pytest.mark.evidence("static")]
 

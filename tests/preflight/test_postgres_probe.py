@@ -11,7 +11,7 @@ from floe_checks.config import Section
 from floe_checks.ports import free_port
 from floe_checks.preflight.runner import run_check
 from floe_checks.servers.postgres import PostgresServer
-from tests.preflight.conftest import Blackhole
+from tests.preflight.local_servers import Blackhole
 
 pytestmark = [pytest.mark.requirement("007-FR-019", "007-FR-020"), pytest.mark.evidence("static")]
 

@@ -21,7 +21,7 @@ from floe_checks.results import Report
 from floe_checks.servers.postgres import PostgresServer
 from floe_checks.servers.trino import TrinoServer
 from tests.preflight import local_servers
-from tests.preflight.conftest import (
+from tests.preflight.local_servers import (
     Blackhole,
     CubeServer,
     IcebergRestServer,

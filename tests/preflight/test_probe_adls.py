@@ -21,14 +21,12 @@ from tests.preflight.cloud_emulators import (
     AZURITE_ACCOUNT,
     AZURITE_KEY,
     Emulator,
-    azurite_server,
     section,
 )
-from tests.preflight.conftest import Blackhole
+from tests.preflight.local_servers import Blackhole
 
 pytestmark = pytest.mark.evidence("static")
 
-__all__ = ["azurite_server"]
 
 TIMEOUT = 2.0
 ROOT = "environments.test.storage"

@@ -11,17 +11,11 @@ from floe_checks.config import BigQueryCompute
 from floe_checks.errors import CheckFailure, FailureKind
 from floe_checks.ports import free_port
 from floe_checks.probes import bigquery
-from tests.preflight.cloud_emulators import (
-    BQ_PROJECT,
-    Emulator,
-    bigquery_server,
-    section,
-)
-from tests.preflight.conftest import Blackhole
+from tests.preflight.cloud_emulators import BQ_PROJECT, Emulator, section
+from tests.preflight.local_servers import Blackhole
 
 pytestmark = pytest.mark.evidence("static")
 
-__all__ = ["bigquery_server"]
 
 TIMEOUT = 2.0
 ROOT = "environments.test.compute"

@@ -11,12 +11,11 @@ from floe_checks.config import SnowflakeCompute
 from floe_checks.errors import CheckFailure, FailureKind
 from floe_checks.ports import free_port
 from floe_checks.probes import snowflake
-from tests.preflight.cloud_emulators import Emulator, section, snowflake_server
-from tests.preflight.conftest import Blackhole
+from tests.preflight.cloud_emulators import Emulator, section
+from tests.preflight.local_servers import Blackhole
 
 pytestmark = pytest.mark.evidence("static")
 
-__all__ = ["snowflake_server"]
 
 PASSWORD = "fs-test-password-3b1f"  # pragma: allowlist secret (throwaway, for the emulator)
 PASSPHRASE = "fs-test-passphrase-91c2"

@@ -11,7 +11,7 @@ import pytest
 from floe_checks.config import Section
 from floe_checks.ports import free_port
 from floe_checks.preflight.runner import run_check
-from tests.preflight.conftest import Blackhole, S3Server
+from tests.preflight.local_servers import Blackhole, S3Server
 
 pytestmark = [pytest.mark.requirement("007-FR-017", "007-FR-020"), pytest.mark.evidence("static")]
 
