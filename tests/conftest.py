@@ -59,7 +59,12 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 
 # test folders whose tests run in one pytest-xdist worker each (scripts/test.sh: --dist loadgroup)
-XDIST_GROUPS = {"tests/cluster/": "floe-cluster", "tests/images/": "floe-images"}
+# tests/node/ builds and runs the same images (and its own plane): with tests/images, not beside
+XDIST_GROUPS = {
+    "tests/cluster/": "floe-cluster",
+    "tests/images/": "floe-images",
+    "tests/node/": "floe-images",
+}
 
 
 @pytest.hookimpl(optionalhook=True)  # a run with -p no:xdist has no such hook

@@ -28,19 +28,23 @@ import contextlib
 import datetime
 import json
 import os
+import secrets
 import shutil
 import signal
 import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from floe_checks.cluster.binaries import KUBE_VERSION, cache_root
 from floe_checks.cluster.controlplane import ControlPlane, kubeconfig
 from floe_checks.errors import PrerequisiteMissing, StackError
 from floe_checks.ports import free_port
 from floe_checks.servers.process import ManagedProcess, stop_group
+
+if TYPE_CHECKING:
+    from floe_checks.images import Podman
 
 PAUSE_VERSION = "3.10.2"
 PAUSE_IMAGE = f"localhost/floe-pause:{PAUSE_VERSION}"
@@ -196,7 +200,7 @@ def _sign_node_cert(pki_dir: Path, out_dir: Path, node: str) -> tuple[Path, Path
     return cert_path, key_path
 
 
-def containerd_config(workdir: Path, binaries: NodeBinaries, network: str) -> str:
+def containerd_config(workdir: Path, binaries: NodeBinaries) -> str:
     """containerd 1.6's config (version 2): everything under ``workdir``, CRI on, no TCP."""
     return f"""\
 version = 2
@@ -364,9 +368,9 @@ class Node:
     processes: list[ManagedProcess] = field(default_factory=list)
     ports: dict[str, int] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
-    run_id: str = field(default_factory=lambda: f"{os.getpid() % 100000:05d}")
+    # names this node's cgroup root, bridge and CNI network: two nodes may run at once
+    run_id: str = field(default_factory=lambda: secrets.token_hex(3))
     _sysctls: dict[str, str] = field(default_factory=dict)
-    _cgroups: list[Path] = field(default_factory=list)
     _made_legacy_log_dir: bool = False
     _made_cni_cache: bool = False
 
@@ -441,7 +445,7 @@ class Node:
         ctd = self.workdir / "containerd"
         for folder in (ctd / "cni" / "net.d", self.log_dir, self.workdir / "kubelet"):
             folder.mkdir(parents=True, exist_ok=True)
-        (ctd / "config.toml").write_text(containerd_config(ctd, b, self.network), encoding="utf-8")
+        (ctd / "config.toml").write_text(containerd_config(ctd, b), encoding="utf-8")
         (ctd / "cni" / "net.d" / "10-floe.conflist").write_text(
             json.dumps(cni_config(ctd, self.network, self.bridge), indent=1), encoding="utf-8"
         )
@@ -536,18 +540,20 @@ class Node:
                 continue
             if not (hierarchy / "cgroup.procs").exists():
                 continue
-            path = hierarchy / self.cgroup_name
-            path.mkdir(exist_ok=True)
-            self._cgroups.append(path)
+            (hierarchy / self.cgroup_name).mkdir(exist_ok=True)
 
     # -- containerd --------------------------------------------------------------------------
+    def _ctr_argv(self, *args: str) -> list[str]:
+        assert self.binaries is not None
+        return [str(self.binaries.ctr), "--address", str(self.socket), "-n", "k8s.io", *args]
+
     def ctr(
         self, *args: str, check: bool = True, timeout: float = 600
     ) -> subprocess.CompletedProcess[str]:
         """``ctr --address <our socket> -n k8s.io ARGS`` (the CRI's namespace)."""
-        assert self.binaries is not None
-        cmd = [str(self.binaries.ctr), "--address", str(self.socket), "-n", "k8s.io", *args]
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+        proc = subprocess.run(
+            self._ctr_argv(*args), capture_output=True, text=True, timeout=timeout, check=False
+        )
         if check and proc.returncode != 0:
             raise StackError(
                 f"`ctr {' '.join(args)}` exited {proc.returncode}: {proc.stderr.strip()}"
@@ -557,6 +563,44 @@ class Node:
     def import_image(self, tarball: Path) -> None:
         """Import a ``podman save`` / ``docker save`` archive into the node's image store."""
         self.ctr("images", "import", str(tarball))
+
+    def import_from_podman(self, podman: Podman, ref: str) -> float:
+        """Copy image ``ref`` from podman's store into the node's (``podman save | ctr import``).
+
+        Returns:
+            The seconds it took.
+
+        Raises:
+            StackError: podman or ctr failed (with its message).
+        """
+        assert self.binaries is not None
+        started = time.monotonic()
+        save = subprocess.Popen(
+            podman.command("save", "--format", "docker-archive", ref),
+            env=podman.env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        assert save.stdout is not None
+        try:
+            load = subprocess.run(
+                self._ctr_argv("images", "import", "-"),
+                stdin=save.stdout,
+                capture_output=True,
+                text=True,
+                timeout=1200,
+                check=False,
+            )
+        finally:
+            save.stdout.close()
+            save_err = save.communicate(timeout=60)[1].decode(errors="replace")
+        if save.returncode != 0:
+            raise StackError(f"`podman save {ref}` exited {save.returncode}: {save_err.strip()}")
+        if load.returncode != 0:
+            raise StackError(
+                f"`ctr images import` of {ref} exited {load.returncode}: {load.stderr.strip()}"
+            )
+        return round(time.monotonic() - started, 2)
 
     def check_alive(self) -> None:
         """Raise StackError with the log tail of containerd or the kubelet if one has died."""
@@ -587,7 +631,6 @@ class Node:
         # the kubelet and runc also create it in the v2 hierarchy of the hybrid layout
         for path in sorted(CGROUP_ROOT.glob(f"*/{self.cgroup_name}")):
             self._remove_cgroup(path)
-        self._cgroups.clear()
         subprocess.run(["ip", "link", "delete", self.bridge], capture_output=True, check=False)
         for name, value in self._sysctls.items():
             with contextlib.suppress(OSError):
@@ -637,10 +680,15 @@ class Node:
                     link.unlink()
             if self._made_legacy_log_dir and not any(LEGACY_LOG_DIR.iterdir()):
                 LEGACY_LOG_DIR.rmdir()
+        # libcni's result cache of a pod whose network was never torn down (the pod was
+        # killed, not deleted): its own network's entry and containerd's `cni-loopback` one,
+        # both naming the pod's network namespace under our folder
         results = CNI_CACHE / "results"
         if results.is_dir():
-            for entry in results.glob(f"{self.network}-*"):
-                entry.unlink()
+            for entry in results.iterdir():
+                with contextlib.suppress(OSError):
+                    if str(self.workdir) in entry.read_text(encoding="utf-8", errors="replace"):
+                        entry.unlink()
         if self._made_cni_cache:
             for folder in (results, CNI_CACHE):
                 with contextlib.suppress(OSError):  # not empty: someone else uses it now
