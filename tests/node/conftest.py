@@ -92,6 +92,8 @@ def floe_node(node_binaries: tuple[ClusterBinaries, NodeBinaries]) -> Iterator[N
     try:
         node = start_node(node_binaries, workdir)
         yield node
+        # shown with -s: where a session's time went (start phases, image imports)
+        print(f"\nfloe node timings (s): plane {node.plane.timings}, node {node.timings}")
         node.check_alive()
         node.plane.check_alive()
     finally:
@@ -158,7 +160,10 @@ def run_pod(node: Node, pod: dict[str, Any], timeout: float = 300.0) -> PodResul
                 break
             if time.monotonic() > deadline:
                 node.check_alive()
-                pytest.fail(f"pod {name} did not end in {timeout:.0f} s: {body['status']}")
+                pytest.fail(
+                    f"pod {name} did not end in {timeout:.0f} s: {body['status']}\n"
+                    + "\n".join(pod_events(node, name))
+                )
             time.sleep(1)
         logs = pod_logs(node, name)
         terminated = body["status"]["containerStatuses"][0]["state"]["terminated"]
@@ -193,3 +198,14 @@ def pod_logs(node: Node, name: str) -> str:
         conn.close()
     assert resp.status == 200, text
     return text
+
+
+def pod_events(node: Node, name: str) -> list[str]:
+    """``reason: message`` of every event about pod ``name`` (for failures: the
+    kubelet's ``FailedCreatePodSandBox`` says why a pod stays Pending)."""
+    status, body = node.plane.api(
+        "GET", f"/api/v1/namespaces/default/events?fieldSelector=involvedObject.name%3D{name}"
+    )
+    if status != 200:
+        return [f"events unavailable: {status} {body}"]
+    return [f"{e.get('reason')}: {e.get('message')}" for e in body.get("items", [])]

@@ -131,21 +131,18 @@ def test_a_pod_of_the_base_image_runs_to_completion(
     )
 
 
-@pytest.mark.requirement("007-FR-001", "007-FR-003")
-def test_the_dagster_image_loads_the_demo_definitions_on_the_node(
-    floe_node: Node, node_dagster_image: str
-) -> None:
-    """docker/Dockerfile.dagster's image, with the chart's pod and container security context
-    and its two writable emptyDir mounts, runs ``dagster definitions validate`` to success."""
-    pod = {
+def _dagster_pod(name: str, image: str, command: list[str], **extra: Any) -> dict[str, Any]:
+    """A pod of the Dagster image with the chart's pod and container security context and its
+    two writable emptyDir mounts (charts/floe-dagster/values.yaml: podSecurityContext,
+    securityContext, volumes); ``extra`` goes into the container (``envFrom``, …)."""
+    return {
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": {"name": "dagster-validate"},
+        "metadata": {"name": name},
         "spec": {
             "restartPolicy": "Never",
             "dnsPolicy": "Default",
             "automountServiceAccountToken": False,
-            # charts/floe-dagster/values.yaml: podSecurityContext, securityContext, volumes
             "securityContext": {
                 "runAsUser": 1000,
                 "runAsGroup": 1000,
@@ -154,11 +151,10 @@ def test_the_dagster_image_loads_the_demo_definitions_on_the_node(
             },
             "containers": [
                 {
-                    "name": "validate",
-                    "image": node_dagster_image,
+                    "name": "dagster",
+                    "image": image,
                     "imagePullPolicy": "Never",
-                    "command": ["dagster", "definitions", "validate"],
-                    "args": ["-m", "floe_demo.definitions"],
+                    "command": command,
                     "securityContext": {
                         "allowPrivilegeEscalation": False,
                         "readOnlyRootFilesystem": True,
@@ -170,6 +166,7 @@ def test_the_dagster_image_loads_the_demo_definitions_on_the_node(
                         {"name": "tmp", "mountPath": "/tmp"},
                         {"name": "dagster-home", "mountPath": "/opt/dagster/dagster_home"},
                     ],
+                    **extra,
                 }
             ],
             "volumes": [
@@ -178,18 +175,120 @@ def test_the_dagster_image_loads_the_demo_definitions_on_the_node(
             ],
         },
     }
-    result = run_pod(floe_node, pod)
-    info = [
+
+
+def _validate_info(logs: str) -> list[str]:
+    """The INFO messages of ``dagster definitions validate`` (colour codes removed)."""
+    return [
         m["message"]
-        for m in (LOG_LINE.match(ANSI.sub("", line)) for line in result.logs.splitlines())
+        for m in (LOG_LINE.match(ANSI.sub("", line)) for line in logs.splitlines())
         if m and m["level"] == "INFO"
     ]
-    assert (result.phase, result.exit_code, result.reason, info) == (
+
+
+VALIDATED = [
+    "Validation successful for code location floe_demo.definitions.",
+    "All code locations passed validation.",
+]
+
+
+@pytest.mark.requirement("007-FR-001", "007-FR-003")
+def test_the_dagster_image_loads_the_demo_definitions_on_the_node(
+    floe_node: Node, node_dagster_image: str
+) -> None:
+    """docker/Dockerfile.dagster's image, as the chart runs it (non-root, read-only root
+    filesystem, no capabilities), runs ``dagster definitions validate`` to success."""
+    pod = _dagster_pod(
+        "dagster-validate",
+        node_dagster_image,
+        ["dagster", "definitions", "validate", "-m", "floe_demo.definitions"],
+    )
+    result = run_pod(floe_node, pod)
+    assert (result.phase, result.exit_code, result.reason, _validate_info(result.logs)) == (
         "Succeeded",
         0,
         "Completed",
+        VALIDATED,
+    ), result.logs
+
+
+# A throwaway credential: only this test's Secret holds it.
+WAREHOUSE_PASSWORD = "node-canary/Pw+7=x"  # pragma: allowlist secret
+# What the container prints: the password's sha256 as its environment holds it, whether the
+# image's root filesystem refused a write, and every file of the two writable mounts that
+# holds the password after Dagster has loaded the definitions (with the Secret's variables).
+CHECK = """
+import errno, hashlib, os, sys
+secret = os.environ["FLOE_WAREHOUSE_PASSWORD"]
+print("sha256", hashlib.sha256(secret.encode()).hexdigest())
+try:
+    open("/opt/floe/written-by-the-pod", "w")
+    print("root filesystem writable")
+except OSError as exc:
+    print("root filesystem", errno.errorcode[exc.errno])
+hits = []
+for top in ("/tmp", "/opt/dagster/dagster_home"):
+    for folder, _dirs, files in os.walk(top):
+        for name in files:
+            path = os.path.join(folder, name)
+            with open(path, "rb") as fh:
+                if secret.encode() in fh.read():
+                    hits.append(path)
+print("files holding it", sorted(hits))
+"""
+
+
+@pytest.mark.requirement("007-FR-004")
+def test_credentials_reach_the_container_only_as_environment_variables(
+    floe_node: Node, node_dagster_image: str
+) -> None:
+    """The warehouse Secret reaches the Dagster container through ``envFrom`` (as the chart
+    wires ``floe-warehouse``): the process sees the value, the pod object does not hold it,
+    the image's filesystem cannot store it, and after a definitions load no file of the
+    writable mounts holds it."""
+    import hashlib
+
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "floe-warehouse"},
+        "stringData": {
+            "FLOE_WAREHOUSE_USER": "floe",
+            "FLOE_WAREHOUSE_PASSWORD": WAREHOUSE_PASSWORD,
+        },
+    }
+    status, body = floe_node.plane.api("POST", "/api/v1/namespaces/default/secrets", secret)
+    assert status == 201, body
+    script = (
+        "dagster definitions validate -m floe_demo.definitions 2>&1; "
+        f"echo validate-exit $?; python -c '{CHECK}'"
+    )
+    pod = _dagster_pod(
+        "dagster-credentials",
+        node_dagster_image,
+        ["sh", "-c", script],
+        envFrom=[{"secretRef": {"name": "floe-warehouse"}}],
+    )
+    try:
+        result = run_pod(floe_node, pod)
+    finally:
+        floe_node.plane.api("DELETE", "/api/v1/namespaces/default/secrets/floe-warehouse")
+    lines = result.logs.splitlines()
+    assert (
+        result.phase,
+        result.exit_code,
+        _validate_info(result.logs),
+        lines[-4:],
+        WAREHOUSE_PASSWORD in str(result.pod),
+    ) == (
+        "Succeeded",
+        0,
+        VALIDATED,
         [
-            "Validation successful for code location floe_demo.definitions.",
-            "All code locations passed validation.",
+            "validate-exit 0",
+            f"sha256 {hashlib.sha256(WAREHOUSE_PASSWORD.encode()).hexdigest()}",
+            "root filesystem EROFS",
+            "files holding it []",
         ],
+        False,
     ), result.logs

@@ -28,7 +28,7 @@ from floe_checks.cluster.node import (
     _mounts_under,
     _pids_mentioning,
 )
-from tests.node.conftest import start_node
+from tests.node.conftest import pod_events, start_node
 
 pytestmark = pytest.mark.evidence("cluster")
 
@@ -99,7 +99,7 @@ def test_stop_with_a_running_pod_leaves_nothing_behind(
     path = "/api/v1/namespaces/default/pods/runs-until-stopped"
     deadline = time.monotonic() + 120
     while (phase := node.plane.api("GET", path)[1]["status"].get("phase")) != "Running":
-        assert time.monotonic() < deadline, phase
+        assert time.monotonic() < deadline, (phase, pod_events(node, "runs-until-stopped"))
         time.sleep(0.5)
     shims = _pids_mentioning(str(workdir))
     started = [p.pid for p in node.processes] + shims
