@@ -622,7 +622,8 @@ class Node:
         while self.processes:
             self.processes.pop().stop(timeout=10.0)
         # the shims outlive containerd (they run in their own sessions); ours name our workdir
-        for pid in _pids_mentioning(str(self.workdir)):
+        # (its path and a slash: /tmp/x must not match /tmp/x2)
+        for pid in _pids_mentioning(f"{self.workdir}/"):
             stop_group(pid, signal.SIGKILL, timeout=5.0)
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
@@ -687,7 +688,7 @@ class Node:
         if results.is_dir():
             for entry in results.iterdir():
                 with contextlib.suppress(OSError):
-                    if str(self.workdir) in entry.read_text(encoding="utf-8", errors="replace"):
+                    if f"{self.workdir}/" in entry.read_text(encoding="utf-8", errors="replace"):
                         entry.unlink()
         if self._made_cni_cache:
             for folder in (results, CNI_CACHE):

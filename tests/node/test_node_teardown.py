@@ -101,7 +101,7 @@ def test_stop_with_a_running_pod_leaves_nothing_behind(
     while (phase := node.plane.api("GET", path)[1]["status"].get("phase")) != "Running":
         assert time.monotonic() < deadline, (phase, pod_events(node, "runs-until-stopped"))
         time.sleep(0.5)
-    shims = _pids_mentioning(str(workdir))
+    shims = _pids_mentioning(f"{workdir}/")
     started = [p.pid for p in node.processes] + shims
     cgroups = sorted(CGROUP_ROOT.glob(f"*/{node.cgroup_name}"))
     # what is there to clean up: containerd, the kubelet, the pod's shim (sandbox and
@@ -114,7 +114,7 @@ def test_stop_with_a_running_pod_leaves_nothing_behind(
     )
     assert _mounts_under(workdir) != []
     # libcni caches the pod's network results on the host, naming its namespace in our folder
-    cached = [f for f in (CNI_CACHE / "results").iterdir() if str(workdir) in f.read_text()]
+    cached = [f for f in (CNI_CACHE / "results").iterdir() if f"{workdir}/" in f.read_text()]
     assert len(cached) >= 1
 
     node.stop()
@@ -122,7 +122,7 @@ def test_stop_with_a_running_pod_leaves_nothing_behind(
 
     assert (
         [pid for pid in started if _alive(pid)],
-        _pids_mentioning(str(workdir)),
+        _pids_mentioning(f"{workdir}/"),
         _mounts_under(workdir),
         [p for p in cgroups if p.exists()],
         _bridge_exists(node.bridge),
