@@ -37,13 +37,21 @@ def _sysctls() -> dict[str, str]:
     return {n: (Path("/proc/sys") / n).read_text(encoding="utf-8").strip() for n in KUBELET_SYSCTLS}
 
 
-def _host_files() -> dict[str, list[str]]:
-    """What the host's shared folders hold that a node may write to (missing: no entry)."""
-    return {
-        str(folder): sorted(p.name for p in folder.iterdir())
-        for folder in (CNI_CACHE, CNI_CACHE / "results", LEGACY_LOG_DIR)
-        if folder.is_dir()
-    }
+def _host_entries(workdir: Path) -> list[str]:
+    """Entries of the host's shared folders that belong to the node in ``workdir``: kubelet
+    log symlinks pointing into it, libcni cache files naming it. Other nodes' entries (the
+    session's node may run beside this one) are not counted."""
+    ours = f"{workdir}/"
+    entries = []
+    if LEGACY_LOG_DIR.is_dir():
+        entries += [
+            str(link)
+            for link in LEGACY_LOG_DIR.iterdir()
+            if link.is_symlink() and os.readlink(link).startswith(ours)
+        ]
+    if (CNI_CACHE / "results").is_dir():
+        entries += [str(f) for f in (CNI_CACHE / "results").iterdir() if ours in f.read_text()]
+    return sorted(entries)
 
 
 def _alive(pid: int) -> bool:
@@ -63,15 +71,15 @@ def _bridge_exists(name: str) -> bool:
 @pytest.fixture
 def disposable_node(
     node_binaries: tuple[ClusterBinaries, NodeBinaries],
-) -> Iterator[tuple[Node, dict[str, str], dict[str, list[str]]]]:
+) -> Iterator[tuple[Node, dict[str, str]]]:
     """A started plane and node of this test alone, with the host's settings from before it
     started; stopped again (a no-op when the test did) and its folder deleted."""
     workdir = Path(tempfile.mkdtemp(prefix="floe-node-", dir="/tmp"))
-    sysctls, host_files = _sysctls(), _host_files()
+    sysctls = _sysctls()
     try:
         node = start_node(node_binaries, workdir)
         try:
-            yield node, sysctls, host_files
+            yield node, sysctls
         finally:
             node.stop()
             node.plane.stop()
@@ -80,9 +88,9 @@ def disposable_node(
 
 
 def test_stop_with_a_running_pod_leaves_nothing_behind(
-    disposable_node: tuple[Node, dict[str, str], dict[str, list[str]]],
+    disposable_node: tuple[Node, dict[str, str]],
 ) -> None:
-    node, sysctls, host_files = disposable_node
+    node, sysctls = disposable_node
     workdir = node.workdir.parent
     pod = {
         "apiVersion": "v1",
@@ -114,8 +122,7 @@ def test_stop_with_a_running_pod_leaves_nothing_behind(
     )
     assert _mounts_under(workdir) != []
     # libcni caches the pod's network results on the host, naming its namespace in our folder
-    cached = [f for f in (CNI_CACHE / "results").iterdir() if f"{workdir}/" in f.read_text()]
-    assert len(cached) >= 1
+    assert any(str(CNI_CACHE / "results") in entry for entry in _host_entries(workdir))
 
     node.stop()
     node.plane.stop()
@@ -127,5 +134,5 @@ def test_stop_with_a_running_pod_leaves_nothing_behind(
         [p for p in cgroups if p.exists()],
         _bridge_exists(node.bridge),
         _sysctls(),
-        _host_files(),
-    ) == ([], [], [], [], False, sysctls, host_files)
+        _host_entries(workdir),
+    ) == ([], [], [], [], False, sysctls, [])
