@@ -11,5 +11,9 @@ from floe_checks.cluster.controlplane import ControlPlane
 
 
 def test_hold_the_plane(floe_cluster: ControlPlane) -> None:
-    Path(os.environ["FLOE_SIGTERM_READY"]).write_text(str(floe_cluster.pids_path), "utf-8")
+    # written whole, then renamed: the test polls for the file and must never read it empty
+    ready = Path(os.environ["FLOE_SIGTERM_READY"])
+    partial = ready.with_suffix(".partial")
+    partial.write_text(str(floe_cluster.pids_path), "utf-8")
+    partial.replace(ready)
     time.sleep(300)
