@@ -687,3 +687,123 @@ def test_a_push_reaches_the_cluster(
     assert applied["spec"]["timeout"] == "4m", f"not applied {elapsed} s after the push"
     floe = _wait_ready(kubectl, flux, "kustomization/floe")
     assert floe["status"]["lastAppliedRevision"] == f"{BRANCH}@sha1:{pushed}"
+
+
+ENVIRONMENTS = sorted(p.name for p in (REPO / "examples" / "environments").iterdir() if p.is_dir())
+ENV_BRANCH = "environments"
+
+
+@pytest.fixture(scope="module")
+def environments_branch(
+    git_server: tuple[str, str, Path], tmp_path_factory: pytest.TempPathFactory
+) -> str:
+    """Branch ``environments`` of the served repository: the commit under test with the official
+    Dagster chart dropped from floe-dagster's dependencies, as the offline render does
+    (:func:`floe_checks.charts.render.prepare_workspace`, ``offline=True``).
+
+    The Dagster chart is in no Helm repository reachable here (docs/charts.md), and
+    source-controller fetches every dependency a chart lists, switched off or not, so the
+    switch ``floe-dagster.dagster.enabled=false`` alone is not enough.
+    """
+    _, _, bare = git_server
+    chart_yaml = REPO / "charts" / "floe-dagster" / "Chart.yaml"
+    meta = yaml.safe_load(chart_yaml.read_text(encoding="utf-8"))
+    meta["dependencies"] = [d for d in meta["dependencies"] if d["name"] != "dagster"]
+    if not meta["dependencies"]:
+        del meta["dependencies"]
+    work = tmp_path_factory.mktemp("environments")
+    _push(
+        bare,
+        ENV_BRANCH,
+        {"charts/floe-dagster/Chart.yaml": yaml.safe_dump(meta, sort_keys=False)},
+        "test: floe-dagster without the official Dagster chart (unreachable here)",
+        work,
+        remove=("charts/floe-dagster/Chart.lock",),
+    )
+    return ENV_BRANCH
+
+
+def _workloads(objs: list[dict[str, Any]]) -> dict[str, Any]:
+    """(kind/name) → replicas and, per container, image and resources: what an environment sets."""
+    return {
+        f"{o['kind']}/{o['metadata']['name']}": {
+            "replicas": o["spec"].get("replicas", 1),
+            "containers": {
+                c["name"]: {"image": c["image"], "resources": c.get("resources", {})}
+                for c in o["spec"]["template"]["spec"]["containers"]
+            },
+        }
+        for o in objs
+        if o.get("kind") in ("Deployment", "StatefulSet")
+    }
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_helm_release_of_an_environment_carries_its_values(
+    env: str,
+    kubectl: Kubectl,
+    flux: FluxControllers,
+    git_server: tuple[str, str, Path],
+    environments_branch: str,
+    tmp_path: Path,
+) -> None:
+    """Issue test 1 for the environments: the floe-runtime HelmRelease with
+    ``examples/environments/<env>/values.yaml`` appended to its ``valuesFiles`` (what the
+    environment's kustomization patches into examples/gitops/flux/release) is installed by
+    helm-controller, and the Deployments and StatefulSets it made carry that environment's
+    replicas, images and resources: the same as ``helm template`` of the same chart and values
+    (offline workspace, Dagster subchart off), and the environment file's own numbers.
+
+    ``disableWait``: staging and prod run Cube Store, whose claims no provisioner binds here.
+    """
+    from floe_checks.charts.render import prepare_workspace
+
+    url, _, _ = git_server
+    source = f"floe-checks-{ENV_BRANCH}"
+    namespace = f"floe-flux-{env}"
+    values_file = f"examples/environments/{env}/values.yaml"
+    (release,) = _example("release/helmrelease.yaml")
+    release["metadata"]["namespace"] = namespace
+    spec = release["spec"]
+    spec["chart"]["spec"]["sourceRef"]["name"] = source
+    spec["chart"]["spec"]["valuesFiles"].append(values_file)
+    # the SOPS-made Secret is the SOPS test's business; here the public values alone
+    del spec["valuesFrom"]
+    spec["values"] = {"floe-dagster": {"dagster": {"enabled": False}}}
+    spec["install"]["disableWait"] = True
+    spec["upgrade"]["disableWait"] = True
+    kubectl("create", "namespace", namespace)
+    items = [release]
+    if kubectl("get", "-n", NAMESPACE, f"gitrepository/{source}", check=False).returncode:
+        items.insert(0, _git_repository(url, source, environments_branch))
+    kubectl(
+        "apply", "-f", "-", stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": items})
+    )
+    obj = _wait_release(
+        kubectl, flux, namespace, "floe-runtime", {"InstallSucceeded", "InstallFailed"}
+    )
+    assert _condition(obj).get("reason") == "InstallSucceeded", json.dumps(obj.get("status"))
+
+    ws = prepare_workspace(tmp_path / "charts", offline=True)
+    expected = _workloads(
+        ws.render(
+            "floe-runtime",
+            [REPO / values_file],
+            release="floe-runtime",
+            namespace=namespace,
+        )
+    )
+    got = _workloads(
+        json.loads(
+            kubectl("get", "-n", namespace, "deployments,statefulsets", "-o", "json").stdout
+        )["items"]
+    )
+    assert got == expected
+    values = yaml.safe_load((REPO / values_file).read_text(encoding="utf-8"))["floe-cube"]
+    api = got["Deployment/floe-runtime-cube-api"]
+    assert api["replicas"] == values["api"]["replicaCount"]
+    assert (
+        api["containers"]["api"]["image"]
+        == f"{values['image']['repository']}:{values['image']['tag']}"
+    )
+    assert api["containers"]["api"]["resources"] == values["api"]["resources"]
