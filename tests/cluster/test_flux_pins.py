@@ -105,3 +105,15 @@ def test_missing_sops_tools_name_the_setup_step(tmp_path: Path) -> None:
     assert info.value.remediation == (
         "run bash scripts/build-flux.sh (builds them with the Flux controllers, cached)"
     )
+
+
+def test_crd_pins_of_fc002_are_the_versions_that_run() -> None:
+    """The Flux CRDs the examples are judged by (71-crds.pins) are the built controllers'."""
+    from floe_checks.cluster.crds import read_pins
+
+    pinned = {
+        pin.project.removeprefix("flux-"): pin.version
+        for pin in read_pins()
+        if pin.project.startswith("flux-")
+    }
+    assert pinned == flux.CONTROLLER_VERSIONS
