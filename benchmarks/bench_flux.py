@@ -189,7 +189,19 @@ def main() -> None:
     print(f"\nEach push (s): {', '.join(f'{a:.1f}' for a in applied)}")
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 if __name__ == "__main__":
+    import signal
+
+    # a cancelled run (SIGTERM) unwinds like Ctrl-C: every with-block stops its processes by PID
+    signal.signal(signal.SIGTERM, _interrupt)
     if os.environ.get("FLOE_BENCH_NICE", "1") == "1":
         os.nice(10)
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:
+        # the with-blocks have stopped every process by now
+        raise SystemExit("bench_flux: interrupted; every process it started is stopped") from None

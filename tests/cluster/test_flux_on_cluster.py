@@ -137,6 +137,25 @@ def _wait_ready(
     )
 
 
+def _wait_release(
+    kubectl: Kubectl, flux: FluxControllers, namespace: str, name: str, reasons: set[str]
+) -> dict[str, Any]:
+    """Poll a HelmRelease until its Ready reason is one of ``reasons`` (or 180 s pass)."""
+    deadline = time.monotonic() + 180
+    obj: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        flux.check_alive()
+        obj = json.loads(
+            kubectl("get", "-n", namespace, f"helmrelease/{name}", "-o", "json").stdout
+        )
+        # the history may land in a later status write than the Ready reason (seen once under
+        # load: InstallSucceeded without status.history)
+        if _condition(obj).get("reason") in reasons and obj["status"].get("history"):
+            break
+        time.sleep(1)
+    return obj
+
+
 def _push(
     bare: Path,
     branch: str,
@@ -312,14 +331,7 @@ def test_helm_release_of_a_chart_in_the_source_is_installed(
         },
     }
     kubectl("apply", "-f", "-", stdin=json.dumps(release))
-    deadline = time.monotonic() + 180
-    obj: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        flux.check_alive()
-        obj = json.loads(kubectl("get", "-n", namespace, "helmrelease/cube", "-o", "json").stdout)
-        if _condition(obj).get("reason") in {"InstallSucceeded", "InstallFailed"}:
-            break
-        time.sleep(1)
+    obj = _wait_release(kubectl, flux, namespace, "cube", {"InstallSucceeded", "InstallFailed"})
     assert _condition(obj).get("reason") == "InstallSucceeded", json.dumps(obj.get("status"))
     (latest, *_) = obj["status"]["history"]
     assert (latest["chartName"], latest["chartVersion"], latest["status"]) == (
@@ -521,23 +533,6 @@ def test_sops_values_are_decrypted_with_a_key_made_for_the_test(
         ).returncode
         == 1
     )
-
-
-def _wait_release(
-    kubectl: Kubectl, flux: FluxControllers, namespace: str, name: str, reasons: set[str]
-) -> dict[str, Any]:
-    """Poll a HelmRelease until its Ready reason is one of ``reasons`` (or 180 s pass)."""
-    deadline = time.monotonic() + 180
-    obj: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        flux.check_alive()
-        obj = json.loads(
-            kubectl("get", "-n", namespace, f"helmrelease/{name}", "-o", "json").stdout
-        )
-        if _condition(obj).get("reason") in reasons:
-            break
-        time.sleep(1)
-    return obj
 
 
 def test_a_push_of_values_the_schema_refuses_leaves_the_release_as_it_was(
