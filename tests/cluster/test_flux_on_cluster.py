@@ -78,11 +78,12 @@ def flux(
     try:
         binaries = find_controllers()
         # the External Secrets stores are what floe-secret-stores, the first of the example's
-        # dependsOn chain, applies (pinned CRDs of FC-002; no ESO controller runs)
+        # dependsOn chain, applies; the environments add ExternalSecrets and SealedSecrets
+        # (pinned CRDs of FC-002; neither operator's controller runs)
         eso = [
             path
             for pin, path in zip(read_pins(), find_crds(), strict=True)
-            if pin.project == "external-secrets"
+            if pin.project in ("external-secrets", "sealed-secrets")
         ]
         crds = [*crd_files(), *eso]
     except PrerequisiteMissing as exc:
@@ -176,7 +177,7 @@ def _push(
         (work / path).write_text(text, encoding="utf-8")
     _git("add", *files, cwd=work)
     if remove:
-        _git("rm", "--quiet", *remove, cwd=work)
+        _git("rm", "--quiet", "--ignore-unmatch", *remove, cwd=work)
     _git(
         "-c",
         "user.name=floe-checks",
@@ -407,10 +408,62 @@ def test_drift_a_deleted_store_is_restored(
     assert restored["spec"] == store["spec"]
 
 
+EXAMPLE_RECIPIENT = "age1wfejtq73uc5z5am5yzxcqcuf2gwcurs6taag4lswku20ahcadv4sukjg06"
+# a private, non-credential setting (an internal endpoint), as the example's comment describes.
+# Not global.imageRegistry, which the committed example encrypts: floe-dagster's validate.yaml
+# then refuses the release unless every Dagster image value carries that registry too (found
+# by the dependsOn test below; docs/gitops.md)
+SOPS_PLAINTEXT = "floe-cube:\n  database:\n    host: warehouse.floe-test.invalid\n"
+
+
+@pytest.fixture(scope="module")
+def sops_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str, dict[str, str]]:
+    """(age private key, its recipient, repository path → text): examples/secrets/sops made
+    for a key generated now, as examples/secrets/README.md tells a user to (real ``age-keygen``,
+    real ``sops --encrypt --in-place`` after the recipient in ``.sops.yaml`` is replaced)."""
+    try:
+        tools = find_tools()
+    except PrerequisiteMissing as exc:
+        pytest.skip(f"{exc} — {exc.remediation}")
+    tmp_path = tmp_path_factory.mktemp("sops")
+    key = tmp_path / "test.agekey"
+    subprocess.run([str(tools["age-keygen"]), "-o", str(key)], check=True, capture_output=True)
+    recipient = subprocess.run(
+        [str(tools["age-keygen"]), "-y", str(key)], check=True, capture_output=True, text=True
+    ).stdout.strip()
+    assert recipient.startswith("age1")
+    folder = "examples/secrets/sops"
+    config = (REPO / folder / ".sops.yaml").read_text(encoding="utf-8")
+    assert config.count(EXAMPLE_RECIPIENT) == 1
+    enc_dir = tmp_path / "enc"
+    enc_dir.mkdir()
+    (enc_dir / ".sops.yaml").write_text(
+        config.replace(EXAMPLE_RECIPIENT, recipient), encoding="utf-8"
+    )
+    (enc_dir / "values.enc.yaml").write_text(SOPS_PLAINTEXT, encoding="utf-8")
+    # no key in the environment: encryption needs only the recipient
+    subprocess.run(
+        [str(tools["sops"]), "--encrypt", "--in-place", "values.enc.yaml"],
+        cwd=enc_dir,
+        check=True,
+        capture_output=True,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+    )
+    encrypted = (enc_dir / "values.enc.yaml").read_text(encoding="utf-8")
+    assert "warehouse.floe-test.invalid" not in encrypted
+    assert yaml.safe_load(encrypted)["sops"]["age"][0]["recipient"] == recipient
+    files = {
+        f"{folder}/.sops.yaml": (enc_dir / ".sops.yaml").read_text(encoding="utf-8"),
+        f"{folder}/values.enc.yaml": encrypted,
+    }
+    return key.read_text(encoding="utf-8"), recipient, files
+
+
 def test_sops_values_are_decrypted_with_a_key_made_for_the_test(
     kubectl: Kubectl,
     flux: FluxControllers,
     git_server: tuple[str, str, Path],
+    sops_files: tuple[str, str, dict[str, str]],
     tmp_path: Path,
 ) -> None:
     """kustomize-controller decrypts examples/secrets/sops with an age key made now (test 2).
@@ -423,46 +476,14 @@ def test_sops_values_are_decrypted_with_a_key_made_for_the_test(
     generator makes must hold the plaintext; the committed example, read by the same key, must
     not decrypt.
     """
-    try:
-        tools = find_tools()
-    except PrerequisiteMissing as exc:
-        pytest.skip(f"{exc} — {exc.remediation}")
     url, _, bare = git_server
-    key = tmp_path / "test.agekey"
-    subprocess.run([str(tools["age-keygen"]), "-o", str(key)], check=True, capture_output=True)
-    recipient = subprocess.run(
-        [str(tools["age-keygen"]), "-y", str(key)], check=True, capture_output=True, text=True
-    ).stdout.strip()
-    assert recipient.startswith("age1")
+    key, _, files = sops_files
     folder = "examples/secrets/sops"
-    config = (REPO / folder / ".sops.yaml").read_text(encoding="utf-8")
-    example_recipient = "age1wfejtq73uc5z5am5yzxcqcuf2gwcurs6taag4lswku20ahcadv4sukjg06"
-    assert config.count(example_recipient) == 1
-    plaintext = "global:\n  imageRegistry: registry.floe-test.invalid\n"
-    enc_dir = tmp_path / "enc"
-    enc_dir.mkdir()
-    (enc_dir / ".sops.yaml").write_text(
-        config.replace(example_recipient, recipient), encoding="utf-8"
-    )
-    (enc_dir / "values.enc.yaml").write_text(plaintext, encoding="utf-8")
-    # no key in the environment: encryption needs only the recipient
-    subprocess.run(
-        [str(tools["sops"]), "--encrypt", "--in-place", "values.enc.yaml"],
-        cwd=enc_dir,
-        check=True,
-        capture_output=True,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
-    )
-    encrypted = (enc_dir / "values.enc.yaml").read_text(encoding="utf-8")
-    assert "registry.floe-test.invalid" not in encrypted
-    assert yaml.safe_load(encrypted)["sops"]["age"][0]["recipient"] == recipient
+    example_recipient = EXAMPLE_RECIPIENT
     _push(
         bare,
         "sops-test",
-        {
-            f"{folder}/.sops.yaml": (enc_dir / ".sops.yaml").read_text(encoding="utf-8"),
-            f"{folder}/values.enc.yaml": encrypted,
-        },
+        files,
         "test: re-encrypt the SOPS example for the test's age key",
         tmp_path,
     )
@@ -470,7 +491,7 @@ def test_sops_values_are_decrypted_with_a_key_made_for_the_test(
         "apiVersion": "v1",
         "kind": "Secret",
         "metadata": {"name": "sops-age", "namespace": NAMESPACE},
-        "stringData": {"age.agekey": key.read_text(encoding="utf-8")},
+        "stringData": {"age.agekey": key},
     }
     kubectl("apply", "-f", "-", stdin=json.dumps(secret))
     namespaces = {"floe-sops": "floe-checks-sops", "floe-sops-committed": "floe-checks-committed"}
@@ -504,7 +525,7 @@ def test_sops_values_are_decrypted_with_a_key_made_for_the_test(
     )
     assert list(made["data"]) == ["values.yaml"]
     decrypted = base64.b64decode(made["data"]["values.yaml"]).decode()
-    assert yaml.safe_load(decrypted) == yaml.safe_load(plaintext)
+    assert yaml.safe_load(decrypted) == yaml.safe_load(SOPS_PLAINTEXT)
     # the committed file is for the example key: the test's key cannot open it
     deadline = time.monotonic() + 120
     committed: dict[str, Any] = {}
@@ -533,6 +554,153 @@ def test_sops_values_are_decrypted_with_a_key_made_for_the_test(
         ).returncode
         == 1
     )
+
+
+def test_environment_kustomizations_become_ready_in_their_depends_on_order(
+    kubectl: Kubectl,
+    flux: FluxControllers,
+    git_server: tuple[str, str, Path],
+    sops_files: tuple[str, str, dict[str, str]],
+    tmp_path: Path,
+) -> None:
+    """Issue test 1 whole: the example's floe-dev, floe-staging and floe-prod (made by the
+    ``floe`` Kustomization above, unchanged) become Ready in their ``dependsOn`` order, each
+    with its HelmRelease Ready and the SOPS-made private values in its workloads.
+
+    What the served ``main`` needs for that, pushed as one commit: the SOPS values encrypted for
+    the test's key (``sops_files``; the key goes into ``flux-system/sops-age``), and
+    floe-dagster without the official Dagster chart (unreachable here; see
+    ``environments_branch``). Static PersistentVolumes stand in for a provisioner (Cube Store's
+    claims in staging and prod; the Kustomizations have ``wait: true``). The Kustomizations are
+    nudged as ``flux reconcile kustomization`` does once the one they depend on is Ready,
+    instead of waiting the controller's 30 s dependency requeue; the order is still the
+    controller's: a Kustomization is not applied while one it depends on is not Ready.
+    """
+    from floe_checks.charts.render import prepare_workspace
+
+    # placed before the module's other HelmReleases: after them, floe-staging's waited install
+    # timed out (5 min) in a full run of the file, while this test passed without them
+    _, _, bare = git_server
+    key, _, files = sops_files
+    chart_yaml = REPO / "charts" / "floe-dagster" / "Chart.yaml"
+    meta = yaml.safe_load(chart_yaml.read_text(encoding="utf-8"))
+    meta["dependencies"] = [d for d in meta["dependencies"] if d["name"] != "dagster"]
+    if not meta["dependencies"]:
+        del meta["dependencies"]
+    pvs = [
+        {
+            "apiVersion": "v1",
+            "kind": "PersistentVolume",
+            "metadata": {"name": f"floe-flux-pv-{i}"},
+            "spec": {
+                "capacity": {"storage": "1Ti"},
+                "accessModes": ["ReadWriteOnce", "ReadWriteMany"],
+                "persistentVolumeReclaimPolicy": "Retain",
+                "hostPath": {"path": f"/nonexistent/floe-flux-pv-{i}"},
+            },
+        }
+        # the earlier HelmReleases of this module (disableWait) hold claims that bind too
+        for i in range(40)
+    ]
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "sops-age", "namespace": NAMESPACE},
+        "stringData": {"age.agekey": key},
+    }
+    kubectl(
+        "apply",
+        "-f",
+        "-",
+        stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": [*pvs, secret]}),
+    )
+    pushed = _push(
+        bare,
+        BRANCH,
+        {
+            **files,
+            "charts/floe-dagster/Chart.yaml": yaml.safe_dump(meta, sort_keys=False),
+        },
+        "test: SOPS values for the test key; floe-dagster without the unreachable Dagster chart",
+        tmp_path,
+        remove=("charts/floe-dagster/Chart.lock",),
+    )
+    revision = f"{BRANCH}@sha1:{pushed}"
+    order = ["floe-dev", "floe-staging", "floe-prod"]
+
+    def nudge(resource: str) -> None:
+        kubectl(
+            "annotate",
+            "--overwrite",
+            "-n",
+            NAMESPACE,
+            resource,
+            f"reconcile.fluxcd.io/requestedAt={time.time_ns()}",
+        )
+
+    nudge(f"gitrepository/{SOURCE}")
+    ready_at: dict[str, str] = {}
+    deadline = time.monotonic() + 420
+    objs: dict[str, dict[str, Any]] = {}
+    while time.monotonic() < deadline and len(ready_at) < len(order):
+        flux.check_alive()
+        for name in order:
+            obj = json.loads(
+                kubectl("get", "-n", NAMESPACE, f"kustomization/{name}", "-o", "json").stdout
+            )
+            objs[name] = obj
+            cond = _condition(obj)
+            if (
+                name not in ready_at
+                and cond.get("status") == "True"
+                and obj["status"].get("lastAppliedRevision") == revision
+            ):
+                ready_at[name] = cond["lastTransitionTime"]
+                following = order.index(name) + 1
+                if following < len(order):
+                    nudge(f"kustomization/{order[following]}")
+        time.sleep(2)
+    assert list(ready_at) == order, json.dumps(
+        {name: obj.get("status") for name, obj in objs.items()}, indent=1
+    )
+    # Ready one after the other (lastTransitionTime has whole seconds: equal is possible)
+    assert [ready_at[n] for n in order] == sorted(ready_at[n] for n in order)
+    for name in order:
+        assert objs[name]["spec"]["dependsOn"][-1]["name"] == (
+            "floe-secret-stores" if name == "floe-dev" else order[order.index(name) - 1]
+        )
+
+    private = yaml.safe_load(SOPS_PLAINTEXT)
+    values_private = tmp_path / "private-values.yaml"
+    values_private.write_text(SOPS_PLAINTEXT, encoding="utf-8")
+    ws = prepare_workspace(tmp_path / "charts", offline=True)
+    for name in order:
+        env = name.removeprefix("floe-")
+        release = json.loads(
+            kubectl("get", "-n", name, "helmrelease/floe-runtime", "-o", "json").stdout
+        )
+        assert _condition(release)["reason"] == "InstallSucceeded"
+        expected = _workloads(
+            ws.render(
+                "floe-runtime",
+                [REPO / "examples" / "environments" / env / "values.yaml", values_private],
+                release="floe-runtime",
+                namespace=name,
+            )
+        )
+        got = _workloads(
+            json.loads(kubectl("get", "-n", name, "deployments,statefulsets", "-o", "json").stdout)[
+                "items"
+            ]
+        )
+        assert got == expected
+        # the private endpoint came from the SOPS-encrypted values, through valuesFrom
+        deployment = json.loads(
+            kubectl("get", "-n", name, "deployment/floe-runtime-cube-api", "-o", "json").stdout
+        )
+        (container,) = deployment["spec"]["template"]["spec"]["containers"]
+        env_vars = {e["name"]: e.get("value") for e in container["env"]}
+        assert env_vars["CUBEJS_DB_HOST"] == private["floe-cube"]["database"]["host"]
 
 
 def test_a_push_of_values_the_schema_refuses_leaves_the_release_as_it_was(
@@ -700,7 +868,9 @@ def environments_branch(
     source-controller fetches every dependency a chart lists, switched off or not, so the
     switch ``floe-dagster.dagster.enabled=false`` alone is not enough.
     """
-    _, _, bare = git_server
+    _, sha, bare = git_server
+    # from the commit under test: main may already carry the dependsOn test's push
+    _git("branch", ENV_BRANCH, sha, cwd=bare)
     chart_yaml = REPO / "charts" / "floe-dagster" / "Chart.yaml"
     meta = yaml.safe_load(chart_yaml.read_text(encoding="utf-8"))
     meta["dependencies"] = [d for d in meta["dependencies"] if d["name"] != "dagster"]
