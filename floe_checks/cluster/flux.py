@@ -21,7 +21,7 @@ from functools import partial
 from pathlib import Path
 
 from floe_checks.cluster.binaries import cache_root
-from floe_checks.errors import PrerequisiteMissing
+from floe_checks.errors import PrerequisiteMissing, SetupStepMissing
 from floe_checks.ports import free_port
 from floe_checks.servers.process import (
     ManagedProcess,
@@ -36,6 +36,12 @@ CONTROLLER_VERSIONS = {
     "source-controller": "v1.9.6",
     "kustomize-controller": "v1.9.6",
     "helm-controller": "v1.6.4",
+}
+# The commands the SOPS test encrypts with, built in the same go build (scripts/build-flux.sh):
+# command → (cache folder, version), the versions kustomize-controller links.
+TOOL_VERSIONS = {
+    "sops": ("sops", "v3.13.2"),
+    "age-keygen": ("age", "v1.3.1"),
 }
 SETUP_STEP = "scripts/build-flux.sh"
 # Where the controllers record events and hold their leases; the examples use it too.
@@ -56,12 +62,31 @@ def find_controllers(root: Path | None = None) -> dict[str, Path]:
     paths = {name: controller_dir(name, root) / "bin" / name for name in CONTROLLER_VERSIONS}
     missing = [f"{name} ({path})" for name, path in paths.items() if not os.access(path, os.X_OK)]
     if missing:
-        raise PrerequisiteMissing(
+        raise SetupStepMissing(
             "Flux controllers not built: " + ", ".join(missing),
-            remediation=(
-                f"run bash {SETUP_STEP} (builds them from the Go module proxy, cached; "
-                "not part of scripts/setup.sh: see docs/gitops.md)"
-            ),
+            step=SETUP_STEP,
+            why="builds them from the Go module proxy, cached; scripts/setup.sh runs it",
+        )
+    return paths
+
+
+def find_tools(root: Path | None = None) -> dict[str, Path]:
+    """The ``sops`` and ``age-keygen`` binaries (name → path).
+
+    Raises:
+        PrerequisiteMissing: naming each missing binary, its expected path and the setup step.
+    """
+    base = root or cache_root()
+    paths = {
+        name: base / folder / version / "bin" / name
+        for name, (folder, version) in TOOL_VERSIONS.items()
+    }
+    missing = [f"{name} ({path})" for name, path in paths.items() if not os.access(path, os.X_OK)]
+    if missing:
+        raise SetupStepMissing(
+            "SOPS tools not built: " + ", ".join(missing),
+            step=SETUP_STEP,
+            why="builds them with the Flux controllers, cached",
         )
     return paths
 

@@ -16,7 +16,12 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from floe_checks.errors import PrerequisiteMissing, StackError
+from floe_checks.ports import free_port, is_listening
+from floe_checks.servers.process import ManagedProcess
 
 
 def _handler(root: Path, git: str) -> type[http.server.BaseHTTPRequestHandler]:
@@ -89,6 +94,98 @@ def serve(root: Path, port: int) -> None:
         sys.exit("gitserver: git not found on PATH; fix: apt-get install git")
     server = http.server.ThreadingHTTPServer(("127.0.0.1", port), _handler(root, git))
     server.serve_forever()
+
+
+def _git(*args: str, cwd: Path) -> str:
+    result = subprocess.run(
+        ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=120, check=False
+    )
+    if result.returncode != 0:
+        raise StackError(
+            f"git {' '.join(args)} failed in {cwd}: {result.stderr.strip()}",
+            remediation="check that the folder is a git checkout with at least one commit",
+        )
+    return result.stdout.strip()
+
+
+@dataclass
+class GitServer:
+    """A bare clone of ``checkout`` served on loopback, its ``branch`` at the checkout's HEAD.
+
+    The commit under test, not whatever ``branch`` is in the checkout's origin: examples track
+    ``main``. Uncommitted edits are not served. Start with :meth:`start` (or ``with``); the
+    server process is stopped by PID in :meth:`stop`.
+
+    Args:
+        checkout: a git working tree (its ``HEAD`` is served).
+        root: an empty folder; the bare repository and the server's log go here.
+        branch: the branch the served repository's ``HEAD`` points to.
+    """
+
+    checkout: Path
+    root: Path
+    branch: str = "main"
+    head: str = ""
+    port: int = 0
+    process: ManagedProcess | None = field(default=None, repr=False)
+
+    @property
+    def bare(self) -> Path:
+        """The served bare repository (push to it to change what Flux sees)."""
+        return self.root / "floe-checks.git"
+
+    @property
+    def url(self) -> str:
+        """The clone URL Flux's GitRepository takes."""
+        return f"http://127.0.0.1:{self.port}/floe-checks.git"
+
+    def __enter__(self) -> GitServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self, timeout: float = 60.0) -> GitServer:
+        """Clone, then start the server; return when it listens.
+
+        Raises:
+            PrerequisiteMissing: git is not installed.
+            StackError: git failed, or the server did not listen in time (holds its log tail).
+        """
+        if shutil.which("git") is None:
+            raise PrerequisiteMissing("git not found on PATH", remediation="apt-get install git")
+        _git("clone", "--quiet", "--bare", str(self.checkout), str(self.bare), cwd=self.root)
+        self.head = _git("rev-parse", "HEAD", cwd=self.checkout)
+        _git("update-ref", f"refs/heads/{self.branch}", self.head, cwd=self.bare)
+        _git("symbolic-ref", "HEAD", f"refs/heads/{self.branch}", cwd=self.bare)
+        self.port = free_port()
+        self.process = ManagedProcess(
+            name="git-http",
+            argv=[
+                sys.executable,
+                "-m",
+                "floe_checks.cluster.gitserver",
+                "--root",
+                str(self.root),
+                "--port",
+                str(self.port),
+            ],
+            log_path=self.root / "git-http.log",
+        )
+        port = self.port
+        try:
+            self.process.start()
+            self.process.wait_ready(lambda: is_listening(port), timeout=timeout)
+        except BaseException:
+            # also KeyboardInterrupt: the server may not outlive an interrupted start
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        """Stop the server by its PID. Safe to call twice."""
+        if self.process is not None:
+            self.process.stop()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,7 +1,7 @@
 """GitOps for real (FC-003): Flux's own controllers reconcile our examples from loopback git.
 
 source-controller, kustomize-controller and helm-controller are the real Flux binaries, built
-from their Go modules by scripts/build-control-plane.sh (:mod:`floe_checks.cluster.flux`), with
+from their Go modules by scripts/build-flux.sh (:mod:`floe_checks.cluster.flux`), with
 the CRDs of the same module versions. The git server is Debian's ``git http-backend`` behind a
 small CGI bridge (:mod:`floe_checks.cluster.gitserver`), serving a bare clone of this
 repository whose ``main`` is the commit under test. The examples are applied as users copy them;
@@ -11,10 +11,10 @@ Kustomization (the files under ``examples/`` stay as they are).
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,10 +30,10 @@ from floe_checks.cluster.flux import (
     FluxControllers,
     crd_files,
     find_controllers,
+    find_tools,
 )
+from floe_checks.cluster.gitserver import GitServer
 from floe_checks.errors import PrerequisiteMissing
-from floe_checks.ports import free_port, is_listening
-from floe_checks.servers.process import ManagedProcess
 from tests.cluster.conftest import Kubectl
 
 pytestmark = [pytest.mark.cluster, pytest.mark.requirement("FC-003")]
@@ -55,38 +55,19 @@ def _git(*args: str, cwd: Path) -> str:
 @pytest.fixture(scope="module")
 def git_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, Path]]:
     """(clone URL, SHA of its ``main``, bare repository): this checkout served on loopback HTTP."""
-    if shutil.which("git") is None:
-        pytest.skip("git not on PATH — apt-get install git")
     if not (REPO / ".git").exists():
         pytest.skip(f"{REPO} is not a git checkout: there is no commit to serve")
-    root = tmp_path_factory.mktemp("git-root")
-    bare = root / "floe-checks.git"
-    _git("clone", "--quiet", "--bare", str(REPO), str(bare), cwd=root)
-    # the commit under test, not whatever main is in the origin: the examples track `main`
-    head = _git("rev-parse", "HEAD", cwd=REPO)
-    _git("update-ref", f"refs/heads/{BRANCH}", head, cwd=bare)
-    _git("symbolic-ref", "HEAD", f"refs/heads/{BRANCH}", cwd=bare)
-    port = free_port()
-    server = ManagedProcess(
-        name="git-http",
-        argv=[
-            sys.executable,
-            "-m",
-            "floe_checks.cluster.gitserver",
-            "--root",
-            str(root),
-            "--port",
-            str(port),
-        ],
-        log_path=root.parent / "git-http.log",
-        cwd=REPO,
-    )
-    server.start()
+    server = GitServer(REPO, tmp_path_factory.mktemp("git-root"), BRANCH)
     try:
-        server.wait_ready(lambda: is_listening(port), timeout=60)
-        yield f"http://127.0.0.1:{port}/floe-checks.git", head, bare
+        server.start()
+    except PrerequisiteMissing as exc:
+        pytest.skip(f"{exc} — {exc.remediation}")
+    try:
+        yield server.url, server.head, server.bare
     finally:
         server.stop()
+    assert server.process is not None
+    assert not server.process.alive()
 
 
 @pytest.fixture(scope="module")
@@ -97,11 +78,12 @@ def flux(
     try:
         binaries = find_controllers()
         # the External Secrets stores are what floe-secret-stores, the first of the example's
-        # dependsOn chain, applies (pinned CRDs of FC-002; no ESO controller runs)
+        # dependsOn chain, applies; the environments add ExternalSecrets and SealedSecrets
+        # (pinned CRDs of FC-002; neither operator's controller runs)
         eso = [
             path
             for pin, path in zip(read_pins(), find_crds(), strict=True)
-            if pin.project == "external-secrets"
+            if pin.project in ("external-secrets", "sealed-secrets")
         ]
         crds = [*crd_files(), *eso]
     except PrerequisiteMissing as exc:
@@ -154,6 +136,70 @@ def _wait_ready(
         f"{resource} not Ready after {timeout:.0f} s; status:\n"
         + json.dumps(obj.get("status"), indent=1)
     )
+
+
+def _wait_release(
+    kubectl: Kubectl, flux: FluxControllers, namespace: str, name: str, reasons: set[str]
+) -> dict[str, Any]:
+    """Poll a HelmRelease until its Ready reason is one of ``reasons`` (or 180 s pass)."""
+    deadline = time.monotonic() + 180
+    obj: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        flux.check_alive()
+        obj = json.loads(
+            kubectl("get", "-n", namespace, f"helmrelease/{name}", "-o", "json").stdout
+        )
+        # the history may land in a later status write than the Ready reason (seen once under
+        # load: InstallSucceeded without status.history)
+        if _condition(obj).get("reason") in reasons and obj["status"].get("history"):
+            break
+        time.sleep(1)
+    return obj
+
+
+def _push(
+    bare: Path,
+    branch: str,
+    files: dict[str, str],
+    message: str,
+    workdir: Path,
+    remove: tuple[str, ...] = (),
+) -> str:
+    """Commit ``files`` (repository path → text) on top of ``branch`` of the served repository
+    (``main`` when the branch does not exist yet) and push it there, as a user would; the SHA."""
+    work = workdir / f"push-{branch}"
+    if work.exists():
+        shutil.rmtree(work)
+    _git("clone", "--quiet", str(bare), str(work), cwd=workdir)
+    heads = _git("ls-remote", "--heads", "origin", branch, cwd=work)
+    _git("checkout", "--quiet", "-B", branch, f"origin/{branch if heads else BRANCH}", cwd=work)
+    for path, text in files.items():
+        (work / path).write_text(text, encoding="utf-8")
+    _git("add", *files, cwd=work)
+    if remove:
+        _git("rm", "--quiet", "--ignore-unmatch", *remove, cwd=work)
+    _git(
+        "-c",
+        "user.name=floe-checks",
+        "-c",
+        "user.email=test@floe.invalid",
+        "commit",
+        "--quiet",
+        "-m",
+        message,
+        cwd=work,
+    )
+    _git("push", "--quiet", "origin", f"HEAD:refs/heads/{branch}", cwd=work)
+    return _git("rev-parse", "HEAD", cwd=work)
+
+
+def _git_repository(url: str, name: str, branch: str) -> dict[str, Any]:
+    """The example's GitRepository under another name, following ``branch`` of ``url``."""
+    (repo,) = _example("gitrepository.yaml")
+    repo["metadata"]["name"] = name
+    repo["spec"]["url"] = url
+    repo["spec"]["ref"] = {"branch": branch}
+    return dict(repo)
 
 
 def _example(name: str) -> list[dict[str, Any]]:
@@ -286,14 +332,7 @@ def test_helm_release_of_a_chart_in_the_source_is_installed(
         },
     }
     kubectl("apply", "-f", "-", stdin=json.dumps(release))
-    deadline = time.monotonic() + 180
-    obj: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        flux.check_alive()
-        obj = json.loads(kubectl("get", "-n", namespace, "helmrelease/cube", "-o", "json").stdout)
-        if _condition(obj).get("reason") in {"InstallSucceeded", "InstallFailed"}:
-            break
-        time.sleep(1)
+    obj = _wait_release(kubectl, flux, namespace, "cube", {"InstallSucceeded", "InstallFailed"})
     assert _condition(obj).get("reason") == "InstallSucceeded", json.dumps(obj.get("status"))
     (latest, *_) = obj["status"]["history"]
     assert (latest["chartName"], latest["chartVersion"], latest["status"]) == (
@@ -369,6 +408,399 @@ def test_drift_a_deleted_store_is_restored(
     assert restored["spec"] == store["spec"]
 
 
+EXAMPLE_RECIPIENT = "age1wfejtq73uc5z5am5yzxcqcuf2gwcurs6taag4lswku20ahcadv4sukjg06"
+# a private, non-credential setting (an internal endpoint), as the example's comment describes.
+# Not global.imageRegistry, which the committed example encrypts: floe-dagster's validate.yaml
+# then refuses the release unless every Dagster image value carries that registry too (found
+# by the dependsOn test below; docs/gitops.md)
+SOPS_PLAINTEXT = "floe-cube:\n  database:\n    host: warehouse.floe-test.invalid\n"
+
+
+@pytest.fixture(scope="module")
+def sops_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str, dict[str, str]]:
+    """(age private key, its recipient, repository path → text): examples/secrets/sops made
+    for a key generated now, as examples/secrets/README.md tells a user to (real ``age-keygen``,
+    real ``sops --encrypt --in-place`` after the recipient in ``.sops.yaml`` is replaced)."""
+    try:
+        tools = find_tools()
+    except PrerequisiteMissing as exc:
+        pytest.skip(f"{exc} — {exc.remediation}")
+    tmp_path = tmp_path_factory.mktemp("sops")
+    key = tmp_path / "test.agekey"
+    subprocess.run([str(tools["age-keygen"]), "-o", str(key)], check=True, capture_output=True)
+    recipient = subprocess.run(
+        [str(tools["age-keygen"]), "-y", str(key)], check=True, capture_output=True, text=True
+    ).stdout.strip()
+    assert recipient.startswith("age1")
+    folder = "examples/secrets/sops"
+    config = (REPO / folder / ".sops.yaml").read_text(encoding="utf-8")
+    assert config.count(EXAMPLE_RECIPIENT) == 1
+    enc_dir = tmp_path / "enc"
+    enc_dir.mkdir()
+    (enc_dir / ".sops.yaml").write_text(
+        config.replace(EXAMPLE_RECIPIENT, recipient), encoding="utf-8"
+    )
+    (enc_dir / "values.enc.yaml").write_text(SOPS_PLAINTEXT, encoding="utf-8")
+    # no key in the environment: encryption needs only the recipient
+    subprocess.run(
+        [str(tools["sops"]), "--encrypt", "--in-place", "values.enc.yaml"],
+        cwd=enc_dir,
+        check=True,
+        capture_output=True,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+    )
+    encrypted = (enc_dir / "values.enc.yaml").read_text(encoding="utf-8")
+    assert "warehouse.floe-test.invalid" not in encrypted
+    assert yaml.safe_load(encrypted)["sops"]["age"][0]["recipient"] == recipient
+    files = {
+        f"{folder}/.sops.yaml": (enc_dir / ".sops.yaml").read_text(encoding="utf-8"),
+        f"{folder}/values.enc.yaml": encrypted,
+    }
+    return key.read_text(encoding="utf-8"), recipient, files
+
+
+def test_sops_values_are_decrypted_with_a_key_made_for_the_test(
+    kubectl: Kubectl,
+    flux: FluxControllers,
+    git_server: tuple[str, str, Path],
+    sops_files: tuple[str, str, dict[str, str]],
+    tmp_path: Path,
+) -> None:
+    """kustomize-controller decrypts examples/secrets/sops with an age key made now (test 2).
+
+    The committed ``values.enc.yaml`` is encrypted for an example key nobody holds. As its
+    README tells a user, the test makes an age key pair (the real ``age-keygen``), puts the
+    public key into the folder's ``.sops.yaml`` and re-encrypts the values with the real
+    ``sops``, in a throwaway clone pushed to a branch of the served repository; the private key
+    goes into the ``sops-age`` Secret the example's Kustomizations name. The Secret the folder's
+    generator makes must hold the plaintext; the committed example, read by the same key, must
+    not decrypt.
+    """
+    url, _, bare = git_server
+    key, _, files = sops_files
+    folder = "examples/secrets/sops"
+    example_recipient = EXAMPLE_RECIPIENT
+    _push(
+        bare,
+        "sops-test",
+        files,
+        "test: re-encrypt the SOPS example for the test's age key",
+        tmp_path,
+    )
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "sops-age", "namespace": NAMESPACE},
+        "stringData": {"age.agekey": key},
+    }
+    kubectl("apply", "-f", "-", stdin=json.dumps(secret))
+    namespaces = {"floe-sops": "floe-checks-sops", "floe-sops-committed": "floe-checks-committed"}
+    objects: list[dict[str, Any]] = [
+        _git_repository(url, "floe-checks-sops", "sops-test"),
+        _git_repository(url, "floe-checks-committed", BRANCH),
+    ]
+    for name, source in namespaces.items():
+        kubectl("create", "namespace", name)
+        objects.append(
+            {
+                "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+                "kind": "Kustomization",
+                "metadata": {"name": name, "namespace": NAMESPACE},
+                "spec": {
+                    "interval": "10m",
+                    "path": f"./{folder}",
+                    "prune": True,
+                    "targetNamespace": name,
+                    "sourceRef": {"kind": "GitRepository", "name": source},
+                    "decryption": {"provider": "sops", "secretRef": {"name": "sops-age"}},
+                },
+            }
+        )
+    kubectl(
+        "apply", "-f", "-", stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": objects})
+    )
+    _wait_ready(kubectl, flux, "kustomization/floe-sops")
+    made = json.loads(
+        kubectl("get", "-n", "floe-sops", "secret/floe-runtime-private-values", "-o", "json").stdout
+    )
+    assert list(made["data"]) == ["values.yaml"]
+    decrypted = base64.b64decode(made["data"]["values.yaml"]).decode()
+    assert yaml.safe_load(decrypted) == yaml.safe_load(SOPS_PLAINTEXT)
+    # the committed file is for the example key: the test's key cannot open it
+    deadline = time.monotonic() + 120
+    committed: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        flux.check_alive()
+        committed = json.loads(
+            kubectl(
+                "get", "-n", NAMESPACE, "kustomization/floe-sops-committed", "-o", "json"
+            ).stdout
+        )
+        if _condition(committed).get("status") == "False":
+            break
+        time.sleep(1)
+    refused = _condition(committed)
+    assert (refused["status"], refused["reason"]) == ("False", "BuildFailed")
+    first, _, rest = refused["message"].partition("\n")
+    assert first == (
+        "error decrypting sources: cannot get sops data key: "
+        "Failed to get the data key required to decrypt the SOPS file."
+    )
+    assert f"{example_recipient}: FAILED" in rest
+    assert "identity did not match any of the recipients" in rest
+    assert (
+        kubectl(
+            "get", "-n", "floe-sops-committed", "secret/floe-runtime-private-values", check=False
+        ).returncode
+        == 1
+    )
+
+
+def test_environment_kustomizations_become_ready_in_their_depends_on_order(
+    kubectl: Kubectl,
+    flux: FluxControllers,
+    git_server: tuple[str, str, Path],
+    sops_files: tuple[str, str, dict[str, str]],
+    tmp_path: Path,
+) -> None:
+    """Issue test 1 whole: the example's floe-dev, floe-staging and floe-prod (made by the
+    ``floe`` Kustomization above, unchanged) become Ready in their ``dependsOn`` order, each
+    with its HelmRelease Ready and the SOPS-made private values in its workloads.
+
+    What the served ``main`` needs for that, pushed as one commit: the SOPS values encrypted for
+    the test's key (``sops_files``; the key goes into ``flux-system/sops-age``), and
+    floe-dagster without the official Dagster chart (unreachable here; see
+    ``environments_branch``). Static PersistentVolumes stand in for a provisioner (Cube Store's
+    claims in staging and prod; the Kustomizations have ``wait: true``). The Kustomizations are
+    nudged as ``flux reconcile kustomization`` does once the one they depend on is Ready,
+    instead of waiting the controller's 30 s dependency requeue; the order is still the
+    controller's: a Kustomization is not applied while one it depends on is not Ready.
+    """
+    from floe_checks.charts.render import prepare_workspace
+
+    # placed before the module's other HelmReleases: after them, floe-staging's waited install
+    # timed out (5 min) in a full run of the file, while this test passed without them
+    _, _, bare = git_server
+    key, _, files = sops_files
+    chart_yaml = REPO / "charts" / "floe-dagster" / "Chart.yaml"
+    meta = yaml.safe_load(chart_yaml.read_text(encoding="utf-8"))
+    meta["dependencies"] = [d for d in meta["dependencies"] if d["name"] != "dagster"]
+    if not meta["dependencies"]:
+        del meta["dependencies"]
+    pvs = [
+        {
+            "apiVersion": "v1",
+            "kind": "PersistentVolume",
+            "metadata": {"name": f"floe-flux-pv-{i}"},
+            "spec": {
+                "capacity": {"storage": "1Ti"},
+                "accessModes": ["ReadWriteOnce", "ReadWriteMany"],
+                "persistentVolumeReclaimPolicy": "Retain",
+                "hostPath": {"path": f"/nonexistent/floe-flux-pv-{i}"},
+            },
+        }
+        # the earlier HelmReleases of this module (disableWait) hold claims that bind too
+        for i in range(40)
+    ]
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "sops-age", "namespace": NAMESPACE},
+        "stringData": {"age.agekey": key},
+    }
+    kubectl(
+        "apply",
+        "-f",
+        "-",
+        stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": [*pvs, secret]}),
+    )
+    pushed = _push(
+        bare,
+        BRANCH,
+        {
+            **files,
+            "charts/floe-dagster/Chart.yaml": yaml.safe_dump(meta, sort_keys=False),
+        },
+        "test: SOPS values for the test key; floe-dagster without the unreachable Dagster chart",
+        tmp_path,
+        remove=("charts/floe-dagster/Chart.lock",),
+    )
+    revision = f"{BRANCH}@sha1:{pushed}"
+    order = ["floe-dev", "floe-staging", "floe-prod"]
+
+    def nudge(resource: str) -> None:
+        kubectl(
+            "annotate",
+            "--overwrite",
+            "-n",
+            NAMESPACE,
+            resource,
+            f"reconcile.fluxcd.io/requestedAt={time.time_ns()}",
+        )
+
+    nudge(f"gitrepository/{SOURCE}")
+    ready_at: dict[str, str] = {}
+    deadline = time.monotonic() + 420
+    objs: dict[str, dict[str, Any]] = {}
+    while time.monotonic() < deadline and len(ready_at) < len(order):
+        flux.check_alive()
+        for name in order:
+            obj = json.loads(
+                kubectl("get", "-n", NAMESPACE, f"kustomization/{name}", "-o", "json").stdout
+            )
+            objs[name] = obj
+            cond = _condition(obj)
+            if (
+                name not in ready_at
+                and cond.get("status") == "True"
+                and obj["status"].get("lastAppliedRevision") == revision
+            ):
+                ready_at[name] = cond["lastTransitionTime"]
+                following = order.index(name) + 1
+                if following < len(order):
+                    nudge(f"kustomization/{order[following]}")
+        time.sleep(2)
+    assert list(ready_at) == order, json.dumps(
+        {name: obj.get("status") for name, obj in objs.items()}, indent=1
+    )
+    # Ready one after the other (lastTransitionTime has whole seconds: equal is possible)
+    assert [ready_at[n] for n in order] == sorted(ready_at[n] for n in order)
+    for name in order:
+        assert objs[name]["spec"]["dependsOn"][-1]["name"] == (
+            "floe-secret-stores" if name == "floe-dev" else order[order.index(name) - 1]
+        )
+
+    private = yaml.safe_load(SOPS_PLAINTEXT)
+    values_private = tmp_path / "private-values.yaml"
+    values_private.write_text(SOPS_PLAINTEXT, encoding="utf-8")
+    ws = prepare_workspace(tmp_path / "charts", offline=True)
+    for name in order:
+        env = name.removeprefix("floe-")
+        release = json.loads(
+            kubectl("get", "-n", name, "helmrelease/floe-runtime", "-o", "json").stdout
+        )
+        assert _condition(release)["reason"] == "InstallSucceeded"
+        expected = _workloads(
+            ws.render(
+                "floe-runtime",
+                [REPO / "examples" / "environments" / env / "values.yaml", values_private],
+                release="floe-runtime",
+                namespace=name,
+            )
+        )
+        got = _workloads(
+            json.loads(kubectl("get", "-n", name, "deployments,statefulsets", "-o", "json").stdout)[
+                "items"
+            ]
+        )
+        assert got == expected
+        # the private endpoint came from the SOPS-encrypted values, through valuesFrom
+        deployment = json.loads(
+            kubectl("get", "-n", name, "deployment/floe-runtime-cube-api", "-o", "json").stdout
+        )
+        (container,) = deployment["spec"]["template"]["spec"]["containers"]
+        env_vars = {e["name"]: e.get("value") for e in container["env"]}
+        assert env_vars["CUBEJS_DB_HOST"] == private["floe-cube"]["database"]["host"]
+
+
+def test_a_push_of_values_the_schema_refuses_leaves_the_release_as_it_was(
+    kubectl: Kubectl,
+    flux: FluxControllers,
+    git_server: tuple[str, str, Path],
+    tmp_path: Path,
+) -> None:
+    """A broken push (issue test 5): values that fail charts/floe-cube/values.schema.json.
+
+    A HelmRelease of floe-cube with the chart's dev values (``valuesFiles`` from the source) is
+    installed from branch ``cube-values``; then a commit setting ``api.replicaCount: 0`` (the
+    schema's minimum is 1) is pushed there. helm-controller must report the schema's message and
+    leave the running release alone: the same revision, the same Deployment spec.
+    """
+    url, sha, bare = git_server
+    branch, source, namespace, name = "cube-values", "floe-checks-cube", "floe-flux-broken", "cube"
+    values_path = "charts/floe-cube/values-dev.yaml"
+    _git("branch", branch, sha, cwd=bare)
+    kubectl("create", "namespace", namespace)
+    release = {
+        "apiVersion": "helm.toolkit.fluxcd.io/v2",
+        "kind": "HelmRelease",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "interval": "10m",
+            "chart": {
+                "spec": {
+                    "chart": "./charts/floe-cube",
+                    "reconcileStrategy": "Revision",
+                    "valuesFiles": ["charts/floe-cube/values.yaml", values_path],
+                    "sourceRef": {"kind": "GitRepository", "name": source, "namespace": NAMESPACE},
+                }
+            },
+            "install": {"disableWait": True},
+            "upgrade": {"disableWait": True},
+        },
+    }
+    objects = [_git_repository(url, source, branch), release]
+    kubectl(
+        "apply", "-f", "-", stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": objects})
+    )
+    obj = _wait_release(kubectl, flux, namespace, name, {"InstallSucceeded", "InstallFailed"})
+    assert _condition(obj).get("reason") == "InstallSucceeded", json.dumps(obj.get("status"))
+    before = json.loads(
+        kubectl("get", "-n", namespace, "deployment/cube-cube-api", "-o", "json").stdout
+    )
+    assert before["spec"]["replicas"] == 1  # values-dev.yaml's api.replicaCount
+    (installed, *_) = obj["status"]["history"]
+    assert (installed["chartVersion"], installed["status"]) == (f"0.1.0+{sha[:12]}.1", "deployed")
+
+    text = (REPO / values_path).read_text(encoding="utf-8")
+    assert text.count("  replicaCount: 1\n") == 1
+    broken = _push(
+        bare,
+        branch,
+        {values_path: text.replace("  replicaCount: 1\n", "  replicaCount: 0\n")},
+        "test: scale the API to zero (the schema refuses it)",
+        tmp_path,
+    )
+    # fetch the push now instead of after the example's 1m poll (flux reconcile source git)
+    kubectl(
+        "annotate",
+        "--overwrite",
+        "-n",
+        NAMESPACE,
+        f"gitrepository/{source}",
+        f"reconcile.fluxcd.io/requestedAt={time.time_ns()}",
+    )
+    obj = _wait_release(kubectl, flux, namespace, name, {"UpgradeFailed", "UpgradeSucceeded"})
+    ready = _condition(obj)
+    # source-controller versions a chart with valuesFiles as <version>+<commit[:12]>.<HelmChart
+    # generation>; the HelmChart was not changed, so generation 1
+    attempted = f"0.1.0+{broken[:12]}.1"
+    assert (ready["status"], ready["reason"]) == ("False", "UpgradeFailed")
+    assert ready["message"] == (
+        f"Helm upgrade failed for release {namespace}/{name} with chart floe-cube@{attempted}: "
+        "values don't meet the specifications of the schema(s) in the following chart(s):\n"
+        "floe-cube:\n"
+        "- at '/api/replicaCount': minimum: got 0, want 1"
+    )
+    assert obj["status"]["lastAttemptedRevision"] == attempted
+    assert obj["status"]["lastAttemptedReleaseAction"] == "upgrade"
+    # nothing half-applied: the installed release is still the only one, and what it made is
+    # untouched
+    assert len(obj["status"]["history"]) == 1
+    assert obj["status"]["history"][0] == installed
+    after = json.loads(
+        kubectl("get", "-n", namespace, "deployment/cube-cube-api", "-o", "json").stdout
+    )
+    assert after["spec"] == before["spec"]
+    assert after["metadata"]["generation"] == before["metadata"]["generation"]
+    helm_secrets = json.loads(
+        kubectl("get", "-n", namespace, "secrets", "-l", "owner=helm", "-o", "json").stdout
+    )
+    assert sorted(s["metadata"]["name"] for s in helm_secrets["items"]) == [
+        f"sh.helm.release.v1.{name}.v1"
+    ]
+
+
 def test_a_push_reaches_the_cluster(
     kubectl: Kubectl,
     flux: FluxControllers,
@@ -418,3 +850,125 @@ def test_a_push_reaches_the_cluster(
     assert applied["spec"]["timeout"] == "4m", f"not applied {elapsed} s after the push"
     floe = _wait_ready(kubectl, flux, "kustomization/floe")
     assert floe["status"]["lastAppliedRevision"] == f"{BRANCH}@sha1:{pushed}"
+
+
+ENVIRONMENTS = sorted(p.name for p in (REPO / "examples" / "environments").iterdir() if p.is_dir())
+ENV_BRANCH = "environments"
+
+
+@pytest.fixture(scope="module")
+def environments_branch(
+    git_server: tuple[str, str, Path], tmp_path_factory: pytest.TempPathFactory
+) -> str:
+    """Branch ``environments`` of the served repository: the commit under test with the official
+    Dagster chart dropped from floe-dagster's dependencies, as the offline render does
+    (:func:`floe_checks.charts.render.prepare_workspace`, ``offline=True``).
+
+    The Dagster chart is in no Helm repository reachable here (docs/charts.md), and
+    source-controller fetches every dependency a chart lists, switched off or not, so the
+    switch ``floe-dagster.dagster.enabled=false`` alone is not enough.
+    """
+    _, sha, bare = git_server
+    # from the commit under test: main may already carry the dependsOn test's push
+    _git("branch", ENV_BRANCH, sha, cwd=bare)
+    chart_yaml = REPO / "charts" / "floe-dagster" / "Chart.yaml"
+    meta = yaml.safe_load(chart_yaml.read_text(encoding="utf-8"))
+    meta["dependencies"] = [d for d in meta["dependencies"] if d["name"] != "dagster"]
+    if not meta["dependencies"]:
+        del meta["dependencies"]
+    work = tmp_path_factory.mktemp("environments")
+    _push(
+        bare,
+        ENV_BRANCH,
+        {"charts/floe-dagster/Chart.yaml": yaml.safe_dump(meta, sort_keys=False)},
+        "test: floe-dagster without the official Dagster chart (unreachable here)",
+        work,
+        remove=("charts/floe-dagster/Chart.lock",),
+    )
+    return ENV_BRANCH
+
+
+def _workloads(objs: list[dict[str, Any]]) -> dict[str, Any]:
+    """(kind/name) → replicas and, per container, image and resources: what an environment sets."""
+    return {
+        f"{o['kind']}/{o['metadata']['name']}": {
+            "replicas": o["spec"].get("replicas", 1),
+            "containers": {
+                c["name"]: {"image": c["image"], "resources": c.get("resources", {})}
+                for c in o["spec"]["template"]["spec"]["containers"]
+            },
+        }
+        for o in objs
+        if o.get("kind") in ("Deployment", "StatefulSet")
+    }
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_helm_release_of_an_environment_carries_its_values(
+    env: str,
+    kubectl: Kubectl,
+    flux: FluxControllers,
+    git_server: tuple[str, str, Path],
+    environments_branch: str,
+    tmp_path: Path,
+) -> None:
+    """Issue test 1 for the environments: the floe-runtime HelmRelease with
+    ``examples/environments/<env>/values.yaml`` appended to its ``valuesFiles`` (what the
+    environment's kustomization patches into examples/gitops/flux/release) is installed by
+    helm-controller, and the Deployments and StatefulSets it made carry that environment's
+    replicas, images and resources: the same as ``helm template`` of the same chart and values
+    (offline workspace, Dagster subchart off), and the environment file's own numbers.
+
+    ``disableWait``: staging and prod run Cube Store, whose claims no provisioner binds here.
+    """
+    from floe_checks.charts.render import prepare_workspace
+
+    url, _, _ = git_server
+    source = f"floe-checks-{ENV_BRANCH}"
+    namespace = f"floe-flux-{env}"
+    values_file = f"examples/environments/{env}/values.yaml"
+    (release,) = _example("release/helmrelease.yaml")
+    release["metadata"]["namespace"] = namespace
+    spec = release["spec"]
+    spec["chart"]["spec"]["sourceRef"]["name"] = source
+    spec["chart"]["spec"]["valuesFiles"].append(values_file)
+    # the SOPS-made Secret is the SOPS test's business; here the public values alone
+    del spec["valuesFrom"]
+    spec["values"] = {"floe-dagster": {"dagster": {"enabled": False}}}
+    spec["install"]["disableWait"] = True
+    spec["upgrade"]["disableWait"] = True
+    kubectl("create", "namespace", namespace)
+    items = [release]
+    if kubectl("get", "-n", NAMESPACE, f"gitrepository/{source}", check=False).returncode:
+        items.insert(0, _git_repository(url, source, environments_branch))
+    kubectl(
+        "apply", "-f", "-", stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": items})
+    )
+    obj = _wait_release(
+        kubectl, flux, namespace, "floe-runtime", {"InstallSucceeded", "InstallFailed"}
+    )
+    assert _condition(obj).get("reason") == "InstallSucceeded", json.dumps(obj.get("status"))
+
+    ws = prepare_workspace(tmp_path / "charts", offline=True)
+    expected = _workloads(
+        ws.render(
+            "floe-runtime",
+            [REPO / values_file],
+            release="floe-runtime",
+            namespace=namespace,
+        )
+    )
+    got = _workloads(
+        json.loads(
+            kubectl("get", "-n", namespace, "deployments,statefulsets", "-o", "json").stdout
+        )["items"]
+    )
+    assert got == expected
+    values = yaml.safe_load((REPO / values_file).read_text(encoding="utf-8"))["floe-cube"]
+    api = got["Deployment/floe-runtime-cube-api"]
+    assert api["replicas"] == values["api"]["replicaCount"]
+    assert (
+        api["containers"]["api"]["image"]
+        == f"{values['image']['repository']}:{values['image']['tag']}"
+    )
+    assert api["containers"]["api"]["resources"] == values["api"]["resources"]

@@ -68,5 +68,52 @@ def test_missing_controllers_name_the_setup_step(tmp_path: Path) -> None:
     )
     assert info.value.remediation == (
         "run bash scripts/build-flux.sh (builds them from the Go module proxy, cached; "
-        "not part of scripts/setup.sh: see docs/gitops.md)"
+        "scripts/setup.sh runs it)"
     )
+
+
+def test_sops_tools_are_pinned_alike_and_built_from_the_module_graph() -> None:
+    """sops and age-keygen: the script's versions are the finder's and the ones go.mod already
+    requires for kustomize-controller (so the build adds no module, only their commands)."""
+    assert {
+        "sops": ("sops", _script_var("SOPS_VERSION")),
+        "age-keygen": ("age", _script_var("AGE_VERSION")),
+    } == flux.TOOL_VERSIONS
+    text = FLUX_MOD.read_text(encoding="utf-8")
+    for module, (_, version) in (
+        ("github.com/getsops/sops/v3", flux.TOOL_VERSIONS["sops"]),
+        ("filippo.io/age", flux.TOOL_VERSIONS["age-keygen"]),
+    ):
+        assert re.findall(rf"^\t{re.escape(module)} (\S+) // indirect$", text, re.MULTILINE) == [
+            version
+        ]
+    tools = re.search(r"^tool \(\n(.*?)^\)", text, re.MULTILINE | re.DOTALL)
+    assert tools is not None
+    listed = tools.group(1).split()
+    assert "github.com/getsops/sops/v3/cmd/sops" in listed
+    assert "filippo.io/age/cmd/age-keygen" in listed
+
+
+def test_missing_sops_tools_name_the_setup_step(tmp_path: Path) -> None:
+    with pytest.raises(PrerequisiteMissing) as info:
+        flux.find_tools(tmp_path)
+    assert str(info.value) == (
+        "SOPS tools not built: "
+        f"sops ({tmp_path}/sops/v3.13.2/bin/sops), "
+        f"age-keygen ({tmp_path}/age/v1.3.1/bin/age-keygen)"
+    )
+    assert info.value.remediation == (
+        "run bash scripts/build-flux.sh (builds them with the Flux controllers, cached)"
+    )
+
+
+def test_crd_pins_of_fc002_are_the_versions_that_run() -> None:
+    """The Flux CRDs the examples are judged by (71-crds.pins) are the built controllers'."""
+    from floe_checks.cluster.crds import read_pins
+
+    pinned = {
+        pin.project.removeprefix("flux-"): pin.version
+        for pin in read_pins()
+        if pin.project.startswith("flux-")
+    }
+    assert pinned == flux.CONTROLLER_VERSIONS

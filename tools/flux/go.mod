@@ -478,9 +478,11 @@ require (
 )
 
 tool (
+	filippo.io/age/cmd/age-keygen
 	github.com/fluxcd/helm-controller
 	github.com/fluxcd/kustomize-controller
 	github.com/fluxcd/source-controller
+	github.com/getsops/sops/v3/cmd/sops
 	k8s.io/kubernetes/cmd/kube-apiserver
 	k8s.io/kubernetes/cmd/kube-controller-manager
 	k8s.io/kubernetes/cmd/kube-scheduler
