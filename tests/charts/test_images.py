@@ -117,6 +117,7 @@ def test_compose_has_the_demo_services() -> None:
         "marquez",
         "marquez-web",
         "jaeger",
+        "demo-page",
     }
     assert services["dagster-daemon"]["command"][:2] == ["dagster-daemon", "run"]
     # without Cube Store the API process runs the refresh worker: a separate worker with the
@@ -145,6 +146,7 @@ def test_compose_has_no_literal_secret_and_reads_the_env_file() -> None:
         "dagster-daemon",
         "cube-api",
         "marquez",
+        "demo-page",  # reads Cube's API secret (--secret-env=CUBEJS_API_SECRET)
     }
     assert {n for n, s in services.items() if s.get("env_file") == [".env"]} == needs_credentials
 

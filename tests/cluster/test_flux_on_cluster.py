@@ -408,7 +408,9 @@ def test_drift_a_deleted_store_is_restored(
     assert restored["spec"] == store["spec"]
 
 
-EXAMPLE_RECIPIENT = "age1wfejtq73uc5z5am5yzxcqcuf2gwcurs6taag4lswku20ahcadv4sukjg06"
+EXAMPLE_RECIPIENT = (
+    "age1wfejtq73uc5z5am5yzxcqcuf2gwcurs6taag4lswku20ahcadv4sukjg06"  # pragma: allowlist secret
+)
 # a private, non-credential setting (an internal endpoint), as the example's comment describes.
 # Not global.imageRegistry, which the committed example encrypts: floe-dagster's validate.yaml
 # then refuses the release unless every Dagster image value carries that registry too (found
