@@ -186,7 +186,7 @@ def _s3(load_section: Callable[..., Section], front: TlsFront, **extra: object) 
         "s3",
         endpoint_url=f"http://127.0.0.1:{front.target_port}",
         region_name="us-east-1",
-        aws_access_key_id="AKIAFLOETESTCABUNDLE",
+        aws_access_key_id="floe-test-ca-bundle-key-id",
         aws_secret_access_key="moto-accepts-any-secret",  # pragma: allowlist secret
     ).create_bucket(Bucket="floe-ca-bundle")
     raw = {
@@ -201,7 +201,7 @@ def _s3(load_section: Callable[..., Section], front: TlsFront, **extra: object) 
     return load_section(
         "storage",
         raw,
-        AWS_ACCESS_KEY_ID="AKIAFLOETESTCABUNDLE",
+        AWS_ACCESS_KEY_ID="floe-test-ca-bundle-key-id",
         AWS_SECRET_ACCESS_KEY="moto-accepts-any-secret",  # pragma: allowlist secret
     )
 
