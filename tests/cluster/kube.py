@@ -15,6 +15,8 @@ namespace controller to finish, for a control plane that is thrown away at sessi
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -59,7 +61,7 @@ def workloads(kube_cluster: Any, namespace: str) -> dict[str, dict[str, Any]]:
 
 
 def wait_for_workloads(
-    kube_cluster: Any, namespace: str, keys: list[str], timeout: int, diagnose: Any = None
+    kube_cluster: Any, namespace: str, keys: list[str], timeout: int
 ) -> dict[str, dict[str, Any]]:
     """Wait with pytest-helm-charts until every ``kind/name`` in ``keys`` runs; return them.
 
@@ -67,8 +69,8 @@ def wait_for_workloads(
     everything it renders). Their Deployment wait does not look at ``status.replicas``, which
     still counts an old ReplicaSet's pods right after a rollout; a second pass of their generic
     ``wait_for_objects_condition`` waits until those are gone too, so read-backs see one
-    generation only. On timeout the test fails with ``diagnose()``'s text (the namespace's pods
-    and events) when given.
+    generation only. On timeout the test fails with the namespace's pods and events
+    (:func:`namespace_report`).
     """
     import pykube
     from pytest_helm_charts.k8s.deployment import wait_for_deployments_to_run
@@ -102,8 +104,8 @@ def wait_for_workloads(
             if kind == "deployment":
                 objs = settled(namespace, names, timeout)
         except TimeoutError:
-            detail = f"\n{diagnose()}" if diagnose is not None else ""
-            pytest.fail(f"{kind}s {names} in {namespace} not running after {timeout} s{detail}")
+            report = namespace_report(kube_cluster, namespace)
+            pytest.fail(f"{kind}s {names} in {namespace} not running after {timeout} s\n{report}")
         found.update({f"{kind}/{o.name}": o.obj for o in objs})
     return found
 
@@ -131,3 +133,126 @@ def create_volumes(kube_cluster: Any, prefix: str, count: int) -> None:
                 },
             },
         ).create()
+
+
+def namespace_report(kube_cluster: Any, namespace: str) -> str:
+    """The pods (phase, node, ready) and the last events of ``namespace``: what a failed wait
+    prints, so that a timeout in CI says which pod or controller was stuck."""
+    import pykube
+
+    client = kube_cluster.kube_client
+    lines = ["pods:"]
+    for pod in pykube.Pod.objects(client).filter(namespace=namespace):
+        status = pod.obj.get("status", {})
+        ready = [c.get("ready") for c in status.get("containerStatuses", [])]
+        node = pod.obj["spec"].get("nodeName", "-")
+        lines.append(f"  {pod.name} {status.get('phase')} node={node} ready={ready}")
+    events = sorted(
+        pykube.Event.objects(client).filter(namespace=namespace),
+        key=lambda e: e.obj.get("lastTimestamp") or e.obj.get("eventTime") or "",
+    )
+    lines.append("events (last 30):")
+    for event in events[-30:]:
+        o = event.obj
+        what = f"{o['involvedObject'].get('kind')}/{o['involvedObject'].get('name')}"
+        lines.append(f"  {o.get('type')} {o.get('reason')} {what}: {o.get('message')}")
+    return "\n".join(lines)
+
+
+def _flux_kind(kind: str) -> Any:
+    """pytest-helm-charts' pykube class for a Flux kind; HelmChart, which it has no class for,
+    is declared here the same way."""
+    from pytest_helm_charts.flux.git_repository import GitRepositoryCR
+    from pytest_helm_charts.flux.helm_release import HelmReleaseCR
+    from pytest_helm_charts.flux.kustomization import KustomizationCR
+    from pytest_helm_charts.flux.utils import NamespacedFluxCR
+
+    class HelmChart(NamespacedFluxCR):  # type: ignore[misc]
+        version = "source.toolkit.fluxcd.io/v1"
+        endpoint = "helmcharts"
+        kind = "HelmChart"
+
+    kinds = {
+        "GitRepository": GitRepositoryCR,
+        "Kustomization": KustomizationCR,
+        "HelmRelease": HelmReleaseCR,
+        "HelmChart": HelmChart,
+    }
+    return kinds[kind]
+
+
+def flux_condition(obj: dict[str, Any], kind: str = "Ready") -> dict[str, Any]:
+    """The status condition ``kind`` of a Flux object (``{}`` when it has none yet).
+
+    pytest-helm-charts' ``flux_cr_ready`` reads only ``conditions[0]``; Flux 2.9 writes
+    Reconciling and Stalled next to Ready, in no fixed order, so conditions are found by type.
+    """
+    for cond in obj.get("status", {}).get("conditions", []):
+        if cond["type"] == kind:
+            return dict(cond)
+    return {}
+
+
+def flux_ready(obj: dict[str, Any]) -> bool:
+    """Ready=True for the object's current generation (not a Ready left from the last one)."""
+    status = obj.get("status", {})
+    return bool(
+        flux_condition(obj).get("status") == "True"
+        and status.get("observedGeneration") == obj["metadata"].get("generation")
+    )
+
+
+def wait_for_flux(
+    kube_cluster: Any,
+    kind: str,
+    name: str,
+    namespace: str,
+    done: Callable[[dict[str, Any]], bool] = flux_ready,
+    *,
+    timeout: int = 300,
+    alive: Callable[[], None] | None = None,
+    context: Callable[[], str] | None = None,
+) -> dict[str, Any]:
+    """Wait with pytest-helm-charts' ``wait_for_objects_condition`` until the Flux object
+    ``kind/name`` passes ``done``; return it as the API server holds it.
+
+    Their Flux waits (``wait_for_helm_releases_to_be_ready`` and friends) decide on
+    ``conditions[0]`` alone and accept a Ready of an older generation, so the condition is ours
+    (:func:`flux_ready` by default); the polling, the missing-object handling and the timeout
+    are theirs. ``alive`` runs on every poll (the controllers' liveness: a crashed controller
+    fails the test at once instead of at the timeout). The default timeout is SC-002's five
+    minutes; on timeout the test fails with the object's last status and ``context()``.
+    """
+    from pytest_helm_charts.utils import wait_for_objects_condition
+
+    last: dict[str, Any] = {}
+
+    def check(obj: Any) -> bool:
+        if alive is not None:
+            alive()
+        last.clear()
+        last.update(obj.obj)
+        return done(obj.obj)
+
+    client = kube_cluster.kube_client
+    try:
+        (found,) = wait_for_objects_condition(
+            client, _flux_kind(kind), [name], namespace, check, timeout, missing_ok=True
+        )
+    except TimeoutError:
+        seen = json.dumps(last.get("status"), indent=1) if last else "never created"
+        extra = f"\n{context()}" if context is not None else ""
+        pytest.fail(f"{kind} {namespace}/{name} not done after {timeout} s; status: {seen}{extra}")
+    return dict(found.obj)
+
+
+def flux_status(kube_cluster: Any, kind: str, name: str, namespace: str) -> str:
+    """The status of a Flux object as indented JSON, or ``not found``: a failure's context."""
+    import pykube
+
+    cls = _flux_kind(kind)
+    try:
+        obj = cls.objects(kube_cluster.kube_client).filter(namespace=namespace).get_by_name(name)
+    except pykube.exceptions.ObjectDoesNotExist:
+        return "not found"
+    return json.dumps(obj.obj.get("status"), indent=1)

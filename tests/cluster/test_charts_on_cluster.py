@@ -102,14 +102,9 @@ def test_helm_install_into_a_restricted_namespace_runs_every_rendered_workload(
     status = json.loads(workspace.helm.run(["status", "r", "-o", "json", *kube]).stdout)
     assert status["info"]["status"] == "deployed"
 
-    def diagnose() -> str:
-        pods = kubectl("get", "pods,pvc", "-n", namespace, "-o", "wide", check=False)
-        events = kubectl("get", "events", "-n", namespace, "--sort-by=.lastTimestamp", check=False)
-        return f"pods:\n{pods.stdout}\nevents:\n{events.stdout}{events.stderr}"
-
     # every workload the release rendered runs: its pods passed admission and scheduling
     expected = workload_keys(workspace.render(chart, files, release="r", namespace=namespace))
-    running = wait_for_workloads(kube_cluster, namespace, expected, timeout=150, diagnose=diagnose)
+    running = wait_for_workloads(kube_cluster, namespace, expected, timeout=300)
     assert sorted(running) == expected
     # and the release made nothing else of those kinds
     held = workloads(kube_cluster, namespace)

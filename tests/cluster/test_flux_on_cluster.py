@@ -35,6 +35,7 @@ from floe_checks.cluster.flux import (
 from floe_checks.cluster.gitserver import GitServer
 from floe_checks.errors import PrerequisiteMissing
 from tests.cluster.conftest import Kubectl
+from tests.cluster.kube import flux_condition, flux_ready, flux_status, wait_for_flux
 
 pytestmark = [pytest.mark.cluster, pytest.mark.requirement("FC-003")]
 
@@ -108,53 +109,34 @@ def flux(
     assert [p.name for p in started if p.alive()] == []
 
 
-def _condition(obj: dict[str, Any], kind: str = "Ready") -> dict[str, Any]:
-    for cond in obj.get("status", {}).get("conditions", []):
-        if cond["type"] == kind:
-            return dict(cond)
-    return {}
-
-
-def _wait_ready(
-    kubectl: Kubectl, flux: FluxControllers, resource: str, timeout: float = 180
+def _ready(
+    kube_cluster: Any, flux: FluxControllers, kind: str, name: str, **kw: Any
 ) -> dict[str, Any]:
-    """Poll ``resource`` in flux-system until Ready=True; fail with its last status otherwise."""
-    deadline = time.monotonic() + timeout
-    obj: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        flux.check_alive()
-        got = kubectl("get", "-n", NAMESPACE, resource, "-o", "json", check=False)
-        if got.returncode == 0:
-            obj = json.loads(got.stdout)
-            ready = _condition(obj)
-            if ready.get("status") == "True" and obj["status"].get("observedGeneration") == obj[
-                "metadata"
-            ].get("generation"):
-                return obj
-        time.sleep(1)
-    pytest.fail(
-        f"{resource} not Ready after {timeout:.0f} s; status:\n"
-        + json.dumps(obj.get("status"), indent=1)
-    )
+    """``kind/name`` in flux-system, Ready for its current generation (pytest-helm-charts' wait)."""
+    return wait_for_flux(kube_cluster, kind, name, NAMESPACE, alive=flux.check_alive, **kw)
 
 
-def _wait_release(
-    kubectl: Kubectl, flux: FluxControllers, namespace: str, name: str, reasons: set[str]
+def _released(
+    kube_cluster: Any, flux: FluxControllers, namespace: str, name: str, reasons: set[str]
 ) -> dict[str, Any]:
-    """Poll a HelmRelease until its Ready reason is one of ``reasons`` (or 180 s pass)."""
-    deadline = time.monotonic() + 180
-    obj: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        flux.check_alive()
-        obj = json.loads(
-            kubectl("get", "-n", namespace, f"helmrelease/{name}", "-o", "json").stdout
-        )
+    """The HelmRelease once its Ready reason is one of ``reasons``; on timeout the failure
+    shows the HelmChart source-controller builds for it too (the usual place it is stuck)."""
+
+    def done(obj: dict[str, Any]) -> bool:
         # the history may land in a later status write than the Ready reason (seen once under
         # load: InstallSucceeded without status.history)
-        if _condition(obj).get("reason") in reasons and obj["status"].get("history"):
-            break
-        time.sleep(1)
-    return obj
+        return flux_condition(obj).get("reason") in reasons and bool(
+            obj.get("status", {}).get("history")
+        )
+
+    def context() -> str:
+        chart = f"{namespace}-{name}"
+        status = flux_status(kube_cluster, "HelmChart", chart, NAMESPACE)
+        return f"HelmChart {NAMESPACE}/{chart}: {status}"
+
+    return wait_for_flux(
+        kube_cluster, "HelmRelease", name, namespace, done, alive=flux.check_alive, context=context
+    )
 
 
 def _push(
@@ -208,21 +190,27 @@ def _example(name: str) -> list[dict[str, Any]]:
 
 
 def test_git_repository_becomes_ready_with_the_served_commit(
-    kubectl: Kubectl, flux: FluxControllers, git_server: tuple[str, str, Path]
+    kubectl: Kubectl,
+    kube_cluster: Any,
+    flux: FluxControllers,
+    git_server: tuple[str, str, Path],
 ) -> None:
     url, sha, _ = git_server
     (repo,) = _example("gitrepository.yaml")
     assert repo["metadata"]["name"] == SOURCE
     repo["spec"]["url"] = url
     kubectl("apply", "-f", "-", stdin=json.dumps(repo))
-    obj = _wait_ready(kubectl, flux, f"gitrepository/{SOURCE}")
+    obj = _ready(kube_cluster, flux, "GitRepository", SOURCE)
     assert obj["status"]["artifact"]["revision"] == f"{BRANCH}@sha1:{sha}"
-    assert _condition(obj)["reason"] == "Succeeded"
-    assert _condition(obj)["message"] == f"stored artifact for revision '{BRANCH}@sha1:{sha}'"
+    assert flux_condition(obj)["reason"] == "Succeeded"
+    assert flux_condition(obj)["message"] == f"stored artifact for revision '{BRANCH}@sha1:{sha}'"
 
 
 def test_kustomization_of_the_flux_example_applies_it_from_the_served_commit(
-    kubectl: Kubectl, flux: FluxControllers, git_server: tuple[str, str, Path]
+    kubectl: Kubectl,
+    kube_cluster: Any,
+    flux: FluxControllers,
+    git_server: tuple[str, str, Path],
 ) -> None:
     """What ``flux create kustomization floe --path ./examples/gitops/flux`` sets up.
 
@@ -249,7 +237,7 @@ def test_kustomization_of_the_flux_example_applies_it_from_the_served_commit(
         },
     }
     kubectl("apply", "-f", "-", stdin=json.dumps(kustomization))
-    obj = _wait_ready(kubectl, flux, "kustomization/floe")
+    obj = _ready(kube_cluster, flux, "Kustomization", "floe")
     assert obj["status"]["lastAppliedRevision"] == f"{BRANCH}@sha1:{sha}"
     # the objects of examples/gitops/flux/kustomization.yaml's resources, read from the files
     expected = sorted(
@@ -267,7 +255,10 @@ def test_kustomization_of_the_flux_example_applies_it_from_the_served_commit(
 
 
 def test_first_environment_kustomization_applies_the_cluster_secret_stores(
-    kubectl: Kubectl, flux: FluxControllers, git_server: tuple[str, str, Path]
+    kubectl: Kubectl,
+    kube_cluster: Any,
+    flux: FluxControllers,
+    git_server: tuple[str, str, Path],
 ) -> None:
     """floe-secret-stores, created by the ``floe`` Kustomization above, is Ready on its own.
 
@@ -275,7 +266,7 @@ def test_first_environment_kustomization_applies_the_cluster_secret_stores(
     ``wait: true``: Ready means the ClusterSecretStores were applied and passed the health check.
     """
     _, sha, _ = git_server
-    obj = _wait_ready(kubectl, flux, "kustomization/floe-secret-stores")
+    obj = _ready(kube_cluster, flux, "Kustomization", "floe-secret-stores")
     assert obj["status"]["lastAppliedRevision"] == f"{BRANCH}@sha1:{sha}"
     folder = REPO / "examples" / "secrets" / "external-secrets" / "cluster-secret-stores"
     stores = [
@@ -296,7 +287,10 @@ def test_first_environment_kustomization_applies_the_cluster_secret_stores(
 
 
 def test_helm_release_of_a_chart_in_the_source_is_installed(
-    kubectl: Kubectl, flux: FluxControllers, git_server: tuple[str, str, Path]
+    kubectl: Kubectl,
+    kube_cluster: Any,
+    flux: FluxControllers,
+    git_server: tuple[str, str, Path],
 ) -> None:
     """helm-controller installs ``charts/floe-cube`` from the served commit (source-controller
     packages it from the GitRepository into a HelmChart artifact).
@@ -332,8 +326,8 @@ def test_helm_release_of_a_chart_in_the_source_is_installed(
         },
     }
     kubectl("apply", "-f", "-", stdin=json.dumps(release))
-    obj = _wait_release(kubectl, flux, namespace, "cube", {"InstallSucceeded", "InstallFailed"})
-    assert _condition(obj).get("reason") == "InstallSucceeded", json.dumps(obj.get("status"))
+    obj = _released(kube_cluster, flux, namespace, "cube", {"InstallSucceeded", "InstallFailed"})
+    assert flux_condition(obj).get("reason") == "InstallSucceeded", json.dumps(obj.get("status"))
     (latest, *_) = obj["status"]["history"]
     assert (latest["chartName"], latest["chartVersion"], latest["status"]) == (
         chart["name"],
@@ -360,7 +354,10 @@ def test_helm_release_of_a_chart_in_the_source_is_installed(
 
 
 def test_drift_a_deleted_store_is_restored(
-    kubectl: Kubectl, flux: FluxControllers, git_server: tuple[str, str, Path]
+    kubectl: Kubectl,
+    kube_cluster: Any,
+    flux: FluxControllers,
+    git_server: tuple[str, str, Path],
 ) -> None:
     """Delete an object floe-secret-stores manages; its next reconcile recreates it.
 
@@ -379,19 +376,13 @@ def test_drift_a_deleted_store_is_restored(
         "kustomization/floe-secret-stores",
         f"reconcile.fluxcd.io/requestedAt={token}",
     )
-    deadline = time.monotonic() + 120
-    obj: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        flux.check_alive()
-        obj = json.loads(
-            kubectl("get", "-n", NAMESPACE, "kustomization/floe-secret-stores", "-o", "json").stdout
-        )
-        if (
-            obj["status"].get("lastHandledReconcileAt") == token
-            and _condition(obj).get("status") == "True"
-        ):
-            break
-        time.sleep(1)
+    obj = _ready(
+        kube_cluster,
+        flux,
+        "Kustomization",
+        "floe-secret-stores",
+        done=lambda o: o["status"].get("lastHandledReconcileAt") == token and flux_ready(o),
+    )
     assert obj["status"].get("lastHandledReconcileAt") == token
     assert obj["status"]["lastAppliedRevision"] == f"{BRANCH}@sha1:{sha}"
     restored = json.loads(kubectl("get", "clustersecretstore/vault", "-o", "json").stdout)
@@ -463,6 +454,7 @@ def sops_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str, dict
 
 def test_sops_values_are_decrypted_with_a_key_made_for_the_test(
     kubectl: Kubectl,
+    kube_cluster: Any,
     flux: FluxControllers,
     git_server: tuple[str, str, Path],
     sops_files: tuple[str, str, dict[str, str]],
@@ -521,7 +513,7 @@ def test_sops_values_are_decrypted_with_a_key_made_for_the_test(
     kubectl(
         "apply", "-f", "-", stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": objects})
     )
-    _wait_ready(kubectl, flux, "kustomization/floe-sops")
+    _ready(kube_cluster, flux, "Kustomization", "floe-sops")
     made = json.loads(
         kubectl("get", "-n", "floe-sops", "secret/floe-runtime-private-values", "-o", "json").stdout
     )
@@ -529,19 +521,14 @@ def test_sops_values_are_decrypted_with_a_key_made_for_the_test(
     decrypted = base64.b64decode(made["data"]["values.yaml"]).decode()
     assert yaml.safe_load(decrypted) == yaml.safe_load(SOPS_PLAINTEXT)
     # the committed file is for the example key: the test's key cannot open it
-    deadline = time.monotonic() + 120
-    committed: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        flux.check_alive()
-        committed = json.loads(
-            kubectl(
-                "get", "-n", NAMESPACE, "kustomization/floe-sops-committed", "-o", "json"
-            ).stdout
-        )
-        if _condition(committed).get("status") == "False":
-            break
-        time.sleep(1)
-    refused = _condition(committed)
+    committed = _ready(
+        kube_cluster,
+        flux,
+        "Kustomization",
+        "floe-sops-committed",
+        done=lambda o: flux_condition(o).get("status") == "False",
+    )
+    refused = flux_condition(committed)
     assert (refused["status"], refused["reason"]) == ("False", "BuildFailed")
     first, _, rest = refused["message"].partition("\n")
     assert first == (
@@ -560,6 +547,7 @@ def test_sops_values_are_decrypted_with_a_key_made_for_the_test(
 
 def test_environment_kustomizations_become_ready_in_their_depends_on_order(
     kubectl: Kubectl,
+    kube_cluster: Any,
     flux: FluxControllers,
     git_server: tuple[str, str, Path],
     sops_files: tuple[str, str, dict[str, str]],
@@ -641,30 +629,22 @@ def test_environment_kustomizations_become_ready_in_their_depends_on_order(
         )
 
     nudge(f"gitrepository/{SOURCE}")
-    ready_at: dict[str, str] = {}
-    deadline = time.monotonic() + 420
+    # one after the other: each waited for (pytest-helm-charts' wait), then the next nudged; a
+    # Kustomization Ready before the one it depends on would show in the transition times below
     objs: dict[str, dict[str, Any]] = {}
-    while time.monotonic() < deadline and len(ready_at) < len(order):
-        flux.check_alive()
-        for name in order:
-            obj = json.loads(
-                kubectl("get", "-n", NAMESPACE, f"kustomization/{name}", "-o", "json").stdout
-            )
-            objs[name] = obj
-            cond = _condition(obj)
-            if (
-                name not in ready_at
-                and cond.get("status") == "True"
-                and obj["status"].get("lastAppliedRevision") == revision
-            ):
-                ready_at[name] = cond["lastTransitionTime"]
-                following = order.index(name) + 1
-                if following < len(order):
-                    nudge(f"kustomization/{order[following]}")
-        time.sleep(2)
-    assert list(ready_at) == order, json.dumps(
-        {name: obj.get("status") for name, obj in objs.items()}, indent=1
-    )
+    for name in order:
+        objs[name] = _ready(
+            kube_cluster,
+            flux,
+            "Kustomization",
+            name,
+            done=lambda o: flux_ready(o) and o["status"].get("lastAppliedRevision") == revision,
+            context=lambda: json.dumps({n: o.get("status") for n, o in objs.items()}, indent=1),
+        )
+        following = order.index(name) + 1
+        if following < len(order):
+            nudge(f"kustomization/{order[following]}")
+    ready_at = {name: flux_condition(objs[name])["lastTransitionTime"] for name in order}
     # Ready one after the other (lastTransitionTime has whole seconds: equal is possible)
     assert [ready_at[n] for n in order] == sorted(ready_at[n] for n in order)
     for name in order:
@@ -681,7 +661,7 @@ def test_environment_kustomizations_become_ready_in_their_depends_on_order(
         release = json.loads(
             kubectl("get", "-n", name, "helmrelease/floe-runtime", "-o", "json").stdout
         )
-        assert _condition(release)["reason"] == "InstallSucceeded"
+        assert flux_condition(release)["reason"] == "InstallSucceeded"
         expected = _workloads(
             ws.render(
                 "floe-runtime",
@@ -707,6 +687,7 @@ def test_environment_kustomizations_become_ready_in_their_depends_on_order(
 
 def test_a_push_of_values_the_schema_refuses_leaves_the_release_as_it_was(
     kubectl: Kubectl,
+    kube_cluster: Any,
     flux: FluxControllers,
     git_server: tuple[str, str, Path],
     tmp_path: Path,
@@ -745,8 +726,8 @@ def test_a_push_of_values_the_schema_refuses_leaves_the_release_as_it_was(
     kubectl(
         "apply", "-f", "-", stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": objects})
     )
-    obj = _wait_release(kubectl, flux, namespace, name, {"InstallSucceeded", "InstallFailed"})
-    assert _condition(obj).get("reason") == "InstallSucceeded", json.dumps(obj.get("status"))
+    obj = _released(kube_cluster, flux, namespace, name, {"InstallSucceeded", "InstallFailed"})
+    assert flux_condition(obj).get("reason") == "InstallSucceeded", json.dumps(obj.get("status"))
     before = json.loads(
         kubectl("get", "-n", namespace, "deployment/cube-cube-api", "-o", "json").stdout
     )
@@ -772,8 +753,8 @@ def test_a_push_of_values_the_schema_refuses_leaves_the_release_as_it_was(
         f"gitrepository/{source}",
         f"reconcile.fluxcd.io/requestedAt={time.time_ns()}",
     )
-    obj = _wait_release(kubectl, flux, namespace, name, {"UpgradeFailed", "UpgradeSucceeded"})
-    ready = _condition(obj)
+    obj = _released(kube_cluster, flux, namespace, name, {"UpgradeFailed", "UpgradeSucceeded"})
+    ready = flux_condition(obj)
     # source-controller versions a chart with valuesFiles as <version>+<commit[:12]>.<HelmChart
     # generation>; the HelmChart was not changed, so generation 1
     attempted = f"0.1.0+{broken[:12]}.1"
@@ -805,6 +786,7 @@ def test_a_push_of_values_the_schema_refuses_leaves_the_release_as_it_was(
 
 def test_a_push_reaches_the_cluster(
     kubectl: Kubectl,
+    kube_cluster: Any,
     flux: FluxControllers,
     git_server: tuple[str, str, Path],
     tmp_path: Path,
@@ -837,20 +819,17 @@ def test_a_push_reaches_the_cluster(
     pushed = _git("rev-parse", "HEAD", cwd=work)
     _git("push", "--quiet", "origin", f"HEAD:{BRANCH}", cwd=work)
     start = time.monotonic()
-    deadline = start + 150
-    applied: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        flux.check_alive()
-        applied = json.loads(
-            kubectl("get", "-n", NAMESPACE, "kustomization/floe-secret-stores", "-o", "json").stdout
-        )
-        if applied["spec"]["timeout"] == "4m":
-            break
-        time.sleep(1)
+    applied = _ready(
+        kube_cluster,
+        flux,
+        "Kustomization",
+        "floe-secret-stores",
+        done=lambda o: o["spec"]["timeout"] == "4m",
+    )
     elapsed = round(time.monotonic() - start, 1)
     record_property("push_to_applied_s", elapsed)
     assert applied["spec"]["timeout"] == "4m", f"not applied {elapsed} s after the push"
-    floe = _wait_ready(kubectl, flux, "kustomization/floe")
+    floe = _ready(kube_cluster, flux, "Kustomization", "floe")
     assert floe["status"]["lastAppliedRevision"] == f"{BRANCH}@sha1:{pushed}"
 
 
@@ -909,6 +888,7 @@ def _workloads(objs: list[dict[str, Any]]) -> dict[str, Any]:
 def test_helm_release_of_an_environment_carries_its_values(
     env: str,
     kubectl: Kubectl,
+    kube_cluster: Any,
     flux: FluxControllers,
     git_server: tuple[str, str, Path],
     environments_branch: str,
@@ -946,10 +926,10 @@ def test_helm_release_of_an_environment_carries_its_values(
     kubectl(
         "apply", "-f", "-", stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": items})
     )
-    obj = _wait_release(
-        kubectl, flux, namespace, "floe-runtime", {"InstallSucceeded", "InstallFailed"}
+    obj = _released(
+        kube_cluster, flux, namespace, "floe-runtime", {"InstallSucceeded", "InstallFailed"}
     )
-    assert _condition(obj).get("reason") == "InstallSucceeded", json.dumps(obj.get("status"))
+    assert flux_condition(obj).get("reason") == "InstallSucceeded", json.dumps(obj.get("status"))
 
     ws = prepare_workspace(tmp_path / "charts", offline=True)
     expected = _workloads(

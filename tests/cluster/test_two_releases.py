@@ -119,7 +119,7 @@ def test_two_releases_in_two_namespaces_are_ready_and_share_nothing_cluster_wide
         args = workspace.value_args("floe-runtime")
         helm_cmd(workspace, floe_cluster, ns, "install", RELEASE, chart, *args)
     for ns in NAMESPACES:
-        wait_for_workloads(kube_cluster, ns, workload_keys(rendered[ns]), timeout=150)
+        wait_for_workloads(kube_cluster, ns, workload_keys(rendered[ns]), timeout=300)
 
     volumes: dict[str, str] = {}
     for ns in NAMESPACES:

@@ -162,7 +162,7 @@ def test_promotion_dev_staging_prod_then_rollback_to_the_first_revision(
         helm_cmd(workspace, floe_cluster, ns, verb, RELEASE, chart, *args)
         assert _status(workspace, floe_cluster, ns) == (revision, "deployed")
         expected_by_revision[revision] = expected_workloads(values)
-        wait_for_workloads(kube_cluster, ns, sorted(expected_by_revision[revision]), timeout=150)
+        wait_for_workloads(kube_cluster, ns, sorted(expected_by_revision[revision]), timeout=300)
         assert observed_workloads(kube_cluster, ns) == expected_by_revision[revision], verb
 
     # the steps really differ (else the comparisons above prove little)
@@ -182,7 +182,7 @@ def test_promotion_dev_staging_prod_then_rollback_to_the_first_revision(
 
     helm_cmd(workspace, floe_cluster, ns, "rollback", RELEASE, "1")
     assert _status(workspace, floe_cluster, ns) == (4, "deployed")
-    wait_for_workloads(kube_cluster, ns, sorted(expected_by_revision[1]), timeout=150)
+    wait_for_workloads(kube_cluster, ns, sorted(expected_by_revision[1]), timeout=300)
     # back to dev: one API replica with dev's resources; Cube Store and the worker are gone
     assert observed_workloads(kube_cluster, ns) == expected_by_revision[1]
     assert _history(workspace, floe_cluster, ns) == [
@@ -209,7 +209,7 @@ def test_upgrade_that_changes_a_deployment_selector_is_refused_naming_the_field(
     dev = ENVIRONMENTS / "dev" / "values.yaml"
     first = workspace.value_args("floe-runtime", [dev], [SELECTOR_CHANGE[0]])
     helm_cmd(workspace, floe_cluster, ns, "install", RELEASE, chart, *first)
-    wait_for_workloads(kube_cluster, ns, ["deployment/r-cube-api"], timeout=150)
+    wait_for_workloads(kube_cluster, ns, ["deployment/r-cube-api"], timeout=300)
     second = workspace.value_args("floe-runtime", [dev], list(SELECTOR_CHANGE))
     stderr = helm_cmd(workspace, floe_cluster, ns, "upgrade", RELEASE, chart, *second, check=False)
     # the API server's message, through helm: the object, the field path and "field is immutable"
@@ -244,7 +244,7 @@ def test_upgrade_that_resizes_cube_store_volumes_is_refused_naming_the_field(
     staging = ENVIRONMENTS / "staging" / "values.yaml"
     first = workspace.value_args("floe-runtime", [staging])
     helm_cmd(workspace, floe_cluster, ns, "install", RELEASE, chart, *first)
-    wait_for_workloads(kube_cluster, ns, sorted(expected_workloads(staging)), timeout=150)
+    wait_for_workloads(kube_cluster, ns, sorted(expected_workloads(staging)), timeout=300)
     resize = ["floe-cube.cubestore.workers.dataSize=20Gi"]
     second = workspace.value_args("floe-runtime", [staging], resize)
     stderr = helm_cmd(workspace, floe_cluster, ns, "upgrade", RELEASE, chart, *second, check=False)
