@@ -20,6 +20,7 @@ at a raise site is a missing class). Messages never include secret values. ::
     │   ├── ServerNotInstalled        a server's program is not there
     │   ├── ServerFailed              a server exited, died or never got ready (read its log)
     │   ├── KindStackFailed
+    │   ├── GitFailed                 the loopback git server's git command failed
     │   ├── WorkloadsNotReady
     │   ├── KubernetesJobFailed
     │   ├── CubeError                 Cube's REST API answered with an error
@@ -34,6 +35,9 @@ at a raise site is a missing class). Messages never include secret values. ::
     │   ├── ExtraMissing              an optional extra of floe-checks is not installed
     │   ├── SetupStepMissing          a setup step has not run (binaries, CRDs, ...)
     │   ├── PostgresMissing
+    │   ├── GitMissing
+    │   ├── TrinoJavaMissing          no Java 25 that can run Trino
+    │   ├── TrinoConnectorMissing     a catalog's connector plugin is not assembled
     │   ├── NodeMissing
     │   ├── CubeNotInstalled
     │   ├── KubectlMissing
@@ -252,6 +256,12 @@ class KindStackFailed(StackError):
     remediation = "see the events, describe and logs above; {left}"
 
 
+class GitFailed(StackError):
+    """A git command of the loopback git server failed (facts: ``folder``)."""
+
+    remediation = "check that {folder} is a git checkout with at least one commit"
+
+
 class WorkloadsNotReady(StackError):
     """Deployments or StatefulSets of a namespace did not become ready in time."""
 
@@ -341,6 +351,27 @@ class PostgresMissing(PrerequisiteMissing):
     """No PostgreSQL server binary on this machine."""
 
     remediation = "install PostgreSQL (apt-get install postgresql) or run scripts/setup.sh"
+
+
+class GitMissing(PrerequisiteMissing):
+    """No git on PATH (the GitOps tests serve this checkout over loopback git)."""
+
+    remediation = "install git (apt-get install git)"
+
+
+class TrinoJavaMissing(PrerequisiteMissing):
+    """No Java runtime that can run Trino: Trino needs Java 25 with jdk.incubator.vector."""
+
+    remediation = (
+        "install the Temurin 25 JDK, or point FLOE_TRINO_JAVA_HOME at a full JDK 25 (one with "
+        "the module jdk.incubator.vector), or unset it"
+    )
+
+
+class TrinoConnectorMissing(PrerequisiteMissing):
+    """A Trino catalog names a connector whose plugin is not assembled (facts: ``step``)."""
+
+    remediation = "add the plugin to PLUGINS in {step} and rerun it, or drop the catalog"
 
 
 class NodeMissing(PrerequisiteMissing):

@@ -21,7 +21,7 @@ from functools import partial
 from pathlib import Path
 
 from floe_checks.cluster.binaries import cache_root
-from floe_checks.errors import PrerequisiteMissing, SetupStepMissing
+from floe_checks.errors import SetupStepMissing
 from floe_checks.ports import free_port
 from floe_checks.servers.process import (
     ManagedProcess,
@@ -99,9 +99,10 @@ def crd_files(root: Path | None = None) -> list[Path]:
         for path in (controller_dir(name, root) / "crds").glob("*.yaml")
     )
     if not files:
-        raise PrerequisiteMissing(
+        raise SetupStepMissing(
             f"Flux CRDs not found under {controller_dir('source-controller', root) / 'crds'}",
-            remediation=f"run bash {SETUP_STEP} (copies them from the controllers' Go modules)",
+            step=SETUP_STEP,
+            why="it copies them from the controllers' Go modules",
         )
     return files
 

@@ -19,7 +19,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from floe_checks.errors import PrerequisiteMissing, StackError
+from floe_checks.errors import GitFailed, GitMissing
 from floe_checks.ports import free_port, is_listening
 from floe_checks.servers.process import ManagedProcess
 
@@ -101,9 +101,8 @@ def _git(*args: str, cwd: Path) -> str:
         ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=120, check=False
     )
     if result.returncode != 0:
-        raise StackError(
-            f"git {' '.join(args)} failed in {cwd}: {result.stderr.strip()}",
-            remediation="check that the folder is a git checkout with at least one commit",
+        raise GitFailed(
+            f"git {' '.join(args)} failed in {cwd}: {result.stderr.strip()}", folder=cwd
         )
     return result.stdout.strip()
 
@@ -153,7 +152,7 @@ class GitServer:
             StackError: git failed, or the server did not listen in time (holds its log tail).
         """
         if shutil.which("git") is None:
-            raise PrerequisiteMissing("git not found on PATH", remediation="apt-get install git")
+            raise GitMissing("git not found on PATH")
         _git("clone", "--quiet", "--bare", str(self.checkout), str(self.bare), cwd=self.root)
         self.head = _git("rev-parse", "HEAD", cwd=self.checkout)
         _git("update-ref", f"refs/heads/{self.branch}", self.head, cwd=self.bare)

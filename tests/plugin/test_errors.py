@@ -18,10 +18,6 @@ from floe_checks import errors
 
 PACKAGE = Path(__file__).resolve().parents[2] / "floe_checks"
 
-# Modules other work is changing right now; their literal remediations move to errors.py when
-# that work has landed (issue 18.2).
-NOT_YET = {"servers/trino.py", "cluster/flux.py", "cluster/gitserver.py"}
-
 
 def literal_remediations(source: str) -> list[int]:
     """Line numbers of calls that pass ``remediation=`` a string literal or an f-string (alone,
@@ -53,7 +49,7 @@ def test_no_literal_remediation_at_a_raise_site() -> None:
         for lines in [literal_remediations(path.read_text(encoding="utf-8"))]
         if lines
     }
-    assert sorted(set(found) - NOT_YET) == []
+    assert found == {}
 
 
 def test_the_literal_check_can_fail() -> None:

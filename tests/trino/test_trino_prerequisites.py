@@ -35,7 +35,8 @@ def test_runtime_without_the_vector_api_is_refused(
         f"FLOE_TRINO_JAVA_HOME={home} lacks the module jdk.incubator.vector, which Trino requires"
     )
     assert caught.value.remediation == (
-        "point FLOE_TRINO_JAVA_HOME at a full Java 25 JDK (Temurin 25)"
+        "install the Temurin 25 JDK, or point FLOE_TRINO_JAVA_HOME at a full JDK 25 (one with "
+        "the module jdk.incubator.vector), or unset it"
     )
 
 
@@ -62,7 +63,8 @@ def test_no_java_at_all_names_what_to_install(
         "jdk.incubator.vector)"
     )
     assert caught.value.remediation == (
-        "install the Temurin 25 JDK, or set FLOE_TRINO_JAVA_HOME to a full JDK 25"
+        "install the Temurin 25 JDK, or point FLOE_TRINO_JAVA_HOME at a full JDK 25 (one with "
+        "the module jdk.incubator.vector), or unset it"
     )
 
 
@@ -82,8 +84,8 @@ def test_missing_setup_names_the_step(tmp_path: Path, monkeypatch: pytest.Monkey
         trino_server.find_install()
     assert str(caught.value) == (f"Trino 483 is not assembled at {tmp_path}/floe-checks/trino/483")
     assert caught.value.remediation == (
-        "run bash scripts/setup.d/60-trino.sh (or scripts/setup.sh), which fetches it from "
-        "Maven Central"
+        "run bash scripts/setup.d/60-trino.sh (it fetches Trino from Maven Central; "
+        "scripts/setup.sh runs it)"
     )
 
 
@@ -100,6 +102,9 @@ def test_catalog_whose_connector_is_not_installed_fails_before_start(tmp_path: P
     assert str(caught.value) == (
         "Trino catalog 'warehouse' needs connector 'postgresql', but "
         f"{install.home}/plugin holds only ['memory', 'password-file', 'tpch']"
+    )
+    assert caught.value.remediation == (
+        "add the plugin to PLUGINS in scripts/setup.d/60-trino.sh and rerun it, or drop the catalog"
     )
     assert server.process is None
 
@@ -119,6 +124,7 @@ def test_secured_server_without_the_password_plugin_names_the_step(
         server.start()
     assert str(caught.value) == (f"Trino's file password authenticator is not in {home}/plugin")
     assert caught.value.remediation == (
-        "run bash scripts/setup.d/60-trino.sh, which builds it into plugin/password-file"
+        "run bash scripts/setup.d/60-trino.sh (it builds the authenticator into "
+        "plugin/password-file)"
     )
     assert server.process is None
