@@ -4,6 +4,10 @@
   ``FLOE_DEMO_OPENLINEAGE_FILE`` → one JSON event per line in that file. Neither → no events.
 * OpenTelemetry: ``OTEL_EXPORTER_OTLP_ENDPOINT`` → OTLP/HTTP spans (Jaeger, any collector);
   ``FLOE_DEMO_OTEL_FILE`` → one JSON span per line. Neither → spans are not exported.
+  Inside a Dagster run each asset step is a root span (:meth:`Telemetry.step_span`) whose trace
+  ID *is* the run ID (its 32 hex digits): one trace per pipeline run, found in Jaeger by the run
+  ID Dagster shows, with the steps' own spans (ingest, generate, append, publish, dbt) as
+  children. Outside a run (``floe-demo ingest``) trace IDs are random.
 
 Emission never fails a pipeline step: a lineage receiver that is down costs a warning.
 """
@@ -11,6 +15,7 @@ Emission never fails a pipeline step: a lineage receiver that is down costs a wa
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import functools
 import json
 import logging
@@ -34,6 +39,30 @@ log = logging.getLogger(__name__)
 SERVICE_NAME = "floe-demo"
 LINEAGE_NAMESPACE = "floe-demo"
 PRODUCER = f"https://github.com/floe-runtime/floe-checks/tree/v{__version__}/demo"
+
+# The trace ID a new root span takes (the Dagster run's ID as an int), or None for a random one.
+_RUN_TRACE_ID: contextvars.ContextVar[int | None] = contextvars.ContextVar(
+    "floe_demo_run_trace_id", default=None
+)
+
+
+def run_trace_id(run_id: str) -> int:
+    """The trace ID of a Dagster run: its UUID's 128 bits (Jaeger shows it as the run ID's hex
+    digits without dashes)."""
+    return uuid.UUID(run_id).int
+
+
+def _id_generator() -> Any:
+    """OpenTelemetry's random IDs, except a root span's trace ID inside :meth:`Telemetry.step_span`
+    (a class made here: the SDK is imported lazily)."""
+    from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
+
+    class RunTraceIds(RandomIdGenerator):
+        def generate_trace_id(self) -> int:
+            forced = _RUN_TRACE_ID.get()
+            return forced if forced is not None else int(super().generate_trace_id())
+
+    return RunTraceIds()
 
 
 @dataclass(frozen=True)
@@ -103,6 +132,35 @@ class Telemetry:
         """A span around a pipeline step; exceptions are recorded and re-raised."""
         with self.tracer.start_as_current_span(name, attributes=attributes) as current:
             yield current
+
+    @contextlib.contextmanager
+    def step_span(
+        self, run_id: str, step: str, **attributes: str | int | float | bool
+    ) -> Iterator[Span]:
+        """The root span of one asset step of Dagster run ``run_id``, in the run's trace.
+
+        An exception (a failed step) marks it as an error and is re-raised; the spans are
+        exported when the step ends, failed or not.
+        """
+        token = _RUN_TRACE_ID.set(run_trace_id(run_id))
+        try:
+            # a root span (empty parent context): a step never continues another span; the
+            # ID generator gives it the run's trace ID, its children inherit it
+            span = self.tracer.start_span(
+                step, context=_empty_context(), attributes={"dagster.run_id": run_id, **attributes}
+            )
+        finally:
+            _RUN_TRACE_ID.reset(token)
+        from opentelemetry.trace import use_span
+
+        try:
+            with use_span(
+                span, end_on_exit=True, record_exception=True, set_status_on_exception=True
+            ):
+                yield span
+        finally:
+            # a run's worker process may exit right after its last step: export the step now
+            self.flush()
 
     def flush(self) -> None:
         if self._provider is not None:
@@ -182,6 +240,12 @@ def _lineage_client(url: str | None, path: Path | None) -> Any:
     return None
 
 
+def _empty_context() -> Any:
+    from opentelemetry.context import Context
+
+    return Context()
+
+
 def telemetry_for(settings: DemoSettings) -> Telemetry:
     """The telemetry of ``settings``: one tracer provider per configuration, cached."""
     return _telemetry(
@@ -203,7 +267,9 @@ def _telemetry(
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 
-    provider = TracerProvider(resource=Resource.create({"service.name": SERVICE_NAME}))
+    provider = TracerProvider(
+        resource=Resource.create({"service.name": SERVICE_NAME}), id_generator=_id_generator()
+    )
     if otel_endpoint:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 

@@ -115,7 +115,18 @@ def build_definitions(settings: DemoSettings) -> dg.Definitions:
         retry_policy=RETRY,
     )
     def ecommerce_raw(context: AssetExecutionContext, config: BatchConfig) -> Iterator[Any]:
-        report = ingest_ecommerce_batch(settings, telemetry=telemetry, orders=config.orders)
+        with telemetry.step_span(context.run.run_id, "ecommerce_raw", job=context.job_name):
+            if config.orders is not None and config.orders < 1:
+                # what `floe demo trigger --orders 0` refuses before launching; a run launched
+                # another way fails here, once (no retry can fix its config)
+                raise dg.Failure(
+                    description=(
+                        f"run config ops.ecommerce_raw.config.orders is {config.orders}: a batch "
+                        "needs at least 1 order; launch the run with orders >= 1 or without it"
+                    ),
+                    allow_retries=False,
+                )
+            report = ingest_ecommerce_batch(settings, telemetry=telemetry, orders=config.orders)
         context.log.info(
             f"batch {report.spec.batch_id}: {report.total_rows} rows appended "
             f"in {report.seconds:.2f} s; published {sum(p.rows for p in report.published)}"
@@ -145,7 +156,9 @@ def build_definitions(settings: DemoSettings) -> dg.Definitions:
         retry_policy=RETRY,
     )
     def saas_raw(context: AssetExecutionContext) -> Iterator[Any]:
-        for result in ingest_saas_batch(settings, telemetry=telemetry):
+        with telemetry.step_span(context.run.run_id, "saas_raw", job=context.job_name):
+            results = ingest_saas_batch(settings, telemetry=telemetry)
+        for result in results:
             yield dg.MaterializeResult(
                 asset_key=raw_key(result.table),
                 metadata={"batch_id": result.batch_id, "rows_appended": result.rows},
@@ -172,6 +185,7 @@ def build_definitions(settings: DemoSettings) -> dg.Definitions:
         # (DuckDB has a single writer; on Postgres, dbt's table swaps would race).
         with (
             FileLock(str(settings.dbt_target_path.parent / "build.lock"), timeout=1800),
+            telemetry.step_span(context.run.run_id, "demo_dbt", job=context.job_name),
             telemetry.lineage_run("floe_demo.dbt_build", raw_inputs, outputs),
             telemetry.span("dbt", target=settings.dbt_target, command="build"),
         ):

@@ -96,9 +96,21 @@ class DagsterClient:
 
     # -- runs -----------------------------------------------------------------------------
 
-    def launch_run(self, job: str, run_config: dict[str, Any] | None = None) -> str:
-        """Launch ``job`` through ``launchRun``; returns the run id."""
+    def launch_run(
+        self,
+        job: str,
+        run_config: dict[str, Any] | None = None,
+        step_keys: list[str] | None = None,
+    ) -> str:
+        """Launch ``job`` through ``launchRun``, only ``step_keys`` of it when given (an asset
+        job's step keys are its asset functions' names); returns the run id."""
         where = self.find_job(job)
+        params: dict[str, Any] = {
+            "selector": {**where.selector(), "jobName": job},
+            "runConfigData": run_config or {},
+        }
+        if step_keys is not None:
+            params["stepKeys"] = step_keys
         data = self.query(
             """
             mutation($params: ExecutionParams!) { launchRun(executionParams: $params) {
@@ -111,12 +123,7 @@ class DagsterClient:
               ... on UnauthorizedError { message }
             } }
             """,
-            {
-                "params": {
-                    "selector": {**where.selector(), "jobName": job},
-                    "runConfigData": run_config or {},
-                }
-            },
+            {"params": params},
         )
         result = data["launchRun"]
         if result["__typename"] != "LaunchRunSuccess":

@@ -23,13 +23,12 @@ import os
 import shutil
 import tempfile
 import time
-import urllib.parse
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from floe_checks.clients.jaeger import JaegerQuery
 from floe_checks.errors import FloeError, PrerequisiteMissing, SetupStepMissing
 from floe_checks.polling import wait_until
 from floe_checks.ports import free_port
@@ -71,6 +70,7 @@ class JaegerServer:
         base_dir: its configuration and log go here.
         max_traces: the in-memory store keeps at most this many traces.
         version: which built Jaeger to run.
+        env: its environment (default: this process's).
     """
 
     base_dir: Path
@@ -81,6 +81,7 @@ class JaegerServer:
     query_http_port: int = field(default_factory=free_port)
     query_grpc_port: int = field(default_factory=free_port)
     health_port: int = field(default_factory=free_port)
+    env: dict[str, str] | None = None
     process: ManagedProcess | None = None
     ready_seconds: float | None = None
 
@@ -173,6 +174,7 @@ class JaegerServer:
             [str(binary), "--config", str(config)],
             log_path=self.base_dir / "jaeger.log",
             cwd=self.base_dir,
+            env=self.env,
         )
         started = time.monotonic()
         self.process.start()
@@ -180,22 +182,10 @@ class JaegerServer:
         self.ready_seconds = time.monotonic() - started
         return self
 
-    def get(self, path: str, **params: str) -> Any:
-        """``GET`` a query-API path with query ``params``; the decoded JSON answer."""
-        query = f"?{urllib.parse.urlencode(params)}" if params else ""
-        url = f"{self.query_url}{path}{query}"
-        with urllib.request.urlopen(url, timeout=5) as answer:  # noqa: S310 - our loopback URL
-            return json.loads(answer.read())
-
-    def services(self) -> list[str]:
-        """Names of the services that have sent spans (``GET /api/services``)."""
-        data: list[str] = self.get("/api/services")["data"] or []
-        return data
-
-    def traces(self, service: str) -> list[dict[str, Any]]:
-        """Traces of ``service`` in Jaeger's JSON model (``GET /api/traces?service=…``)."""
-        traces: list[dict[str, Any]] = self.get("/api/traces", service=service)["data"] or []
-        return traces
+    @property
+    def query(self) -> JaegerQuery:
+        """A client of this server's query API."""
+        return JaegerQuery(self.query_url)
 
     def stop(self) -> None:
         """Stop Jaeger's process group (safe to call twice)."""

@@ -5,8 +5,11 @@
 * Dagster webserver and daemon on ``floe_demo.definitions``;
 * Cube 0.33.65 from ``demo/cube`` (API with the refresh worker on, see
   :mod:`floe_checks.servers.cube`);
-* a receiver for the demo's OpenLineage events and OTLP spans
-  (:mod:`floe_checks.servers.telemetry_receiver`).
+* Jaeger (:mod:`floe_checks.servers.jaeger`, in-memory storage) for the demo's OTLP spans: one
+  trace per pipeline run, its ID the run's. Where Jaeger is not built (scripts/build-jaeger.sh),
+  the stack runs without it and exports no spans; the e2e tracing tests then skip saying so;
+* a receiver for the demo's OpenLineage events (:mod:`floe_checks.servers.telemetry_receiver`;
+  Marquez cannot be assembled here, see docs/emulators.md).
 
 The demo reads its settings from environment variables (the contract in docs/demo.md); the
 data path is generator → Iceberg (SQL catalog in the workdir) → Postgres ``raw`` → dbt-postgres
@@ -30,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import SecretStr
 
 from floe_checks.checkout import checkout_root, require
+from floe_checks.errors import PrerequisiteMissing
 from floe_checks.polling import wait_until
 from floe_checks.ports import free_port
 from floe_checks.servers.process import ManagedProcess
@@ -37,6 +41,7 @@ from floe_checks.stack.base import StackEndpoints, WarehouseEndpoint
 
 if TYPE_CHECKING:
     from floe_checks.config import Environment
+    from floe_checks.servers.jaeger import JaegerServer
 
 REPO_ROOT = checkout_root()
 CUBE_DIR = REPO_ROOT / "demo" / "cube"
@@ -98,6 +103,7 @@ class LocalProvider:
         self._processes: list[dict[str, Any]] = []  # name, pid, signal, log (start order)
         self._secrets: list[str] = []
         self._cleanup: list[str] = []  # folders outside the workdir, removed by stop()
+        self.jaeger_missing = ""  # why the stack runs without Jaeger, if it does
 
     # -- state -----------------------------------------------------------------------------
 
@@ -188,6 +194,7 @@ class LocalProvider:
             ).start()
             self._record(receiver)
             receiver_url = f"http://127.0.0.1:{receiver_port}"
+            tracing = self._start_jaeger(workdir / "jaeger")
 
             warehouse = WarehouseEndpoint(
                 host=postgres.host,
@@ -210,9 +217,10 @@ class LocalProvider:
                 "FLOE_WAREHOUSE_DB": warehouse.database,
                 "FLOE_WAREHOUSE_SCHEMA": warehouse.schema,
                 "OPENLINEAGE_URL": receiver_url,
-                "OTEL_EXPORTER_OTLP_ENDPOINT": receiver_url,
                 "OTEL_SERVICE_NAME": "floe-demo",
             }
+            if tracing is not None:
+                demo_env["OTEL_EXPORTER_OTLP_ENDPOINT"] = tracing.otlp_endpoint
             dagster = DagsterServers(
                 dagster_home=workdir / "dagster-home",
                 log_dir=logs,
@@ -271,7 +279,8 @@ class LocalProvider:
                 "workdir": str(workdir),
                 "logs": str(logs),
                 "openlineage_file": str(telemetry_dir / "openlineage.jsonl"),
-                "spans_file": str(telemetry_dir / "spans.jsonl"),
+                **({"jaeger_url": tracing.query_url} if tracing is not None else {}),
+                **({"jaeger_missing": self.jaeger_missing} if self.jaeger_missing else {}),
                 "schedule_cron": self.demo_settings["FLOE_DEMO_SCHEDULE"],
                 "batch_orders": self.demo_settings["FLOE_DEMO_BATCH_ORDERS"],
                 "postgres_log": str(pg_dir / "postgres.log"),
@@ -279,6 +288,22 @@ class LocalProvider:
                 "txid_before_cube": txid_before_cube,
             },
         )
+
+    def _start_jaeger(self, base_dir: Path) -> JaegerServer | None:
+        """Jaeger for the demo's spans, or None (and why in ``jaeger_missing``) where it is not
+        built: tracing is optional for the stack, the pipeline is not."""
+        from floe_checks.servers.jaeger import JaegerServer
+
+        server = JaegerServer(base_dir, env=self._base_env())
+        try:
+            server.start()
+        except PrerequisiteMissing as exc:
+            self.jaeger_missing = f"{exc}; {exc.remediation}"
+            return None
+        finally:
+            if server.process is not None and server.process.popen is not None:
+                self._record(server.process)
+        return server
 
     def _base_env(self) -> dict[str, str]:
         env = dict(os.environ)

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -97,9 +98,11 @@ def test_materialising_the_whole_graph_twice_appends_and_rebuilds(
     defs = build_definitions(settings)
     assets = [a for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition)]
     resources = dict(defs.resources or {})
+    run_ids = []
     for _ in range(2):
         result = dg.materialize(assets, resources=resources)
         assert result.success
+        run_ids.append(result.run_id)
 
     loader = IcebergLoader.from_settings(settings)
     orders = loader.read("orders")
@@ -127,6 +130,12 @@ def test_materialising_the_whole_graph_twice_appends_and_rebuilds(
     assert names.count("generate") == 4  # e-commerce and SaaS, twice
     assert names.count("dbt") == 2
     assert names.count("floe_demo.ingest") == 2
+    # one trace per run, its ID the run's: each run's three step spans are its roots, and every
+    # other span of the run is in the same trace
+    steps = {"ecommerce_raw", "saas_raw", "demo_dbt"}
+    roots = sorted((s["context"]["trace_id"], s["name"]) for s in spans if s["parent_id"] is None)
+    assert roots == sorted((f"0x{uuid.UUID(r).hex}", step) for r in run_ids for step in steps)
+    assert {s["context"]["trace_id"] for s in spans} == {f"0x{uuid.UUID(r).hex}" for r in run_ids}
     assert {s["attributes"]["table"] for s in spans if s["name"] == "append"} >= {
         "orders",
         "order_items",

@@ -33,7 +33,7 @@ def wait_for_spans(jaeger: JaegerServer, service: str, count: int) -> list[dict[
     deadline = time.monotonic() + 20
     traces: list[dict[str, Any]] = []
     while time.monotonic() < deadline:
-        traces = jaeger.traces(service)
+        traces = jaeger.query.traces(service)
         if sum(len(t["spans"]) for t in traces) >= count:
             return traces
         time.sleep(0.2)

@@ -123,4 +123,4 @@ def test_otlp_spans_come_back_from_the_query_api(jaeger: JaegerServer) -> None:
     assert errors == {"model stg_orders"}
     run_tags = {t["key"]: t["value"] for t in spans["pipeline_run"]["tags"]}
     assert run_tags["floe.run_id"] == "run-1"
-    assert jaeger.services() == [service]
+    assert jaeger.query.services() == [service]
