@@ -27,7 +27,7 @@ import yaml
 
 from floe_checks.config import Section, validate_environment
 from floe_checks.errors import ConfigError, FailureKind
-from floe_checks.failures import certificate_kind
+from floe_checks.failures import certificate_failure, certificate_kind
 from floe_checks.preflight.runner import run_check
 from floe_checks.servers.tls import ServerCertificate
 from tests.preflight.certificates import TestCa
@@ -571,3 +571,53 @@ def test_cli_exits_1_on_an_expired_certificate(
         f"(expired on {when}) and install it on the server: every client refuses it until then."
     )
     assert lines[1].startswith("preflight expired: FAIL (1 check, ")
+
+
+def test_refused_certificate_without_cryptography_keeps_its_kind(
+    catalog_fronts: Fronts,
+    iceberg_rest_server: IcebergRestServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """cryptography is not a core dependency: without it a refused certificate cannot be read,
+    so the failure keeps its kind and its message drops the subject and date."""
+    monkeypatch.setitem(sys.modules, "cryptography", None)  # import cryptography fails
+    section = _environment(monkeypatch, iceberg_rest_server, catalog_fronts, "expired")
+    result = run_check("catalog", section, timeout=10)
+    token_url = catalog_fronts["expired"].front.url("/v1/oauth/tokens")
+    assert result.details["failure"] == "tls_expired", result.line()
+    assert result.message == (f"the certificate of {token_url} has expired (OAuth2 token request).")
+    assert result.remediation == (
+        f"renew the certificate of {token_url} and install it on the server: every client "
+        "refuses it until then."
+    )
+    assert result.details["tls"] == [
+        {
+            "endpoint": catalog_fronts["expired"].front.url(),
+            "field": "uri",
+            "inspected": True,
+            "verified": False,
+            "verify_error": "certificate has expired",
+        }
+    ]
+
+
+@pytest.mark.evidence("static")
+def test_untrusted_on_a_section_without_ca_bundle_names_the_trust_store() -> None:
+    """GCS, ADLS and BigQuery endpoints have no ca_bundle field: the fix is the machine's store."""
+    env = validate_environment(
+        "floe.yaml",
+        "prod",
+        {"storage": {"type": "gcs", "bucket": "b", "endpoint": "https://gcs.internal"}},
+    )
+    built = certificate_failure(
+        env.sections()["storage"],
+        "self-signed certificate",
+        endpoint="https://gcs.internal/storage/v1/b/b",
+        step="list",
+    )
+    assert built.kind is FailureKind.TLS_UNTRUSTED
+    assert built.remediation == (
+        "add the CA that signed the certificate of https://gcs.internal/storage/v1/b/b to this "
+        "machine's trust store (the system CA bundle, or SSL_CERT_FILE), or give the server a "
+        "certificate from a CA this machine trusts."
+    )
