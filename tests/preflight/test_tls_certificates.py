@@ -288,6 +288,7 @@ def test_unknown_ca_is_tls_untrusted_naming_ca_bundle(
     )
 
 
+@pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
 def test_verify_false_is_not_inspected_and_says_so(
     catalog_fronts: Fronts, iceberg_rest_server: IcebergRestServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
