@@ -169,6 +169,34 @@ Secret = Annotated[SecretStr, BeforeValidator(_resolve_secret)]
 CaBundle = Annotated[str, BeforeValidator(_interpolate), AfterValidator(_check_ca_bundle)]
 
 
+DEFAULT_EXPIRY_WARNING_DAYS = 30
+
+
+def _whole_days(value: Any) -> Any:
+    """``expiry_warning_days``: a whole number of days, 0 or more (``${VAR}`` allowed)."""
+    value = _interpolate(value)
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    raise PydanticCustomError(
+        "whole_days",
+        "{value} is not a whole number of days (0 or more). Fix: write e.g. 30 (warn 30 days "
+        "before a certificate expires); 0 turns the warning off.",
+        {"value": repr(value)},
+    )
+
+
+class TlsSettings(BaseModel):
+    """``tls:`` of an environment: how preflight judges the certificates of its https
+    endpoints."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # a certificate with less time than this left is a warning (expired ones are errors)
+    expiry_warning_days: Annotated[int, BeforeValidator(_whole_days)] = DEFAULT_EXPIRY_WARNING_DAYS
+
+
 class Section(BaseModel):
     """A floe.yaml section. Remembers its dotted path and which env vars fed its fields."""
 
@@ -176,6 +204,7 @@ class Section(BaseModel):
 
     _path: str = PrivateAttr(default="")
     _refs: dict[str, str] = PrivateAttr(default_factory=dict)
+    _tls: TlsSettings = PrivateAttr(default_factory=TlsSettings)
 
     @model_validator(mode="wrap")
     @classmethod
@@ -192,6 +221,16 @@ class Section(BaseModel):
     def field_path(self, name: str) -> str:
         """Dotted floe.yaml path of a field, e.g. ``environments.prod.postgres.password``."""
         return f"{self._path}.{name}" if self._path else name
+
+    def environment_field(self, name: str) -> str:
+        """Dotted path of an environment-level field, e.g.
+        ``environments.prod.tls.expiry_warning_days``."""
+        environment = self._path.rsplit(".", 1)[0] if "." in self._path else ""
+        return f"{environment}.{name}" if environment else name
+
+    def tls_settings(self) -> TlsSettings:
+        """The ``tls:`` settings of the environment this section belongs to."""
+        return self._tls
 
     def env_var(self, name: str) -> str | None:
         """The environment variable a field was read from, if it was written as ``${VAR}``."""
@@ -359,6 +398,7 @@ class Environment(BaseModel):
     postgres: PostgresSection | None = None
     cube: CubeSection | None = None
     dagster: DagsterSection | None = None
+    tls: TlsSettings = TlsSettings()
 
     _name: str = PrivateAttr(default="")
     _unvalidated_secrets: list[str] = PrivateAttr(default_factory=list)
@@ -405,6 +445,7 @@ def _bind(env: Environment, name: str) -> None:
     env._name = name
     for key, section in env.sections().items():
         section._path = f"environments.{name}.{key}"
+        section._tls = env.tls
 
 
 def _loc_to_path(loc: tuple[int | str, ...]) -> str:
@@ -434,6 +475,7 @@ _SECTION_MODELS: dict[str, type[BaseModel]] = {
     "postgres": PostgresSection,
     "cube": CubeSection,
     "dagster": DagsterSection,
+    "tls": TlsSettings,  # not a service: environment-wide settings, listed for the key hints
 }
 _TYPED_MODELS: dict[str, dict[str, type[BaseModel]]] = {
     "compute": {
@@ -557,7 +599,7 @@ def validate_environment(
     Raises:
         ConfigError: the environment is empty or a validated section is wrong.
     """
-    if not raw:
+    if not any(key != "tls" for key in raw):  # nothing configured, or only tls:
         raise EnvironmentEmpty(file, "no service is configured.", field=f"environments.{name}")
     picked = raw
     if services:

@@ -187,7 +187,11 @@ class FailureKind(enum.StrEnum):
     DNS = "dns"
     REFUSED = "connection_refused"
     TIMEOUT = "timeout"
-    TLS = "tls"
+    TLS = "tls"  # a handshake failure that none of the four below explains
+    TLS_UNTRUSTED = "tls_untrusted"  # the certificate's CA is not in the trust store used
+    TLS_HOSTNAME = "tls_hostname"  # the certificate is not for the host in the field
+    TLS_EXPIRED = "tls_expired"  # past its notAfter
+    TLS_NOT_YET_VALID = "tls_not_yet_valid"  # before its notBefore
     AUTHENTICATION = "authentication"
     AUTHORIZATION = "authorization"
     NOT_FOUND = "not_found"

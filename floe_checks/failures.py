@@ -7,10 +7,12 @@ remediation naming the exact floe.yaml field (and its environment variable).
 
 from __future__ import annotations
 
+import datetime
 import re
 import socket
 import ssl
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from floe_checks.config import Section
 from floe_checks.errors import CheckFailure, FailureKind
@@ -30,6 +32,20 @@ _TEMPLATES: dict[FailureKind, str] = {
     FailureKind.TLS: (
         "the TLS handshake with {endpoint} failed: check the scheme and port in {fields} and "
         "the CA bundle of this machine."
+    ),
+    # The four certificate kinds below are built by certificate_failure(), which names the
+    # certificate's own facts; these are the fallbacks of a caller that has none.
+    FailureKind.TLS_UNTRUSTED: (
+        "the certificate of {endpoint} is from a CA this machine does not trust: point the "
+        "section's ca_bundle at the PEM file of that CA."
+    ),
+    FailureKind.TLS_HOSTNAME: (
+        "the certificate of {endpoint} is for another name: use a name it is for in {fields}."
+    ),
+    FailureKind.TLS_EXPIRED: "the certificate of {endpoint} has expired: renew it.",
+    FailureKind.TLS_NOT_YET_VALID: (
+        "the certificate of {endpoint} is not valid yet: check the clocks of this machine and "
+        "of the server."
     ),
     FailureKind.AUTHENTICATION: "the credentials were rejected: check {fields}.",
     FailureKind.AUTHORIZATION: (
@@ -124,23 +140,218 @@ def untrusted_certificate(exc: BaseException) -> str | None:
     return "certificate verify failed" if "CERTIFICATE_VERIFY_FAILED" in str(exc) else None
 
 
-def certificate_failure(section: Section, reason: str, *, endpoint: str, step: str) -> CheckFailure:
-    """The failure of a handshake whose server certificate this machine does not trust: the
-    remediation names the section's ``ca_bundle``."""
-    return CheckFailure(
-        FailureKind.TLS,
-        f"the certificate of {endpoint} is not trusted ({reason}; {step}).",
-        remediation=(
-            f"point {section.hint('ca_bundle')} at the PEM file of the CA that signed the "
-            f"certificate of {endpoint} (for a private or self-signed CA), or give the server "
-            "a certificate from a CA this machine trusts."
-        ),
-        details={
-            "endpoint": endpoint,
-            "failure": FailureKind.TLS.value,
-            "step": step,
-            "certificate": reason,
-        },
+@dataclass(frozen=True)
+class PeerCertificate:
+    """The facts of a server certificate that a TLS message or remediation names.
+
+    Attributes:
+        subject: the subject as RFC 4514 text (``CN=cube.internal,O=Example``).
+        names: the subject alternative names (DNS names and IP addresses), in order.
+        issuer: the issuer as RFC 4514 text.
+        not_before: start of validity (UTC).
+        not_after: end of validity (UTC).
+    """
+
+    subject: str
+    names: tuple[str, ...]
+    issuer: str
+    not_before: datetime.datetime
+    not_after: datetime.datetime
+
+    def days_left(self, now: datetime.datetime) -> int:
+        """Whole days until ``not_after`` (rounded down; negative once expired)."""
+        return (self.not_after - now) // datetime.timedelta(days=1)
+
+    def facts(self, now: datetime.datetime) -> dict[str, object]:
+        """The certificate as report details (``details.tls[]``)."""
+        return {
+            "subject": self.subject,
+            "names": list(self.names),
+            "issuer": self.issuer,
+            "not_before": utc_text(self.not_before),
+            "not_after": utc_text(self.not_after),
+            "days_left": self.days_left(now),
+        }
+
+
+def utc_text(moment: datetime.datetime) -> str:
+    """A UTC moment as ISO 8601 to the second: ``2026-12-05T10:40:00Z``."""
+    return moment.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# OpenSSL's X509_V_ERR_* codes (openssl/x509_vfy.h) that mean one of our certificate kinds.
+_VERIFY_CODES: dict[int, FailureKind] = {
+    2: FailureKind.TLS_UNTRUSTED,  # unable to get issuer certificate
+    9: FailureKind.TLS_NOT_YET_VALID,  # certificate is not yet valid
+    10: FailureKind.TLS_EXPIRED,  # certificate has expired
+    18: FailureKind.TLS_UNTRUSTED,  # self-signed certificate
+    19: FailureKind.TLS_UNTRUSTED,  # self-signed certificate in certificate chain
+    20: FailureKind.TLS_UNTRUSTED,  # unable to get local issuer certificate
+    21: FailureKind.TLS_UNTRUSTED,  # unable to verify the first certificate
+    27: FailureKind.TLS_UNTRUSTED,  # certificate not trusted
+    62: FailureKind.TLS_HOSTNAME,  # Hostname mismatch
+    64: FailureKind.TLS_HOSTNAME,  # IP address mismatch
+}
+# The same, from OpenSSL's text alone: requests and botocore keep only the text (both the
+# OpenSSL 3 "self-signed" and the 1.1 "self signed" spellings).
+_VERIFY_TEXTS: tuple[tuple[str, FailureKind], ...] = (
+    ("certificate has expired", FailureKind.TLS_EXPIRED),
+    ("certificate is not yet valid", FailureKind.TLS_NOT_YET_VALID),
+    ("hostname mismatch", FailureKind.TLS_HOSTNAME),
+    ("ip address mismatch", FailureKind.TLS_HOSTNAME),
+    ("self-signed certificate", FailureKind.TLS_UNTRUSTED),
+    ("self signed certificate", FailureKind.TLS_UNTRUSTED),
+    ("unable to get local issuer certificate", FailureKind.TLS_UNTRUSTED),
+    ("unable to get issuer certificate", FailureKind.TLS_UNTRUSTED),
+    ("unable to verify the first certificate", FailureKind.TLS_UNTRUSTED),
+    ("certificate not trusted", FailureKind.TLS_UNTRUSTED),
+)
+
+
+def certificate_kind(reason: str, code: int | None = None) -> FailureKind:
+    """The failure kind of a refused server certificate, from OpenSSL's verify code when known,
+    else from its text; ``tls`` for a reason none of the four certificate kinds explains."""
+    if code is not None and code in _VERIFY_CODES:
+        return _VERIFY_CODES[code]
+    lowered = reason.lower()
+    for text, kind in _VERIFY_TEXTS:
+        if text in lowered:
+            return kind
+    return FailureKind.TLS
+
+
+_HOST_FIELDS = ("uri", "url", "endpoint_url", "endpoint", "api_endpoint", "host")
+
+
+def _trust_fix(section: Section, endpoint: str, issuer: str) -> str:
+    signed = f"the CA that signed the certificate of {endpoint}"
+    which = f"; its issuer is {issuer}" if issuer else ""
+    if "ca_bundle" in type(section).model_fields:
+        return (
+            f"point {section.hint('ca_bundle')} at the PEM file of {signed} (for a private or "
+            f"self-signed CA{which}), or give the server a certificate from a CA this machine "
+            "trusts."
+        )
+    return (
+        f"add {signed} to this machine's trust store (the system CA bundle, or SSL_CERT_FILE"
+        f"{which}), or give the server a certificate from a CA this machine trusts."
+    )
+
+
+def certificate_failure(
+    section: Section,
+    reason: str,
+    *,
+    endpoint: str,
+    step: str,
+    code: int | None = None,
+    host: str = "",
+    field: str = "",
+    certificate: PeerCertificate | None = None,
+    now: datetime.datetime | None = None,
+) -> CheckFailure:
+    """The failure of a handshake that refused the server's certificate, classified
+    (:func:`certificate_kind`) into ``tls_untrusted`` (the remediation names the section's
+    ``ca_bundle``), ``tls_hostname`` (the names the certificate is for against the host in
+    ``field``), ``tls_expired`` / ``tls_not_yet_valid`` (the date), or ``tls``.
+
+    Args:
+        section: the section whose client met the certificate.
+        reason: OpenSSL's verify message (``self-signed certificate``).
+        endpoint: the URL (or host:port) the client connected to.
+        step: what the client was doing (``OAuth2 token request``).
+        code: OpenSSL's verify code, when the caller has it.
+        host: the host name or address the client checked the certificate against.
+        field: the floe.yaml field that holds that host (default: the section's address).
+        certificate: the certificate's facts, when the caller could read them.
+        now: the moment to count days from (default: now).
+    """
+    kind = certificate_kind(reason, code)
+    now = now or datetime.datetime.now(datetime.UTC)
+    field = field or next((f for f in _HOST_FIELDS if getattr(section, f, None)), "")
+    cert = certificate
+    if kind is FailureKind.TLS_UNTRUSTED:
+        message = f"the certificate of {endpoint} is not trusted ({reason}; {step})."
+        fix = _trust_fix(section, endpoint, cert.issuer if cert else "")
+    elif kind is FailureKind.TLS_HOSTNAME:
+        where = f" {host!r}" if host else " the host in the URL"
+        if cert is not None:
+            names = ", ".join(cert.names) or f"no alternative name (subject {cert.subject})"
+            message = (
+                f"the certificate of {endpoint} is not valid for{where}: it is for {names} "
+                f"({step})."
+            )
+            fix = (
+                f"set {section.hint(field)} to a name the certificate is for ({names}), or give "
+                f"the server a certificate whose subject alternative names include{where}."
+            )
+        else:
+            message = f"the certificate of {endpoint} is not valid for{where} ({reason}; {step})."
+            fix = (
+                f"set {section.hint(field)} to a name the certificate is for, or give the "
+                f"server a certificate whose subject alternative names include{where}."
+            )
+    elif kind is FailureKind.TLS_EXPIRED:
+        if cert is not None:
+            ago = (now - cert.not_after) // datetime.timedelta(days=1)
+            when = utc_text(cert.not_after)
+            message = (
+                f"the certificate of {endpoint} ({cert.subject}) expired on {when}, {ago} "
+                f"{'day' if ago == 1 else 'days'} ago ({step})."
+            )
+            fix = (
+                f"renew the certificate of {endpoint} (expired on {when}) and install it on the "
+                "server: every client refuses it until then."
+            )
+        else:
+            message = f"the certificate of {endpoint} has expired ({step})."
+            fix = (
+                f"renew the certificate of {endpoint} and install it on the server: every "
+                "client refuses it until then."
+            )
+    elif kind is FailureKind.TLS_NOT_YET_VALID:
+        start = f" before {utc_text(cert.not_before)}" if cert else " yet"
+        message = f"the certificate of {endpoint} is not valid{start} ({step})."
+        fix = (
+            f"check the clocks of this machine and of the server (the certificate is not valid"
+            f"{start}), or give the server a certificate that is valid now."
+        )
+    else:
+        message = f"the certificate of {endpoint} failed verification ({reason}; {step})."
+        trust = (
+            section.hint("ca_bundle")
+            if "ca_bundle" in type(section).model_fields
+            else "this machine's trust store"
+        )
+        fix = (
+            f"fix the certificate chain the server at {endpoint} sends, or the CA file it is "
+            f"checked with ({trust})."
+        )
+    details: dict[str, object] = {
+        "endpoint": endpoint,
+        "failure": kind.value,
+        "step": step,
+        "certificate": reason,
+    }
+    return CheckFailure(kind, message, remediation=fix, details=details)
+
+
+def certificate_expiring(
+    section: Section,
+    endpoint: str,
+    certificate: PeerCertificate,
+    *,
+    now: datetime.datetime,
+    threshold_days: int,
+) -> str:
+    """The warning of a valid certificate that expires within ``threshold_days``."""
+    days = certificate.days_left(now)
+    names = ", ".join(certificate.names) or "no alternative name"
+    return (
+        f"the certificate of {endpoint} ({certificate.subject}; for {names}) expires on "
+        f"{utc_text(certificate.not_after)}, in {days} {'day' if days == 1 else 'days'}: "
+        f"renew it before then (warning below {threshold_days} days: "
+        f"{section.environment_field('tls.expiry_warning_days')})."
     )
 
 

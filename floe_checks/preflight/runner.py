@@ -11,6 +11,9 @@ call :func:`run_check`. The runner
 * turns a :class:`~floe_checks.errors.CheckFailure` into ``status: error`` with its remediation,
   any other exception into a classified error (never a traceback), and an answer slower than
   the threshold into ``status: warning``;
+* inspects the server certificate of each https endpoint of the section once
+  (:func:`floe_checks.probes.tls.review`): expiry warnings, and a certificate failure
+  classified as ``tls_untrusted``, ``tls_hostname``, ``tls_expired`` or ``tls_not_yet_valid``;
 * removes every secret value of the section from the result, in every encoding a client may
   produce (:mod:`floe_checks.preflight.scrub`), whatever a client put in its error text.
 """
@@ -32,6 +35,7 @@ from floe_checks.failures import (
 )
 from floe_checks.preflight.scrub import Scrubber, secret_forms
 from floe_checks.probes import CLIENT_MODULES, EXTRAS, PROBES, backend_of, load_probe
+from floe_checks.probes.tls import review as review_certificates
 from floe_checks.results import CheckResult, Service, Status
 
 DEFAULT_TIMEOUT = 30.0
@@ -110,6 +114,7 @@ def run_check(
     *,
     timeout: float = DEFAULT_TIMEOUT,
     slow_ms: int = DEFAULT_SLOW_MS,
+    expiry_warning_days: int | None = None,
 ) -> CheckResult:
     """Run the probe of one configured section and classify the outcome.
 
@@ -118,6 +123,8 @@ def run_check(
         section: the validated section.
         timeout: per-check timeout in seconds, handed to the client's own settings.
         slow_ms: an answer slower than this is a ``warning``.
+        expiry_warning_days: a certificate with fewer days left is a ``warning``; default the
+            environment's ``tls.expiry_warning_days`` (30).
 
     Returns:
         The check's result; never raises for a failure of the service or of its client.
@@ -126,6 +133,10 @@ def run_check(
     scrubber = Scrubber(secret_forms(section))
     started = time.perf_counter()
     result = _run(service, backend, section, timeout, slow_ms, started)
+    # after the probe and outside its clock: the handshake is ours, not the service's answer
+    result = review_certificates(
+        section, result, timeout=timeout, expiry_warning_days=expiry_warning_days
+    )
     result.message = scrubber.text(result.message)
     result.remediation = scrubber.value(result.remediation)
     result.details = scrubber.value(result.details)

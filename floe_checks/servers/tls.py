@@ -29,9 +29,12 @@ class ServerCertificate:
     key_and_certificate: Path
 
 
-def self_signed(directory: Path, host: str = "127.0.0.1", days: int = 2) -> ServerCertificate:
+def self_signed(directory: Path, host: str = "127.0.0.1", days: int = 365) -> ServerCertificate:
     """Write a new key and a self-signed certificate for ``host`` (an IP address) into
-    ``directory``; the key file is readable by its owner only."""
+    ``directory``; the key file is readable by its owner only.
+
+    Valid for a year by default: preflight warns about a certificate with less than 30 days
+    left (``tls.expiry_warning_days``), and our own servers must not trip that."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec

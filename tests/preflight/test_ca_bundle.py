@@ -21,6 +21,9 @@ from tests.preflight.tls_front import TlsFront, tls_front
 
 pytestmark = [pytest.mark.requirement("007-FR-020"), pytest.mark.evidence("emulator")]
 
+# the subject (and issuer) of floe_checks.servers.tls.self_signed's certificate
+ISSUER = "CN=floe-checks test 127.0.0.1"
+
 # one minimal section per service that has ca_bundle (secrets as ${VAR}, set in _validate)
 SECTIONS: dict[str, dict[str, object]] = {
     "compute": {"type": "trino", "host": "127.0.0.1", "http_scheme": "https"},
@@ -147,7 +150,7 @@ def test_catalog_without_ca_bundle_fails_naming_it(
         "catalog", _catalog(load_section, catalog_front, iceberg_rest_server), timeout=10
     )
     assert result.status == "error", result.line()
-    assert result.details["failure"] == "tls"
+    assert result.details["failure"] == "tls_untrusted"
     assert result.details["certificate"] == "self-signed certificate"
     url = catalog_front.url("/v1/oauth/tokens")
     assert result.message == (
@@ -155,8 +158,8 @@ def test_catalog_without_ca_bundle_fails_naming_it(
     )
     assert result.remediation == (
         "point environments.test.catalog.ca_bundle at the PEM file of the CA that signed the "
-        f"certificate of {url} (for a private or self-signed CA), or give the server a "
-        "certificate from a CA this machine trusts."
+        f"certificate of {url} (for a private or self-signed CA; its issuer is {ISSUER}), or "
+        "give the server a certificate from a CA this machine trusts."
     )
 
 
@@ -211,12 +214,12 @@ def test_s3_endpoint_without_ca_bundle_fails_naming_it(
 ) -> None:
     result = run_check("storage", _s3(load_section, s3_front), timeout=10)
     assert result.status == "error", result.line()
-    assert result.details["failure"] == "tls"
+    assert result.details["failure"] == "tls_untrusted"
     assert result.details["certificate"] == "self-signed certificate"
     assert result.remediation == (
         "point environments.test.storage.ca_bundle at the PEM file of the CA that signed the "
-        f"certificate of {s3_front.url()} (for a private or self-signed CA), or give the "
-        "server a certificate from a CA this machine trusts."
+        f"certificate of {s3_front.url()} (for a private or self-signed CA; its issuer is "
+        f"{ISSUER}), or give the server a certificate from a CA this machine trusts."
     )
 
 
@@ -242,11 +245,12 @@ def test_dagster_without_ca_bundle_fails_naming_it(
 ) -> None:
     result = run_check("dagster", load_section("dagster", {"url": dagster_front.url()}), timeout=10)
     assert result.status == "error", result.line()
-    assert result.details["failure"] == "tls"
+    assert result.details["failure"] == "tls_untrusted"
     assert result.remediation == (
         "point environments.test.dagster.ca_bundle at the PEM file of the CA that signed the "
-        f"certificate of {dagster_front.url('/server_info')} (for a private or self-signed CA), "
-        "or give the server a certificate from a CA this machine trusts."
+        f"certificate of {dagster_front.url('/server_info')} (for a private or self-signed CA; "
+        f"its issuer is {ISSUER}), or give the server a certificate from a CA this machine "
+        "trusts."
     )
 
 
@@ -282,11 +286,11 @@ def test_cube_without_and_with_ca_bundle(
     untrusted = run_check(
         "cube", load_section("cube", raw, CUBEJS_API_SECRET=cube_server.api_secret), timeout=10
     )
-    assert untrusted.details["failure"] == "tls", untrusted.line()
+    assert untrusted.details["failure"] == "tls_untrusted", untrusted.line()
     assert untrusted.remediation == (
         "point environments.test.cube.ca_bundle at the PEM file of the CA that signed the "
-        f"certificate of {cube_front.url('/readyz')} (for a private or self-signed CA), or give "
-        "the server a certificate from a CA this machine trusts."
+        f"certificate of {cube_front.url('/readyz')} (for a private or self-signed CA; its "
+        f"issuer is {ISSUER}), or give the server a certificate from a CA this machine trusts."
     )
     section = load_section(
         "cube",

@@ -1,6 +1,7 @@
 """A TLS-terminating front for a real local server, as an ingress or load balancer with a
 private CA's certificate is in production: it accepts TLS on a free loopback port with a
-certificate generated at start (:func:`floe_checks.servers.tls.self_signed`) and pipes the
+certificate generated at start (:func:`floe_checks.servers.tls.self_signed`, or one a test
+issued, :mod:`tests.preflight.certificates`) and pipes the
 plain bytes to the server behind it. The service answering is the real one (SeaweedFS' catalog,
 moto's S3, Cube, Dagster); only the TLS layer is this module's.
 
@@ -18,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from floe_checks.servers.tls import self_signed
+from floe_checks.servers.tls import ServerCertificate, self_signed
 
 
 @dataclass(frozen=True)
@@ -67,9 +68,12 @@ def _handle(conn: socket.socket, context: ssl.SSLContext, target_port: int) -> N
 
 
 @contextlib.contextmanager
-def tls_front(target_port: int, directory: Path) -> Iterator[TlsFront]:
-    """A TLS front for ``127.0.0.1:target_port`` until the block ends."""
-    certificate = self_signed(directory)
+def tls_front(
+    target_port: int, directory: Path, certificate: ServerCertificate | None = None
+) -> Iterator[TlsFront]:
+    """A TLS front for ``127.0.0.1:target_port`` until the block ends, serving ``certificate``
+    (default: a new self-signed one for 127.0.0.1)."""
+    certificate = certificate or self_signed(directory)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(certificate.key_and_certificate)
     listener = socket.create_server(("127.0.0.1", 0))

@@ -146,15 +146,16 @@ def test_probe_self_signed_certificate_without_ca_bundle_names_it(
     set, names one: the probe must not silently use it either)."""
     result = run_check("compute", _section(load_section, trino, ca_bundle=None), timeout=30)
     assert result.status == "error", result.line()
-    assert result.details["failure"] == "tls"
+    assert result.details["failure"] == "tls_untrusted"
     assert result.details["certificate"] == "self-signed certificate"
     assert result.message == (
         f"the certificate of {trino.url} is not trusted (self-signed certificate; SELECT 1)."
     )
     assert result.remediation == (
         "point environments.test.compute.ca_bundle at the PEM file of the CA that signed the "
-        f"certificate of {trino.url} (for a private or self-signed CA), or give the server a "
-        "certificate from a CA this machine trusts."
+        f"certificate of {trino.url} (for a private or self-signed CA; its issuer is "
+        "CN=floe-checks test 127.0.0.1), or give the server a certificate from a CA this "
+        "machine trusts."
     )
 
 
