@@ -10,7 +10,8 @@ call :func:`run_check`. The runner
   backstop that keeps "timeout + 2 s" true even for a misbehaving client);
 * turns a :class:`~floe_checks.errors.CheckFailure` into ``status: error`` with its remediation,
   any other exception into a classified error (never a traceback), and an answer slower than
-  the threshold into ``status: warning``;
+  the threshold into ``status: warning`` — and, when ``strict``, any warning into an error
+  that keeps the warning's message and remediation (:func:`strict_result`);
 * removes every secret value of the section from the result, in every encoding a client may
   produce (:mod:`floe_checks.preflight.scrub`), whatever a client put in its error text.
 """
@@ -110,6 +111,7 @@ def run_check(
     *,
     timeout: float = DEFAULT_TIMEOUT,
     slow_ms: int = DEFAULT_SLOW_MS,
+    strict: bool = False,
 ) -> CheckResult:
     """Run the probe of one configured section and classify the outcome.
 
@@ -118,6 +120,8 @@ def run_check(
         section: the validated section.
         timeout: per-check timeout in seconds, handed to the client's own settings.
         slow_ms: an answer slower than this is a ``warning``.
+        strict: a ``warning`` becomes an ``error`` (``--floe-strict``, ``floe preflight
+            --strict``).
 
     Returns:
         The check's result; never raises for a failure of the service or of its client.
@@ -126,10 +130,34 @@ def run_check(
     scrubber = Scrubber(secret_forms(section))
     started = time.perf_counter()
     result = _run(service, backend, section, timeout, slow_ms, started)
+    if strict:
+        result = strict_result(result)
     result.message = scrubber.text(result.message)
     result.remediation = scrubber.value(result.remediation)
     result.details = scrubber.value(result.details)
     return result
+
+
+STRICT_NOTE = "(a warning; strict mode makes warnings fail)"
+
+
+def strict_result(result: CheckResult) -> CheckResult:
+    """A ``warning`` made an ``error`` for strict mode; other results unchanged.
+
+    The message gains :data:`STRICT_NOTE`, the remediation stays the warning's own, and
+    ``details`` say ``"failure": "strict"`` and ``"strict": true`` (``details.warnings`` stays
+    when the probe gave it).
+    """
+    if result.status != Status.WARNING.value:
+        return result
+    details = {**result.details, "failure": FailureKind.STRICT.value, "strict": True}
+    return result.model_copy(
+        update={
+            "status": Status.ERROR.value,
+            "message": f"{result.message} {STRICT_NOTE}",
+            "details": details,
+        }
+    )
 
 
 def _result(
