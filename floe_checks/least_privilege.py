@@ -205,7 +205,7 @@ def s3_warnings(
     """
     arn = f"arn:aws:s3:::{section.bucket}"
     credential = (
-        section.hint("access_key_id")
+        f"of {section.hint('access_key_id')}"
         if section.access_key_id is not None
         else "from the AWS credential chain"
     )
@@ -213,13 +213,13 @@ def s3_warnings(
     if list_all_buckets:
         count = "" if bucket_count is None else f"; it listed {bucket_count}"
         warnings.append(
-            f"the S3 credential ({credential}) may list every bucket of the account "
+            f"the S3 credential {credential} may list every bucket of the account "
             f"(s3:ListAllMyBuckets{count}); the platform needs only bucket {section.bucket!r}. "
             f"Fix: drop s3:ListAllMyBuckets from its policy and keep s3:ListBucket on {arn}."
         )
     if delete_outside_prefix:
         warnings.append(
-            f"the S3 credential ({credential}) may delete objects outside prefix "
+            f"the S3 credential {credential} may delete objects outside prefix "
             f"{section.prefix!r} of bucket {section.bucket!r} (DeleteObject of the never-"
             f"existing key {outside_key!r} was allowed). Fix: limit s3:DeleteObject to the "
             f"prefixes the platform writes, e.g. {arn}/{section.prefix}*, and keep "

@@ -212,4 +212,3 @@ def test_quoted_role_names_are_quoted_in_the_fix(
     )
     roles.execute(*_fix_statements(warning))
     assert run_check("postgres", section, timeout=10, slow_ms=60_000).status == "ok"
-
