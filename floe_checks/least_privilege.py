@@ -278,7 +278,8 @@ def snowflake_warnings(
         names = ", ".join(carried)
         warnings.append(
             f"user {user} carries {names} as secondary role{'s' if len(carried) > 1 else ''} "
-            f"(DEFAULT_SECONDARY_ROLES), so every statement may use it; {needs}. Fix: ALTER "
+            f"(DEFAULT_SECONDARY_ROLES), so every statement may use "
+            f"{'them' if len(carried) > 1 else 'it'}; {needs}. Fix: ALTER "
             f"USER {user} SET DEFAULT_SECONDARY_ROLES = (), or run the platform as a user not "
             f"granted {names}."
         )
