@@ -82,12 +82,12 @@ def _abilities(role: PostgresRole) -> tuple[str, list[str]] | None:
     """What CREATEROLE/CREATEDB let a role do, in words and as attributes; None without."""
     found: list[tuple[str, str]] = []
     if role.createrole:
-        found.append(("create roles", "CREATEROLE"))
+        found.append(("roles", "CREATEROLE"))
     if role.createdb:
-        found.append(("create databases", "CREATEDB"))
+        found.append(("databases", "CREATEDB"))
     if not found:
         return None
-    return " and ".join(what for what, _ in found), [attribute for _, attribute in found]
+    return "create " + " and ".join(what for what, _ in found), [a for _, a in found]
 
 
 def postgres_privileges(roles: Sequence[PostgresRole]) -> dict[str, object]:
@@ -218,12 +218,13 @@ def s3_warnings(
             f"Fix: drop s3:ListAllMyBuckets from its policy and keep s3:ListBucket on {arn}."
         )
     if delete_outside_prefix:
+        top = section.prefix.split("/", 1)[0] + "/" if "/" in section.prefix else section.prefix
         warnings.append(
-            f"the S3 credential {credential} may delete objects outside prefix "
-            f"{section.prefix!r} of bucket {section.bucket!r} (DeleteObject of the never-"
-            f"existing key {outside_key!r} was allowed). Fix: limit s3:DeleteObject to the "
-            f"prefixes the platform writes, e.g. {arn}/{section.prefix}*, and keep "
-            f"{section.hint('prefix')} inside them."
+            f"the S3 credential {credential} may delete objects anywhere in bucket "
+            f"{section.bucket!r}, outside prefix {section.prefix!r} (DeleteObject of the "
+            f"never-existing top-level key {outside_key!r} was allowed). Fix: limit "
+            f"s3:DeleteObject to the prefix the platform writes (its warehouse location, e.g. "
+            f"{arn}/{top}*) and keep {section.hint('prefix')} inside it."
         )
     return warnings
 

@@ -148,7 +148,7 @@ def test_createrole_and_createdb_warn(
     )
     assert result.status == "warning"
     assert result.details["warnings"] == [
-        "user 'lp_creator' may create roles and create databases (CREATEROLE CREATEDB); "
+        "user 'lp_creator' may create roles and databases (CREATEROLE CREATEDB); "
         "Dagster needs neither. Fix: ALTER ROLE lp_creator NOCREATEROLE NOCREATEDB."
     ]
     assert result.details["privileges"] == {

@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from floe_checks.config import Section
+from floe_checks.config import S3Storage, Section
+from floe_checks.least_privilege import s3_outside_key, s3_warnings
 from floe_checks.preflight.runner import run_check
 from tests.preflight.local_servers import IcebergRestServer, S3Server
 
@@ -111,11 +112,11 @@ def _bucket_count(server: S3Server) -> int:
 
 def _delete_warning(key: str, bucket: str = BUCKET) -> str:
     return (
-        f"{CREDENTIAL} may delete objects outside prefix 'floe-preflight/' "
-        f"of bucket {bucket!r} (DeleteObject of the never-existing key {key!r} was allowed). "
-        f"Fix: limit s3:DeleteObject to the prefixes the platform writes, e.g. "
-        f"arn:aws:s3:::{bucket}/floe-preflight/*, and keep environments.test.storage.prefix "
-        "inside them."
+        f"{CREDENTIAL} may delete objects anywhere in bucket {bucket!r}, outside prefix "
+        f"'floe-preflight/' (DeleteObject of the never-existing top-level key {key!r} was "
+        "allowed). Fix: limit s3:DeleteObject to the prefix the platform writes (its warehouse "
+        f"location, e.g. arn:aws:s3:::{bucket}/floe-preflight/*) and keep "
+        "environments.test.storage.prefix inside it."
     )
 
 
@@ -226,3 +227,39 @@ def test_versioned_bucket_keeps_no_delete_marker(
     assert result.details["warnings"][-1] == _delete_warning(key, VERSIONED)
     versions = s3.list_object_versions(Bucket=VERSIONED)
     assert [m["Key"] for m in versions.get("DeleteMarkers", []) if m["Key"] == key] == []
+
+
+@pytest.mark.parametrize(
+    ("prefix", "key"),
+    [
+        ("floe-preflight/", "floe-least-privilege-probe-ab12"),
+        ("warehouse/floe-preflight/", "floe-least-privilege-probe-ab12"),
+        ("f", "0-floe-least-privilege-probe-ab12"),
+        ("", None),
+    ],
+)
+def test_outside_key_never_starts_with_the_prefix(prefix: str, key: str | None) -> None:
+    assert s3_outside_key(prefix, "ab12") == key
+
+
+def test_delete_warning_names_the_top_of_a_nested_prefix(
+    load_section: Callable[..., Section],
+) -> None:
+    raw = {"type": "s3", "bucket": "acme-floe-prod", "prefix": "warehouse/floe-preflight/"}
+    section = load_section("storage", raw)
+    assert isinstance(section, S3Storage)
+    (warning,) = s3_warnings(
+        section,
+        list_all_buckets=False,
+        bucket_count=None,
+        delete_outside_prefix=True,
+        outside_key="floe-least-privilege-probe-ab12",
+    )
+    assert warning == (
+        "the S3 credential from the AWS credential chain may delete objects anywhere in bucket "
+        "'acme-floe-prod', outside prefix 'warehouse/floe-preflight/' (DeleteObject of the "
+        "never-existing top-level key 'floe-least-privilege-probe-ab12' was allowed). Fix: "
+        "limit s3:DeleteObject to the prefix the platform writes (its warehouse location, e.g. "
+        "arn:aws:s3:::acme-floe-prod/warehouse/*) and keep environments.test.storage.prefix "
+        "inside it."
+    )
