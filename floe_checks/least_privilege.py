@@ -33,7 +33,9 @@ POSTGRES_BROAD_ROLES: dict[str, str] = {
 # superuser ``pg_has_role`` is true for every role, so only its own row is read.
 POSTGRES_ROLES_SQL = """
 SELECT rolname, rolsuper, rolcreaterole, rolcreatedb, oid = 10 AS bootstrap,
-       rolname = current_user AS self
+       rolname = current_user AS self,
+       EXISTS (SELECT 1 FROM pg_auth_members m JOIN pg_roles u ON u.oid = m.member
+               WHERE m.roleid = pg_roles.oid AND u.rolname = current_user) AS direct
 FROM pg_roles
 WHERE rolname = current_user
    OR (NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
@@ -54,6 +56,7 @@ class PostgresRole:
     createdb: bool
     bootstrap: bool = False  # the cluster's bootstrap superuser (oid 10): it cannot lose SUPERUSER
     self: bool = False
+    direct: bool = True  # granted to the user itself, not through another role
 
 
 def pg_identifier(name: str) -> str:
@@ -154,17 +157,27 @@ def postgres_warnings(section: PostgresSection, roles: Sequence[PostgresRole]) -
             gives = f"which may {words} ({' '.join(attributes)})"
         warnings.append(
             f"user {own.name!r} may act as role {role.name!r} (SET ROLE), {gives}; {needs}. "
-            f"Fix: REVOKE {pg_identifier(role.name)} FROM {name}."
+            f"Fix: {_revoke(role, own)}."
         )
     for role in roles:
         if role.self or role.name not in POSTGRES_BROAD_ROLES:
             continue
         warnings.append(
             f"user {own.name!r} is a member of {role.name} (it may "
-            f"{POSTGRES_BROAD_ROLES[role.name]}); {needs}. "
-            f"Fix: REVOKE {role.name} FROM {name}."
+            f"{POSTGRES_BROAD_ROLES[role.name]}); {needs}. Fix: {_revoke(role, own)}."
         )
     return warnings
+
+
+def _revoke(role: PostgresRole, user: PostgresRole) -> str:
+    """The REVOKE that ends ``user``'s membership in ``role``; for a membership through
+    another role, where to revoke it."""
+    if role.direct:
+        return f"REVOKE {pg_identifier(role.name)} FROM {pg_identifier(user.name)}"
+    return (
+        f"REVOKE {pg_identifier(role.name)} FROM the role through which {user.name!r} holds it "
+        f"(psql: \\du {user.name})"
+    )
 
 
 # --- S3 -------------------------------------------------------------------------------------

@@ -249,6 +249,7 @@ def _roles(cur: Any, timeout_ms: int) -> list[PostgresRole] | None:
             createdb=bool(createdb),
             bootstrap=bool(bootstrap),
             self=bool(is_self),
+            direct=bool(direct),
         )
-        for name, superuser, createrole, createdb, bootstrap, is_self in rows
+        for name, superuser, createrole, createdb, bootstrap, is_self, direct in rows
     ]

@@ -38,10 +38,16 @@ def roles(postgres_server: PostgresServer) -> PostgresServer:
         "CREATE ROLE lp_admins NOLOGIN CREATEDB",
         "GRANT lp_admins TO lp_member",
         "GRANT pg_write_all_data TO lp_member",
+        f"CREATE ROLE lp_chained LOGIN PASSWORD '{PASSWORD}'",
+        "CREATE ROLE lp_middle NOLOGIN",
+        "CREATE ROLE lp_top NOLOGIN CREATEROLE",
+        "GRANT lp_top TO lp_middle",
+        "GRANT lp_middle TO lp_chained",
         f"CREATE DATABASE {DB} OWNER lp_narrow",
     )
     postgres_server.execute(
-        "GRANT CREATE ON SCHEMA public TO lp_creator, lp_dbmaker, lp_member", database=DB
+        "GRANT CREATE ON SCHEMA public TO lp_creator, lp_dbmaker, lp_member, lp_chained",
+        database=DB,
     )
     return postgres_server
 
@@ -196,6 +202,19 @@ def test_membership_in_a_creating_role_and_pg_write_all_data_warn(
     }
     # The two warnings are one remediation, in order.
     assert result.remediation == " ".join(result.details["warnings"])
+
+
+def test_membership_through_another_role_names_where_to_revoke(
+    roles: PostgresServer, load_section: Callable[..., Section]
+) -> None:
+    section = _section(load_section, roles.port, "lp_chained")
+    result = run_check("postgres", section, timeout=10, slow_ms=60_000)
+    assert result.details["warnings"] == [
+        "user 'lp_chained' may act as role 'lp_top' (SET ROLE), which may create roles "
+        f"(CREATEROLE); {NEEDS}. Fix: REVOKE lp_top FROM the role through which 'lp_chained' "
+        "holds it (psql: \\du lp_chained)."
+    ]
+    assert result.details["privileges"]["member_of"] == ["lp_top"]
 
 
 def test_quoted_role_names_are_quoted_in_the_fix(
