@@ -158,7 +158,7 @@ def _pytest(repo: pytest.Pytester, env: str, *argv: str) -> pytest.RunResult:
     )
 
 
-def test_pytest_broad_user_passes_with_warning_and_fails_under_floe_strict(
+def test_pytest_floe_strict_fails_the_broad_user_and_passes_the_narrow_one(
     repo: pytest.Pytester, postgres_server: PostgresServer
 ) -> None:
     plain = _pytest(repo, "broad", "--floe-report=plain.json")
@@ -179,8 +179,7 @@ def test_pytest_broad_user_passes_with_warning_and_fails_under_floe_strict(
     assert report["overall_status"] == "fail"
     assert report["checks"][0]["details"]["failure"] == "strict"
 
-
-def test_pytest_floe_strict_passes_the_narrow_user(repo: pytest.Pytester) -> None:
+    # The narrow user passes under --floe-strict: strict mode fails warnings, not checks.
     _pytest(repo, "narrow", "--floe-strict").assert_outcomes(passed=1)
 
 
