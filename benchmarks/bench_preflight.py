@@ -39,6 +39,10 @@ from tests.preflight import local_servers  # noqa: E402
 
 BIN = Path(sys.executable).parent
 BUCKET = "floe-bench"
+# Least-privilege identities, so every check is "ok" (the admin key and the superuser would
+# pass with warnings): Dagster's own role owning its database, and moto's ``writer`` key.
+PG_USER = "floe_bench"
+PG_PASSWORD = secrets.token_urlsafe(12)
 
 
 def _security(trino: TrinoServer) -> TrinoSecurity:
@@ -52,7 +56,7 @@ def _environment(
     catalog: local_servers.IcebergRestServer,
     pg: Any,
 ) -> tuple[dict[str, Any], dict[str, str]]:
-    key, secret = s3.keys["admin"]
+    key, secret = s3.keys["writer"]
     sections = {
         "compute": {
             "type": "trino",
@@ -81,8 +85,8 @@ def _environment(
         "postgres": {
             "host": "127.0.0.1",
             "port": pg.port,
-            "user": "postgres",
-            "database": "postgres",
+            "user": PG_USER,
+            "database": PG_USER,
             "password": "${DAGSTER_PG_PASSWORD}",
         },
     }
@@ -92,7 +96,7 @@ def _environment(
         "AWS_SECRET_ACCESS_KEY": secret,
         "POLARIS_CLIENT_ID": catalog.client_id,
         "POLARIS_CLIENT_SECRET": catalog.client_secret,
-        "DAGSTER_PG_PASSWORD": pg.password,
+        "DAGSTER_PG_PASSWORD": PG_PASSWORD,
     }
     return sections, env
 
@@ -141,6 +145,9 @@ def _direct_calls(
     import requests
     import trino as trino_client
     from botocore.config import Config
+    from botocore.exceptions import ClientError
+
+    from floe_checks.least_privilege import POSTGRES_ROLES_SQL
 
     def trino_select() -> object:
         session = requests.Session()
@@ -165,7 +172,7 @@ def _direct_calls(
         conn.close()
         return rows
 
-    key, secret = s3.keys["admin"]
+    key, secret = s3.keys["writer"]
 
     def s3_round_trip() -> object:
         client = boto3.session.Session().client(
@@ -187,6 +194,13 @@ def _direct_calls(
         client.put_object(Bucket=BUCKET, Key=name, Body=b"x")
         body = client.get_object(Bucket=BUCKET, Key=name)["Body"].read()
         client.delete_object(Bucket=BUCKET, Key=name)
+        # The least-privilege probes (both denied for this key).
+        for call, kwargs in (
+            (client.list_buckets, {}),
+            (client.delete_object, {"Bucket": BUCKET, "Key": f"outside-{secrets.token_hex(8)}"}),
+        ):
+            with contextlib.suppress(ClientError):
+                call(**kwargs)
         return body
 
     def catalog_calls() -> object:
@@ -215,9 +229,9 @@ def _direct_calls(
         conn = psycopg2.connect(
             host="127.0.0.1",
             port=pg.port,
-            user="postgres",
-            password=pg.password,
-            dbname="postgres",
+            user=PG_USER,
+            password=PG_PASSWORD,
+            dbname=PG_USER,
             connect_timeout=10,
         )
         with conn.cursor() as cur:
@@ -225,6 +239,8 @@ def _direct_calls(
             cur.fetchone()
             cur.execute("SHOW server_version")
             cur.fetchone()
+            cur.execute(POSTGRES_ROLES_SQL)
+            cur.fetchall()
             cur.execute(f"CREATE TABLE public.floe_direct_{secrets.token_hex(4)} (id integer)")
         conn.rollback()
         conn.close()
@@ -264,6 +280,10 @@ def main() -> None:
         s3 = stack.enter_context(local_servers.s3_iam_server(base))
         catalog = stack.enter_context(local_servers.iceberg_rest_server(base))
         trino = stack.enter_context(throwaway_trino(security=TrinoSecurity()))
+        pg.execute(
+            f"CREATE ROLE {PG_USER} LOGIN PASSWORD '{PG_PASSWORD}'",
+            f"CREATE DATABASE {PG_USER} OWNER {PG_USER}",
+        )
         key, secret = s3.keys["admin"]
         boto3.client(
             "s3",

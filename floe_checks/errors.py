@@ -199,6 +199,8 @@ class FailureKind(enum.StrEnum):
     MISSING_CLIENT = "missing_client"
     QUERY = "query"
     UNKNOWN = "unknown"
+    # Not a failure of the service: a warning that --floe-strict / --strict made fail.
+    STRICT = "strict"
 
 
 class CheckFailure(FloeError):

@@ -3,8 +3,8 @@
 It runs the same bundled pytest checks as ``pytest --floe-env=NAME -m preflight``, in-process,
 then prints one SPEC line per check (or the JSON report with ``--json``) on stdout.
 
-Exit codes: 0 every check passed (warnings allowed), 1 a check failed, 2 a configuration
-error (floe.yaml, an unset variable, a bad option) — the message names the field.
+Exit codes: 0 every check passed (warnings allowed, unless ``--strict``), 1 a check failed, 2 a
+configuration error (floe.yaml, an unset variable, a bad option) — the message names the field.
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "preflight",
         help="check connectivity to every service of an environment before a deploy",
         description="Run the preflight checks of a floe environment (007-FR-015). "
-        "Exit 0: all ok (warnings allowed); 1: a check failed; 2: configuration error.",
+        "Exit 0: all ok (warnings allowed, unless --strict); 1: a check failed; "
+        "2: configuration error.",
     )
     picks = parser.add_argument_group("what to check (default: --all)")
     for name in SERVICES:
@@ -64,6 +65,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "the preflight marker and report through the floe_result fixture). Repeatable.",
     )
     parser.add_argument("--json", action="store_true", help="print the JSON report on stdout")
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="a warning (a credential broader than needed, a slow answer) fails like an error "
+        "(exit 1)",
+    )
     parser.add_argument(
         "--timeout",
         metavar="SECONDS",
@@ -181,6 +188,7 @@ def run(args: argparse.Namespace) -> int:
             junitxml=args.junitxml,
             jobs=args.jobs,
             includes=includes,
+            strict=args.strict,
         )
         code, output = _run_pytest(argv)
         if not report_path.is_file():
@@ -225,6 +233,7 @@ def _pytest_argv(
     junitxml: str | None,
     jobs: int,
     includes: list[Path] = [],  # noqa: B006 -- read only
+    strict: bool = False,
 ) -> list[str]:
     from floe_checks.checks import CHECKS_DIR
 
@@ -260,6 +269,8 @@ def _pytest_argv(
     ]
     for name in services:
         argv += ["--floe-check", name]
+    if strict:
+        argv.append("--floe-strict")
     if junitxml:
         argv += ["--junitxml", str(Path(junitxml).resolve())]
     # Checks run concurrently in this process (the plugin's thread pool): no worker start-up.

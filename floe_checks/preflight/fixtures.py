@@ -105,7 +105,8 @@ class ResultRecorder:
         remediation: str | None,
         details: dict[str, Any] | None,
     ) -> CheckResult:
-        from floe_checks.preflight.plugin import record_result
+        from floe_checks.preflight.plugin import preflight_options, record_result
+        from floe_checks.preflight.runner import strict_result
 
         result = CheckResult(
             service=Service(service),
@@ -116,6 +117,8 @@ class ResultRecorder:
             remediation=remediation,
             details=dict(details or {}),
         )
+        if preflight_options(self._item.config).strict:
+            result = strict_result(result)
         scrubber = scrubber_of(self._item.config)
         if scrubber:
             result.message = scrubber.text(result.message)
@@ -146,8 +149,10 @@ class ResultRecorder:
         service: Service | str = Service.CUSTOM,
         details: dict[str, Any] | None = None,
     ) -> CheckResult:
-        """Record a result that passes with a caveat; ``remediation`` says what to do."""
-        return self._record(
+        """Record a result that passes with a caveat; ``remediation`` says what to do. Under
+        ``--floe-strict`` it is recorded as an error and fails the test, like a bundled check's
+        warning."""
+        result = self._record(
             Status.WARNING,
             message,
             backend=backend,
@@ -155,6 +160,9 @@ class ResultRecorder:
             remediation=remediation,
             details=details,
         )
+        if result.status == Status.ERROR.value:
+            pytest.fail(result.line(), pytrace=False)
+        return result
 
     def error(
         self,

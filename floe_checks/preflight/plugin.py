@@ -2,7 +2,8 @@
 
 * ``--floe-report PATH`` writes the SPEC's JSON report; ``--floe-timeout`` (per check, 5 to 300 s,
   default 30) and ``--floe-slow-ms`` (default 1000) tune the runner; ``--floe-check NAME``
-  narrows the run to some services (``floe preflight --check-*`` uses it).
+  narrows the run to some services (``floe preflight --check-*`` uses it); ``--floe-strict``
+  makes every warning (a broad credential, a slow answer) fail like an error.
 * Each preflight test stores its :class:`CheckResult` in its ``user_properties`` — the one
   channel pytest-xdist carries from workers to the controller — together with ``service``,
   ``backend``, ``status`` and ``remediation``, which also land in the JUnit XML.
@@ -55,6 +56,7 @@ class PreflightOptions:
     services: tuple[str, ...] = ()
     report: str | None = None
     jobs: int = 0
+    strict: bool = False
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -95,6 +97,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         choices=SERVICE_ORDER,
         help="run only the preflight check of this service (repeatable; default: all configured).",
     )
+    group.addoption(
+        "--floe-strict",
+        action="store_true",
+        default=False,
+        help="a preflight warning (a credential broader than needed, a slow answer) fails like "
+        "an error.",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -112,6 +121,7 @@ def pytest_configure(config: pytest.Config) -> None:
         services=tuple(config.getoption("floe_check", None) or ()),
         report=config.getoption("floe_report", None),
         jobs=int(config.getoption("floe_jobs", 0) or 0),
+        strict=bool(config.getoption("floe_strict", False)),
     )
     if options.jobs < 0:
         raise pytest.UsageError("--floe-jobs: must be 0 (all at once) or more")
@@ -161,7 +171,12 @@ def pytest_runtestloop(session: pytest.Session) -> None:
     with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="floe-preflight") as pool:
         futures = {
             name: pool.submit(
-                run_check, name, section, timeout=options.timeout, slow_ms=options.slow_ms
+                run_check,
+                name,
+                section,
+                timeout=options.timeout,
+                slow_ms=options.slow_ms,
+                strict=options.strict,
             )
             for name, section in sections.items()
         }
@@ -180,7 +195,9 @@ def check_service(config: pytest.Config, service: str, section: Section) -> Chec
     from_controller = _controller_result(config, service, section, options)
     if from_controller is not None:
         return from_controller
-    return run_check(service, section, timeout=options.timeout, slow_ms=options.slow_ms)
+    return run_check(
+        service, section, timeout=options.timeout, slow_ms=options.slow_ms, strict=options.strict
+    )
 
 
 # --- under xdist: the controller starts the checks while the workers start up ------------
@@ -255,7 +272,12 @@ def start_controller_checks(config: pytest.Config, sections: dict[str, Section])
     pool = ThreadPoolExecutor(max_workers=len(wanted), thread_name_prefix="floe-preflight")
     for name, section in wanted.items():
         future = pool.submit(
-            run_check, name, section, timeout=options.timeout, slow_ms=options.slow_ms
+            run_check,
+            name,
+            section,
+            timeout=options.timeout,
+            slow_ms=options.slow_ms,
+            strict=options.strict,
         )
         future.add_done_callback(functools.partial(publish, name))
     pool.shutdown(wait=False)

@@ -10,7 +10,8 @@ call :func:`run_check`. The runner
   backstop that keeps "timeout + 2 s" true even for a misbehaving client);
 * turns a :class:`~floe_checks.errors.CheckFailure` into ``status: error`` with its remediation,
   any other exception into a classified error (never a traceback), and an answer slower than
-  the threshold into ``status: warning``;
+  the threshold into ``status: warning`` — and, when ``strict``, any warning into an error
+  that keeps the warning's message and remediation (:func:`strict_result`);
 * inspects the server certificate of each https endpoint of the section once
   (:func:`floe_checks.probes.tls.review`): expiry warnings, and a certificate failure
   classified as ``tls_untrusted``, ``tls_hostname``, ``tls_expired`` or ``tls_not_yet_valid``;
@@ -115,6 +116,7 @@ def run_check(
     timeout: float = DEFAULT_TIMEOUT,
     slow_ms: int = DEFAULT_SLOW_MS,
     expiry_warning_days: int | None = None,
+    strict: bool = False,
 ) -> CheckResult:
     """Run the probe of one configured section and classify the outcome.
 
@@ -125,6 +127,8 @@ def run_check(
         slow_ms: an answer slower than this is a ``warning``.
         expiry_warning_days: a certificate with fewer days left is a ``warning``; default the
             environment's ``tls.expiry_warning_days`` (30).
+        strict: a ``warning`` becomes an ``error`` (``--floe-strict``, ``floe preflight
+            --strict``).
 
     Returns:
         The check's result; never raises for a failure of the service or of its client.
@@ -137,10 +141,34 @@ def run_check(
     result = review_certificates(
         section, result, timeout=timeout, expiry_warning_days=expiry_warning_days
     )
+    if strict:
+        result = strict_result(result)
     result.message = scrubber.text(result.message)
     result.remediation = scrubber.value(result.remediation)
     result.details = scrubber.value(result.details)
     return result
+
+
+STRICT_NOTE = "(a warning; strict mode makes warnings fail)"
+
+
+def strict_result(result: CheckResult) -> CheckResult:
+    """A ``warning`` made an ``error`` for strict mode; other results unchanged.
+
+    The message gains :data:`STRICT_NOTE`, the remediation stays the warning's own, and
+    ``details`` say ``"failure": "strict"`` and ``"strict": true`` (``details.warnings`` stays
+    when the probe gave it).
+    """
+    if result.status != Status.WARNING.value:
+        return result
+    details = {**result.details, "failure": FailureKind.STRICT.value, "strict": True}
+    return result.model_copy(
+        update={
+            "status": Status.ERROR.value,
+            "message": f"{result.message} {STRICT_NOTE}",
+            "details": details,
+        }
+    )
 
 
 def _result(

@@ -2,7 +2,9 @@
 
 Connects with ``connect_timeout``, runs ``SELECT 1``, reads the server version, and checks that
 the user may create tables in the configured schema — Dagster creates its tables on first start —
-by creating one inside a transaction that is always rolled back.
+by creating one inside a transaction that is always rolled back. Then it reads the role's
+attributes (``pg_roles``) and warns when the user can do far more than Dagster needs: a
+superuser, CREATEROLE, CREATEDB, or a broad predefined role (:mod:`floe_checks.least_privilege`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,12 @@ from typing import Any
 from floe_checks.config import PostgresSection
 from floe_checks.errors import CheckFailure, FailureKind
 from floe_checks.failures import failure
+from floe_checks.least_privilege import (
+    POSTGRES_ROLES_SQL,
+    PostgresRole,
+    postgres_privileges,
+    postgres_warnings,
+)
 from floe_checks.results import Service
 
 SERVICE = Service.POSTGRES
@@ -154,6 +162,7 @@ def check(section: PostgresSection, timeout: float) -> dict[str, object]:
             cur.execute("SHOW server_version")
             version_row = cur.fetchone()
             version = str(version_row[0]) if version_row else "unknown"
+            roles = _roles(cur, int(timeout * 1000))
             table = f"floe_preflight_{secrets.token_hex(4)}"
             try:
                 cur.execute(
@@ -201,12 +210,46 @@ def check(section: PostgresSection, timeout: float) -> dict[str, object]:
         ) from None
     finally:
         conn.close()
-    return {
+    details: dict[str, object] = {
         "endpoint": endpoint,
         "database": section.database,
         "schema": section.schema_,
         "server_version": version,
         "can_create_tables": True,
+        "privileges": postgres_privileges(roles) if roles is not None else None,
         "message": f"PostgreSQL {version}: SELECT 1 ok; user {section.user!r} may create tables "
         f"in {section.database}.{section.schema_}.",
     }
+    warnings = postgres_warnings(section, roles or [])
+    if warnings:
+        details["warnings"] = warnings
+    return details
+
+
+def _roles(cur: Any, timeout_ms: int) -> list[PostgresRole] | None:
+    """The user's role and the roles it may act as, or None when ``pg_roles`` cannot be read
+    (a restricted catalog): the check then goes on without the privilege facts."""
+    import psycopg2
+
+    try:
+        cur.execute(POSTGRES_ROLES_SQL)
+        rows = cur.fetchall()
+    except psycopg2.OperationalError:
+        raise
+    except psycopg2.Error:
+        # The failed statement aborted the transaction, and the rollback undoes the timeout.
+        cur.connection.rollback()
+        cur.execute("SET statement_timeout = %s", (timeout_ms,))
+        return None
+    return [
+        PostgresRole(
+            name=str(name),
+            superuser=bool(superuser),
+            createrole=bool(createrole),
+            createdb=bool(createdb),
+            bootstrap=bool(bootstrap),
+            self=bool(is_self),
+            direct=bool(direct),
+        )
+        for name, superuser, createrole, createdb, bootstrap, is_self, direct in rows
+    ]

@@ -4,6 +4,15 @@
 object under ``prefix``), each reported on its own in ``details`` — a deploy needs both, and a
 read-only key is the most common surprise. botocore gets the per-check connect and read timeouts
 and no retries, so a dead endpoint fails once, within the timeout.
+
+Then two least-privilege probes (:mod:`floe_checks.least_privilege`), each a warning when
+allowed: ``ListBuckets`` (the credential may list every bucket of the account) and a
+``DeleteObject`` of a random, never-existing key at the top level of the bucket, outside
+``prefix`` (it may delete outside the platform's part of the bucket). Deleting a key that does
+not exist deletes nothing; on a versioned bucket it leaves a delete marker, which the probe
+removes again by its version id. IAM policy simulation would avoid even that, but needs
+``iam:SimulatePrincipalPolicy`` (which a narrow credential lacks), exists only on AWS, and sees
+neither bucket policies nor S3-compatible stores' own rules.
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ from floe_checks.failures import (
     untrusted_certificate,
     wrong_region,
 )
+from floe_checks.least_privilege import s3_outside_key, s3_warnings
 from floe_checks.results import Service
 
 SERVICE = Service.STORAGE
@@ -280,13 +290,73 @@ def check(section: S3Storage, timeout: float) -> dict[str, object]:
             what="S3",
             details=details,
         )
+    warnings: list[str] = []
     if details.get("delete") != "ok":
-        details["warnings"] = [
+        warnings.append(
             f"the probe object {key!r} could not be deleted: grant "
             f"{_permission('delete', section)} or remove objects under {section.prefix!r}."
-        ]
+        )
+    privileges = _privileges(client, section)
+    details["privileges"] = privileges
+    warnings += s3_warnings(
+        section,
+        list_all_buckets=privileges["list_all_buckets"],
+        bucket_count=privileges["bucket_count"],
+        delete_outside_prefix=privileges["delete_outside_prefix"],
+        outside_key=privileges["outside_key"],
+    )
+    if warnings:
+        details["warnings"] = warnings
     details["probe_key_prefix"] = section.prefix
     details["message"] = (
         f"bucket {bucket!r} reachable; read ok; write ok (probe object under {section.prefix!r})."
     )
     return details
+
+
+def _allowed(exc: Exception) -> bool | None:
+    """False for an access-denied answer, None (not known) for anything else."""
+    from botocore.exceptions import ClientError
+
+    if isinstance(exc, ClientError) and _error_code(exc) in _DENIED_CODES:
+        return False
+    return None
+
+
+def _privileges(client: Any, section: S3Storage) -> dict[str, Any]:
+    """Whether the credential may list every bucket and delete outside ``prefix``; each None
+    when the store's answer says neither yes nor no (an S3-compatible store without the
+    call, a network error): least privilege is advice, it never fails the check."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    facts: dict[str, Any] = {
+        "list_all_buckets": None,
+        "bucket_count": None,
+        "delete_outside_prefix": None,
+        "outside_key": None,
+    }
+    try:
+        answer = client.list_buckets()
+        facts["list_all_buckets"] = True
+        facts["bucket_count"] = len(answer.get("Buckets") or [])
+    except (ClientError, BotoCoreError) as exc:
+        facts["list_all_buckets"] = _allowed(exc)
+    key = s3_outside_key(section.prefix, secrets.token_hex(8))
+    if key is None:
+        return facts
+    facts["outside_key"] = key
+    try:
+        answer = client.delete_object(Bucket=section.bucket, Key=key)
+    except (ClientError, BotoCoreError) as exc:
+        facts["delete_outside_prefix"] = _allowed(exc)
+        return facts
+    facts["delete_outside_prefix"] = True
+    marker = answer.get("VersionId") if answer.get("DeleteMarker") else None
+    if marker:
+        # A versioned bucket keeps a delete marker even for a key that never existed.
+        try:
+            client.delete_object(Bucket=section.bucket, Key=key, VersionId=marker)
+            facts["delete_marker"] = "removed"
+        except (ClientError, BotoCoreError):
+            facts["delete_marker"] = f"left (version {marker})"
+    return facts

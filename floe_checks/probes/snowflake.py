@@ -19,6 +19,11 @@ from typing import TYPE_CHECKING, Any
 from floe_checks.config import SnowflakeCompute
 from floe_checks.errors import FailureKind
 from floe_checks.failures import classify_network_error, failure
+from floe_checks.least_privilege import (
+    snowflake_admin_roles,
+    snowflake_secondary_roles,
+    snowflake_warnings,
+)
 from floe_checks.results import Service
 
 if TYPE_CHECKING:
@@ -283,6 +288,10 @@ def check(section: SnowflakeCompute, timeout: float) -> dict[str, object]:
         warnings: list[str] = []
         warehouse, has_warehouse_fn = _current(conn, "CURRENT_WAREHOUSE")
         role, _ = _current(conn, "CURRENT_ROLE")
+        # Since 2024 new users default to DEFAULT_SECONDARY_ROLES = ('ALL'): every role they
+        # were granted, ACCOUNTADMIN included, acts alongside the primary one.
+        secondary_json, _ = _current(conn, "CURRENT_SECONDARY_ROLES")
+        secondary = snowflake_secondary_roles(secondary_json)
         if not has_warehouse_fn:
             # Emulators (fakesnow) lack CURRENT_WAREHOUSE(); USE WAREHOUSE above succeeded.
             warehouse = section.warehouse
@@ -302,7 +311,13 @@ def check(section: SnowflakeCompute, timeout: float) -> dict[str, object]:
             "database": section.database,
             "schema": section.schema_,
             "auth": "key-pair" if section.private_key_path else "password",
+            "privileges": {
+                "role": role,
+                "secondary_roles": secondary,
+                "admin_roles": snowflake_admin_roles(role, secondary),
+            },
         }
+        warnings += snowflake_warnings(section, role, secondary)
         if warnings:
             details["warnings"] = warnings
         return details

@@ -5,6 +5,7 @@ of demo/profiles.yml. Run alone by ``tox -e postgres``."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,13 @@ def postgres() -> Iterator[PostgresServer]:
 
 @pytest.mark.requirement("007-FR-015", "007-FR-019")
 def test_preflight_postgres(postgres: PostgresServer, tmp_path: Path) -> None:
+    # Dagster's own role, owning its database: the superuser would pass with a least-privilege
+    # warning (tests/preflight/test_least_privilege_postgres.py).
+    password = secrets.token_urlsafe(12)
+    postgres.execute(
+        f"CREATE ROLE floe_dagster LOGIN PASSWORD '{password}'",
+        "CREATE DATABASE floe_dagster OWNER floe_dagster",
+    )
     report = run_preflight(
         tmp_path,
         "backend-postgres",
@@ -34,12 +42,12 @@ def test_preflight_postgres(postgres: PostgresServer, tmp_path: Path) -> None:
             "postgres": {
                 "host": postgres.host,
                 "port": postgres.port,
-                "user": "postgres",
+                "user": "floe_dagster",
                 "password": "${FLOE_WAREHOUSE_PASSWORD}",
-                "database": "postgres",
+                "database": "floe_dagster",
             }
         },
-        {"FLOE_WAREHOUSE_PASSWORD": postgres.password},
+        {"FLOE_WAREHOUSE_PASSWORD": password},
     )
     assert [(c.service, c.backend, c.status) for c in report.checks] == [
         ("postgres", "postgres", "ok")

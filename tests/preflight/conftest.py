@@ -38,7 +38,8 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
 
 @pytest.fixture(scope="session")
 def s3_iam_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
-    """moto with IAM enforced: keys ``admin`` (everything) and ``reader`` (list and get)."""
+    """moto with IAM enforced: keys ``admin`` (everything), ``reader`` (list and get) and
+    ``writer`` (what the storage check needs, under ``floe-preflight/`` only)."""
     with local_servers.s3_iam_server(tmp_path_factory.mktemp("s3-iam")) as server:
         yield server
 

@@ -5,7 +5,8 @@ when the ``with`` block ends (see ``conftest.py`` for the fixtures built on them
 * :func:`postgres_server` — a throwaway PostgreSQL cluster (:class:`PostgresServer`);
 * :func:`s3_server` — ``moto_server`` (S3 API, any credentials accepted);
 * :func:`s3_iam_server` — ``moto_server`` enforcing IAM: an ``admin`` key pair allowed
-  everything and a ``reader`` key pair allowed only to list and read;
+  everything, a ``reader`` key pair allowed only to list and read, and a ``writer`` allowed
+  what the storage check needs and no more (least privilege: no warning);
 * :func:`iceberg_rest_server` — SeaweedFS ``weed mini``: an Iceberg REST catalog with OAuth2
   client credentials (its S3 key pair) and the table bucket ``warehouse``;
 * :func:`blackhole` — a socket that accepts TCP connections and never answers;
@@ -129,12 +130,13 @@ def s3_server(base: Path) -> Iterator[S3Server]:
 
 @contextlib.contextmanager
 def s3_iam_server(base: Path) -> Iterator[S3Server]:
-    """moto with IAM enforced: keys ``admin`` (everything) and ``reader`` (list and get)."""
+    """moto with IAM enforced: keys ``admin`` (everything), ``reader`` (list and get) and
+    ``writer`` (list, get, put and delete under ``floe-preflight/`` of any bucket)."""
     import boto3
 
-    # The first six requests (the IAM set-up below) may go unsigned; every later one is checked.
+    # The first nine requests (the IAM set-up below) may go unsigned; every later one is checked.
     process, port = _moto(
-        _subdir(base, "moto-iam"), "moto-iam", {"INITIAL_NO_AUTH_ACTION_COUNT": "6"}
+        _subdir(base, "moto-iam"), "moto-iam", {"INITIAL_NO_AUTH_ACTION_COUNT": "9"}
     )
     try:
         endpoint = f"http://127.0.0.1:{port}"
@@ -145,19 +147,28 @@ def s3_iam_server(base: Path) -> Iterator[S3Server]:
             aws_access_key_id="setup",
             aws_secret_access_key="setup",  # pragma: allowlist secret
         )
-        policies = {
-            "admin": ["*"],
-            # moto authorises HEAD bucket as "s3:HeadBucket" (AWS uses s3:ListBucket for it).
-            "reader": ["s3:ListBucket", "s3:HeadBucket", "s3:GetObject", "s3:GetBucketLocation"],
+        # moto authorises HEAD bucket as "s3:HeadBucket" (AWS uses s3:ListBucket for it).
+        bucket_actions = ["s3:ListBucket", "s3:HeadBucket", "s3:GetBucketLocation"]
+        policies: dict[str, list[dict[str, object]]] = {
+            "admin": [{"Effect": "Allow", "Action": ["*"], "Resource": "*"}],
+            "reader": [
+                {"Effect": "Allow", "Action": [*bucket_actions, "s3:GetObject"], "Resource": "*"}
+            ],
+            # Least privilege: no ListAllMyBuckets, objects only under the probe prefix.
+            "writer": [
+                {"Effect": "Allow", "Action": bucket_actions, "Resource": "arn:aws:s3:::*"},
+                {
+                    "Effect": "Allow",
+                    "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                    "Resource": "arn:aws:s3:::*/floe-preflight/*",
+                },
+            ],
         }
         keys: dict[str, tuple[str, str]] = {}
-        for user, actions in policies.items():
+        for user, statements in policies.items():
             iam.create_user(UserName=user)
             key = iam.create_access_key(UserName=user)["AccessKey"]
-            document = {
-                "Version": "2012-10-17",
-                "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}],
-            }
+            document = {"Version": "2012-10-17", "Statement": statements}
             iam.put_user_policy(
                 UserName=user, PolicyName=f"{user}-policy", PolicyDocument=json.dumps(document)
             )

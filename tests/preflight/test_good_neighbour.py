@@ -128,7 +128,10 @@ def test_check_storage_needs_only_the_storage_variables(
     os.environ.pop("DAGSTER_PG_PASSWORD", None)
     done = _run(tmp_path, str(BIN / "floe"), "preflight", "--env", "prod", "--check-storage", **env)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.splitlines()[0].startswith("[STORAGE] OK: ")
+    # Plain moto lets any key do anything: a pass with the least-privilege warnings.
+    assert done.stdout.splitlines()[0].startswith(
+        "[STORAGE] WARNING: bucket 'floe-only-storage' reachable; read ok; write ok "
+    )
     assert done.stdout.splitlines()[-1].startswith("preflight prod: PASS (1 check, ")
     both = _run(tmp_path, str(BIN / "floe"), "preflight", "--env", "prod", **env)
     assert both.returncode == 2

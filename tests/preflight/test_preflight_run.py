@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import subprocess
 import sys
 import time
@@ -38,6 +39,10 @@ BIN = Path(sys.executable).parent
 REPORT_KEYS = {"timestamp", "overall_status", "duration_ms", "environment", "checks"}
 CHECK_KEYS = {"service", "backend", "status", "message", "duration_ms", "remediation", "details"}
 BUCKET = "floe-run"
+# The environments' identities have least privilege (no warning): a role owning its database,
+# and moto's ``writer`` key.
+PG_USER = "floe_run"
+PG_PASSWORD = secrets.token_urlsafe(12)
 
 
 @dataclass(frozen=True)
@@ -104,8 +109,8 @@ def _sections(
         "postgres": {
             "host": "127.0.0.1",
             "port": pg.port,
-            "user": "postgres",
-            "database": "postgres",
+            "user": PG_USER,
+            "database": PG_USER,
             "password": f"${{{prefix}DAGSTER_PG_PASSWORD}}",
         },
     }
@@ -129,14 +134,19 @@ def workspace(
     ``hole`` (a catalog that never answers) and ``typo`` (a misspelt key)."""
     import boto3
 
-    key, secret = s3_iam_server.keys["admin"]
+    admin_key, admin_secret = s3_iam_server.keys["admin"]
     boto3.client(
         "s3",
         endpoint_url=s3_iam_server.endpoint_url,
         region_name="us-east-1",
-        aws_access_key_id=key,
-        aws_secret_access_key=secret,
+        aws_access_key_id=admin_key,
+        aws_secret_access_key=admin_secret,
     ).create_bucket(Bucket=BUCKET)
+    key, secret = s3_iam_server.keys["writer"]
+    postgres_server.execute(
+        f"CREATE ROLE {PG_USER} LOGIN PASSWORD '{PG_PASSWORD}'",
+        f"CREATE DATABASE {PG_USER} OWNER {PG_USER}",
+    )
     # Cube needs Node.js and demo/cube's npm install; without them the rest is still checked.
     cube_server: CubeServer | None = None
     if local_servers.cube_missing() is None:
@@ -162,7 +172,7 @@ def workspace(
         "AWS_SECRET_ACCESS_KEY": secret,
         "POLARIS_CLIENT_ID": iceberg_rest_server.client_id,
         "POLARIS_CLIENT_SECRET": iceberg_rest_server.client_secret,
-        "DAGSTER_PG_PASSWORD": postgres_server.password,
+        "DAGSTER_PG_PASSWORD": PG_PASSWORD,
         "CUBEJS_API_SECRET": cube_server.api_secret if cube_server else "",
         "BAD_CUBEJS_API_SECRET": "wrong-cube-api-secret-7",  # pragma: allowlist secret
         "BAD_TRINO_PASSWORD": "wrong-trino-password-7",  # pragma: allowlist secret

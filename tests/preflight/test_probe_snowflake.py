@@ -119,6 +119,8 @@ def test_password_login_runs_select_1_and_reports_warehouse_and_role(
     assert details["auth"] == "password"
     assert details["endpoint"] == f"http://127.0.0.1:{snowflake_objects.port}"
     assert "warnings" not in details
+    # fakesnow has no CURRENT_SECONDARY_ROLES() either: no secondary role, no admin role.
+    assert details["privileges"] == {"role": "duckdb", "secondary_roles": [], "admin_roles": []}
 
 
 @pytest.mark.requirement("007-FR-016")

@@ -67,7 +67,8 @@ def _section(
 def test_success_reports_read_and_write_and_cleans_up(
     lake: S3Server, load_section: Callable[..., Section]
 ) -> None:
-    key, secret = lake.keys["admin"]
+    # The least-privilege key: the admin's would pass with warnings (test_least_privilege_s3).
+    key, secret = lake.keys["writer"]
     result = run_check(
         "storage",
         _section(load_section, lake.endpoint_url, key, secret),
@@ -175,5 +176,11 @@ def test_plain_moto_accepts_any_key(
         aws_secret_access_key="any",  # pragma: allowlist secret
     ).create_bucket(Bucket="plain")
     result = run_check("storage", _admin_any, timeout=10, slow_ms=10_000)
-    assert result.status == "ok", result.line()
     assert (result.details["read"], result.details["write"]) == ("ok", "ok")
+    # Without IAM every key may do everything: both least-privilege warnings, nothing worse.
+    assert result.status == "warning", result.line()
+    assert (
+        result.details["privileges"]["list_all_buckets"],
+        result.details["privileges"]["delete_outside_prefix"],
+    ) == (True, True)
+    assert len(result.details["warnings"]) == 2
