@@ -327,6 +327,10 @@ class ControlPlane:
                 f"--service-cluster-ip-range={SERVICE_CIDR}",
                 "--leader-elect=false",
                 "--profiling=false",
+                # kwok renews the nodes' leases; on a loaded 2-core machine a renewal came late
+                # and the default 50 s grace marked every node NotReady mid-test (pods unready,
+                # rollouts stuck: seen in CI). Five minutes: these nodes never really die.
+                "--node-monitor-grace-period=5m",
             ],
         )
         scheduler = self._spawn(
