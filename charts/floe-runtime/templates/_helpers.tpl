@@ -26,3 +26,75 @@ app.kubernetes.io/component: demo-postgres
 {{- printf "%s:%s" .image.repository (toString .image.tag) -}}
 {{- end -}}
 {{- end -}}
+
+{{- /* preflightTest: is floe-dagster's Dagster (webserver and its PostgreSQL) part of the release? */ -}}
+{{- define "floe-runtime.preflight.dagsterOn" -}}
+{{- $fd := index .Values "floe-dagster" -}}
+{{- if and $fd.enabled (($fd.dagster | default dict).enabled) -}}true{{- end -}}
+{{- end -}}
+
+{{- /* The ServiceAccount of the preflight test pod (values.yaml, preflightTest.serviceAccountName). */ -}}
+{{- define "floe-runtime.preflight.serviceAccountName" -}}
+{{- $global := .Values.global | default dict -}}
+{{- if .Values.preflightTest.serviceAccountName -}}
+{{- .Values.preflightTest.serviceAccountName -}}
+{{- else if $global.serviceAccountName -}}
+{{- $global.serviceAccountName -}}
+{{- else if include "floe-runtime.preflight.dagsterOn" . -}}
+{{- /* the Dagster chart's own: its fullname, <release>-dagster unless the release name holds "dagster" */ -}}
+{{- if contains "dagster" .Release.Name -}}{{ .Release.Name | trunc 63 | trimSuffix "-" }}{{- else -}}{{ printf "%s-dagster" .Release.Name | trunc 63 | trimSuffix "-" }}{{- end -}}
+{{- else -}}
+default
+{{- end -}}
+{{- end -}}
+
+{{- /* The floe.yaml `floe preflight` reads in the test pod: every endpoint at the Service name
+     the subcharts give it (their own name helpers, so the names are defined once), every secret
+     a ${VAR} fed from the Secret the workloads read (floe-runtime.preflight.env). */ -}}
+{{- define "floe-runtime.preflight.config" -}}
+{{- $t := .Values.preflightTest -}}
+{{- $suffix := printf "%s.svc.%s" .Release.Namespace $t.clusterDomain -}}
+{{- $env := dict -}}
+{{- if include "floe-runtime.preflight.dagsterOn" . -}}
+{{- $fd := index .Values "floe-dagster" -}}
+{{- $pg := $fd.dagster.postgresql -}}
+{{- $_ := set $env "postgres" (dict "host" $pg.postgresqlHost "port" (int $pg.service.port) "user" $pg.postgresqlUsername "password" "${DAGSTER_PG_PASSWORD}" "database" $pg.postgresqlDatabase) -}}
+{{- $webserver := include "floe-dagster.webserverName" (dict "Values" $fd "Release" .Release) -}}
+{{- $_ := set $env "dagster" (dict "url" (printf "http://%s.%s:%d" $webserver $suffix (int $fd.dagster.dagsterWebserver.service.port))) -}}
+{{- end -}}
+{{- $fc := index .Values "floe-cube" -}}
+{{- if $fc.enabled -}}
+{{- $cube := include "floe-cube.fullname" (dict "Values" $fc "Release" .Release) -}}
+{{- $_ := set $env "cube" (dict "url" (printf "http://%s.%s:%d" $cube $suffix (int $fc.api.service.port)) "api_secret" "${CUBEJS_API_SECRET}") -}}
+{{- end -}}
+{{- range $key, $section := $t.extraSections -}}
+{{- $_ := set $env $key $section -}}
+{{- end -}}
+{{- /* nothing to check (Dagster and Cube off, no extraSections): empty, and no hook is rendered */ -}}
+{{- if $env -}}
+{{- toYaml (dict "environments" (dict $t.environment $env)) -}}
+{{- end -}}
+{{- end -}}
+
+{{- /* The test pod's environment: the secrets floe-runtime.preflight.config names, from the same
+     Secrets (and keys) the workloads read, then preflightTest.extraEnv. */ -}}
+{{- define "floe-runtime.preflight.env" -}}
+{{- if include "floe-runtime.preflight.dagsterOn" . }}
+- name: DAGSTER_PG_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.global.postgresqlSecretName }}
+      key: postgresql-password
+{{- end }}
+{{- $fc := index .Values "floe-cube" -}}
+{{- if $fc.enabled }}
+- name: CUBEJS_API_SECRET
+  valueFrom:
+    secretKeyRef:
+      name: {{ $fc.apiSecret.existingSecret }}
+      key: {{ $fc.apiSecret.key }}
+{{- end }}
+{{- with .Values.preflightTest.extraEnv }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
