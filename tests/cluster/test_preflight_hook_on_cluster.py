@@ -14,7 +14,8 @@ test pod to reach Succeeded or Failed, so it times out: exit 1, ``timed out wait
 condition``, the ConfigMap hook ``Succeeded`` and the Pod hook ``Failed`` (helm's verdict on a
 timeout, not the pod's phase, which is still Running). Patching the pod's status to
 Succeeded with exit code 0 — what the kubelet writes when ``floe preflight`` exits 0 — makes
-``helm test`` return 0 with both hooks ``Succeeded``: that shows helm's side of the contract,
+``helm test`` return 0 with both hooks ``Succeeded``; Failed with exit code 1 (a failed check)
+makes it exit 1 with ``pod r-floe-preflight failed``. That shows helm's side of the contract,
 not preflight's outcome, which only a real node running the image can prove
 (docs/preflight.md, "Preflight from inside the cluster").
 """
@@ -144,37 +145,47 @@ def test_helm_test_creates_the_admitted_preflight_pod_and_its_valid_floe_yaml(
     )
     assert [p["port"] for p in service["spec"]["ports"]] == [4000]
 
-    # 2. what the kubelet would write when `floe preflight` exits 0: helm test passes
-    old_uid = pod["metadata"]["uid"]
-    passing = subprocess.Popen(
-        [str(workspace.helm.binary), "test", RELEASE, "--timeout", "300s", *kube],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=workspace.helm.env(),
+    # 2. what the kubelet writes when `floe preflight` exits 0: helm test passes
+    passed = _helm_test_ending_as(workspace, kubectl, kube, pod["metadata"]["uid"], exit_code=0)
+    assert (passed.returncode, passed.stderr) == (0, "")
+    assert _suites(passed.stdout) == [(HOOK, "Succeeded"), (HOOK, "Succeeded")]
+    # 3. ... and when a check fails (exit 1): helm test fails, naming the pod
+    failed = _helm_test_ending_as(workspace, kubectl, kube, _pod(kubectl)["metadata"]["uid"], 1)
+    assert failed.returncode == 1
+    assert failed.stderr == f"Error: 1 error occurred:\n\t* pod {HOOK} failed\n\n\n"
+    assert _suites(failed.stdout) == [(HOOK, "Succeeded"), (HOOK, "Failed")]
+
+
+def _helm_test_ending_as(
+    workspace: ChartWorkspace, kubectl: Kubectl, kube: list[str], old_uid: str, exit_code: int
+) -> subprocess.CompletedProcess[str]:
+    """``helm test`` while the hook pod's container "exits" with ``exit_code``: once kwok has
+    the new pod (before-hook-creation replaced ``old_uid``) Running, its status is patched to
+    what the kubelet writes for that exit — the step kwok, running no container, never takes."""
+    args = [str(workspace.helm.binary), "test", RELEASE, "--timeout", "300s", *kube]
+    proc = subprocess.Popen(
+        args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=workspace.helm.env()
     )
     try:
-        # before-hook-creation: helm test replaced last run's pod with a new one
-        _wait_running(kubectl, not_uid=old_uid)
+        image = _wait_running(kubectl, not_uid=old_uid)["spec"]["containers"][0]["image"]
         now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        terminated = {
+            "exitCode": exit_code,
+            "reason": "Completed" if exit_code == 0 else "Error",
+            "startedAt": now,
+            "finishedAt": now,
+        }
         status = {
-            "phase": "Succeeded",
+            "phase": "Succeeded" if exit_code == 0 else "Failed",
             "containerStatuses": [
                 {
                     "name": "preflight",
-                    "image": container["image"],
+                    "image": image,
                     "imageID": "",
                     "ready": False,
                     "restartCount": 0,
                     "started": False,
-                    "state": {
-                        "terminated": {
-                            "exitCode": 0,
-                            "reason": "Completed",
-                            "startedAt": now,
-                            "finishedAt": now,
-                        }
-                    },
+                    "state": {"terminated": terminated},
                 }
             ],
         }
@@ -182,10 +193,9 @@ def test_helm_test_creates_the_admitted_preflight_pod_and_its_valid_floe_yaml(
             "patch", "pod", HOOK, "-n", NAMESPACE, "--subresource=status", "--type=merge",
             "-p", json.dumps({"status": status}),
         )  # fmt: skip
-        out, err = passing.communicate(timeout=120)
+        out, err = proc.communicate(timeout=120)
     finally:
-        if passing.poll() is None:
-            passing.kill()
-            passing.wait()
-    assert (passing.returncode, err) == (0, "")
-    assert _suites(out) == [(HOOK, "Succeeded"), (HOOK, "Succeeded")]
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return subprocess.CompletedProcess(args, proc.returncode, out, err)
