@@ -335,3 +335,25 @@ def test_nothing_to_check_renders_no_hook(offline_workspace: ChartWorkspace) -> 
     objs = offline_workspace.render(CHART, [], ["floe-cube.enabled=false"], tests=True)
     assert [k8s.ref(o) for o in objs if o["metadata"]["name"] == HOOK] == []
     assert "ConfigMap/floe-compiled-artifacts" in {k8s.ref(o) for o in objs}
+
+
+@pytest.mark.parametrize("environment", ["dev", "staging", "prod"])
+def test_every_example_environment_renders_a_valid_hook(
+    standin_workspace: ChartWorkspace,
+    environment: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The values of examples/environments/* (what GitOps installs): the hook's floe.yaml
+    validates and every URL in it is a Service of that release, on a port it has."""
+    files = [CHARTS.parent / "examples" / "environments" / environment / "values.yaml"]
+    configmap, pod = hook_objects(standin_workspace, files)
+    env = load_floe_yaml(configmap, tmp_path, monkeypatch)
+    assert list(env.sections()) == ["postgres", "cube", "dagster"]
+    release = standin_workspace.render(CHART, files)
+    for section in (env.cube, env.dagster):
+        assert isinstance(section, CubeSection | DagsterSection)
+        host_port = section.url.removeprefix("http://")
+        host, port = host_port.rsplit(":", 1)
+        assert _service_port(release, host) == [int(port)]
+    assert check_hardening([pod]) == []
