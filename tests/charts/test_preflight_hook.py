@@ -357,3 +357,21 @@ def test_every_example_environment_renders_a_valid_hook(
         host, port = host_port.rsplit(":", 1)
         assert _service_port(release, host) == [int(port)]
     assert check_hardening([pod]) == []
+
+
+@pytest.mark.parametrize(
+    ("sets", "expected"),
+    [
+        ([], "floe-dagster"),
+        # the Dagster chart's dagster.serviceAccountName: global, then serviceAccount.name
+        (["global.serviceAccountName=platform"], "platform"),
+        (["floe-dagster.dagster.serviceAccount.name=dagster-runner"], "dagster-runner"),
+        (["preflightTest.serviceAccountName=preflight"], "preflight"),
+    ],
+    ids=["dagster-default", "global", "dagster-serviceaccount-name", "own"],
+)
+def test_the_pod_runs_as_the_releases_service_account(
+    standin_workspace: ChartWorkspace, sets: list[str], expected: str
+) -> None:
+    _, pod = hook_objects(standin_workspace, [], sets)
+    assert pod["spec"]["serviceAccountName"] == expected

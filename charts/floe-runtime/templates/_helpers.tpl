@@ -41,8 +41,20 @@ app.kubernetes.io/component: demo-postgres
 {{- else if $global.serviceAccountName -}}
 {{- $global.serviceAccountName -}}
 {{- else if include "floe-runtime.preflight.dagsterOn" . -}}
-{{- /* the Dagster chart's own: its fullname, <release>-dagster unless the release name holds "dagster" */ -}}
-{{- if contains "dagster" .Release.Name -}}{{ .Release.Name | trunc 63 | trimSuffix "-" }}{{- else -}}{{ printf "%s-dagster" .Release.Name | trunc 63 | trimSuffix "-" }}{{- end -}}
+{{- /* the Dagster chart's own ServiceAccount, named as its dagster.serviceAccountName helper
+     does: serviceAccount.name, else its fullname (fullnameOverride, else <release>-dagster
+     unless the release name holds the chart name) */ -}}
+{{- $d := (index .Values "floe-dagster").dagster -}}
+{{- $name := $d.nameOverride | default "dagster" -}}
+{{- if ($d.serviceAccount | default dict).name -}}
+{{- $d.serviceAccount.name -}}
+{{- else if $d.fullnameOverride -}}
+{{- $d.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
 {{- else -}}
 default
 {{- end -}}
