@@ -375,3 +375,40 @@ def test_the_pod_runs_as_the_releases_service_account(
 ) -> None:
     _, pod = hook_objects(standin_workspace, [], sets)
     assert pod["spec"]["serviceAccountName"] == expected
+
+
+@pytest.mark.parametrize(
+    ("workspace", "values", "sets", "expected"),
+    [
+        # Dagster on: the webserver's image, so a promoted tag reaches the hook too
+        (
+            "standin",
+            (),
+            ["floe-dagster.dagster.dagsterWebserver.image.tag=0.2.0"],
+            "floe/floe-dagster:0.2.0",
+        ),
+        # ... and the registry overlay, which rewrites the Dagster image fields
+        ("standin", ("values-prod.yaml",), [], "registry.floe.example.com/floe/floe-dagster:0.1.0"),
+        # Dagster off: ours, at the chart's appVersion, under global.imageRegistry
+        ("offline", ("values-prod.yaml",), [], "registry.floe.example.com/floe/floe-dagster:0.1.0"),
+        ("offline", (), [], "floe/floe-dagster:0.1.0"),
+        # set explicitly: under global.imageRegistry as every image floe-runtime renders itself
+        (
+            "standin",
+            ("values-prod.yaml",),
+            ["preflightTest.image.repository=floe/preflight", "preflightTest.image.tag=1.2.3"],
+            "registry.floe.example.com/floe/preflight:1.2.3",
+        ),
+    ],
+    ids=["promoted-tag", "prod-dagster", "prod-no-dagster", "default-no-dagster", "explicit"],
+)
+def test_the_hook_image_follows_the_releases_dagster_image(
+    request: pytest.FixtureRequest,
+    workspace: str,
+    values: tuple[str, ...],
+    sets: list[str],
+    expected: str,
+) -> None:
+    ws = request.getfixturevalue(f"{workspace}_workspace")
+    _, pod = hook_objects(ws, _files(*values), sets)
+    assert pod["spec"]["containers"][0]["image"] == expected

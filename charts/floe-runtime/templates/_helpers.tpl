@@ -110,3 +110,23 @@ default
 {{ toYaml . }}
 {{- end }}
 {{- end -}}
+
+
+{{- /* The preflight pod's image (values.yaml, preflightTest.image): set, else the Dagster
+     webserver's (already under the registry: the registry overlay rewrites it), else ours. */ -}}
+{{- define "floe-runtime.preflight.image" -}}
+{{- $i := .Values.preflightTest.image -}}
+{{- $tag := $i.tag | default .Chart.AppVersion -}}
+{{- if $i.repository -}}
+{{- include "floe-runtime.image" (dict "root" . "image" (dict "repository" $i.repository "tag" $tag)) -}}
+{{- else if include "floe-runtime.preflight.dagsterOn" . -}}
+{{- $w := (index .Values "floe-dagster").dagster.dagsterWebserver.image -}}
+{{- if and $w.digest (not $i.tag) -}}
+{{- printf "%s@%s" $w.repository $w.digest -}}
+{{- else -}}
+{{- printf "%s:%s" $w.repository (toString ($i.tag | default $w.tag)) -}}
+{{- end -}}
+{{- else -}}
+{{- include "floe-runtime.image" (dict "root" . "image" (dict "repository" "floe/floe-dagster" "tag" $tag)) -}}
+{{- end -}}
+{{- end -}}
