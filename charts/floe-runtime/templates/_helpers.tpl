@@ -111,7 +111,6 @@ default
 {{- end }}
 {{- end -}}
 
-
 {{- /* The preflight pod's image (values.yaml, preflightTest.image): set, else the Dagster
      webserver's (already under the registry: the registry overlay rewrites it), else ours. */ -}}
 {{- define "floe-runtime.preflight.image" -}}
