@@ -10,8 +10,10 @@ Every problem names its rule, so users can tell the two apart:
   ``runAsUser`` (the standard only forbids 0), the seccomp profile at pod level, no added
   capability at all (the standard allows NET_BIND_SERVICE), a read-only root filesystem unless
   the program needs to write to it (an explicit, documented exemption), CPU and memory requests
-  and limits, liveness and readiness probes on every main container, and an image pinned by a
-  tag other than ``latest`` or by digest.
+  and limits, liveness and readiness probes on every main container of a long-running pod (a pod
+  that runs to completion — ``restartPolicy`` Never or OnFailure: a Job's, a ``helm test``
+  hook — has no state to probe: it ends with an exit code), and an image pinned by a tag other
+  than ``latest`` or by digest.
 """
 
 from __future__ import annotations
@@ -19,7 +21,14 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from typing import Any
 
-from floe_checks.charts.objects import Container, Workload, as_dict, as_list, workloads
+from floe_checks.charts.objects import (
+    Container,
+    Workload,
+    as_dict,
+    as_list,
+    pod_template,
+    workloads,
+)
 from floe_checks.charts.pss import Violation, check_pod_security
 
 
@@ -42,6 +51,13 @@ def image_problems(container: Container, where: str) -> list[str]:
     if tag == "latest":
         return [f"{where}: image {image!r} uses the latest tag [floe/image-tag]"]
     return []
+
+
+def runs_to_completion(workload: Workload) -> bool:
+    """The pod ends with an exit code instead of serving: ``restartPolicy`` Never or OnFailure
+    (every Job's pod, a ``helm test`` hook). Kubernetes' default, Always, is a long-running pod."""
+    spec = as_dict(as_dict(pod_template(workload.raw)).get("spec"))
+    return spec.get("restartPolicy") in ("Never", "OnFailure")
 
 
 def container_problems(
@@ -70,7 +86,7 @@ def container_problems(
         for resource in ("cpu", "memory"):
             if resource not in have:
                 problems.append(f"{where}: resources.{kind}.{resource} is not set [floe/resources]")
-    if not container.init:
+    if not container.init and not runs_to_completion(workload):
         if container.liveness is None:
             problems.append(f"{where}: no livenessProbe [floe/probes]")
         if container.readiness is None:

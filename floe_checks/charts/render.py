@@ -184,22 +184,22 @@ class ChartWorkspace:
         set_files: Mapping[str, Path | str] | None = None,
         release: str = DEFAULT_RELEASE,
         namespace: str = DEFAULT_NAMESPACE,
+        tests: bool = False,
     ) -> list[dict[str, Any]]:
         """``helm template`` the chart and return every rendered object as a dict.
+
+        Args:
+            tests: also render the ``helm test`` hooks (floe-runtime's preflight pod, the
+                Dagster chart's test pod). Off by default: they are not part of a release
+                (``helm install`` does not create them; ``helm test`` does).
 
         Raises:
             ChartError: helm failed (schema violation, template error, …); the message is
                 helm's, which names the chart and the offending value.
         """
-        # --skip-tests: `helm test` pods (the Dagster chart has one) are not part of a release.
-        args = [
-            "template",
-            release,
-            str(self.chart_path(chart)),
-            "--namespace",
-            namespace,
-            "--skip-tests",
-        ]
+        args = ["template", release, str(self.chart_path(chart)), "--namespace", namespace]
+        if not tests:
+            args.append("--skip-tests")
         args += self._value_args(chart, values_files, set_values, set_files)
         out = self.helm.run(args).stdout
         return parse_manifests(out, chart=chart)

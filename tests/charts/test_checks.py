@@ -115,6 +115,41 @@ def test_hardening_names_each_violation() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("restart_policy", "expected"),
+    [
+        # a pod that ends with an exit code (a Job's, a `helm test` hook) has nothing to probe
+        ("Never", []),
+        ("OnFailure", []),
+        (
+            "Always",
+            [
+                "Pod/web container app: no livenessProbe [floe/probes]",
+                "Pod/web container app: no readinessProbe [floe/probes]",
+            ],
+        ),
+        (
+            None,  # Kubernetes' default is Always: a long-running pod
+            [
+                "Pod/web container app: no livenessProbe [floe/probes]",
+                "Pod/web container app: no readinessProbe [floe/probes]",
+            ],
+        ),
+    ],
+)
+def test_probes_are_required_only_of_long_running_pods(
+    restart_policy: str | None, expected: list[str]
+) -> None:
+    container = copy.deepcopy(GOOD_CONTAINER)
+    del container["livenessProbe"], container["readinessProbe"]
+    template = deployment(container)["spec"]["template"]
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web"}, **template}
+    pod["metadata"] = {"name": "web"}
+    if restart_policy is not None:
+        pod["spec"]["restartPolicy"] = restart_policy
+    assert check_hardening([pod]) == expected
+
+
 def test_wiring_names_each_broken_reference() -> None:
     objs = [deployment(), service(target=8080)]
     assert check_secret_references(objs) == [

@@ -232,3 +232,62 @@ def test_labels_entrypoint_and_ports_match_the_chart(
         "/opt/venv/bin/dagster\n/opt/venv/bin/dagster-webserver\n"
         "/opt/venv/bin/dagster-daemon\n/opt/venv/bin/dbt\n",
     )
+
+
+@pytest.mark.requirement("FC-007")
+def test_the_preflight_hook_runs_in_the_image_as_its_pod_says(
+    podman: images.Podman, dagster_image: str, session_label: str, tmp_path: Path
+) -> None:
+    """floe-runtime's ``helm test`` Pod, run as rendered: its image, command, user, environment,
+    read-only root with a ``/tmp`` emptyDir, and its ConfigMap's floe.yaml mounted read-only.
+
+    What kwok cannot show (tests/cluster/test_preflight_hook_on_cluster.py): the container
+    starts, ``floe`` is in the image, the command line and the rendered floe.yaml are accepted
+    (a configuration error would exit 2) and the checks run. Without a network the Cube Service
+    name does not resolve, so the check fails as ``dns`` and the exit code is 1 — what a
+    Pod whose DNS or NetworkPolicy is wrong reports. The rendered image name (floe/floe-dagster)
+    is replaced by this build of the same Dockerfile.
+    """
+    from floe_checks.charts.render import prepare_workspace
+
+    ws = prepare_workspace(tmp_path / "charts", offline=True)
+    objs = ws.render("floe-runtime", [], tests=True)
+    (pod,) = [o for o in objs if o["kind"] == "Pod"]
+    (configmap,) = [
+        o
+        for o in objs
+        if o["kind"] == "ConfigMap" and o["metadata"]["name"] == ("floe-floe-preflight")
+    ]
+    (container,) = pod["spec"]["containers"]
+    config_dir = tmp_path / "floe-yaml"
+    config_dir.mkdir()
+    (config_dir / "floe.yaml").write_text(configmap["data"]["floe.yaml"], encoding="utf-8")
+    (mount,) = [m for m in container["volumeMounts"] if m["name"] == "floe-yaml"]
+    env: list[str] = []
+    for var in container["env"]:
+        # the Secret's value: a throwaway (no cluster here)
+        value = var.get("value", "hook-image-test")  # pragma: allowlist secret
+        env += ["--env", f"{var['name']}={value}"]
+    user = pod["spec"]["securityContext"]
+    code, out = run(
+        podman,
+        session_label,
+        dagster_image,
+        *container["command"],
+        extra=(
+            "--user",
+            f"{user['runAsUser']}:{user['runAsGroup']}",
+            "--volume",
+            f"{config_dir}:{mount['mountPath']}:ro",
+            *env,
+        ),
+    )
+    lines = out.splitlines()
+    assert code == 1, out
+    assert lines[0] == (
+        "[CUBE] ERROR: cannot resolve the host of "
+        "http://floe-cube.floe.svc.cluster.local:4000/readyz (GET /readyz). Remediation: the host "
+        "name does not resolve: check environments.in-cluster.cube.url and this machine's DNS."
+    ), out
+    assert re.fullmatch(r"preflight in-cluster: FAIL \(1 check, \d+ ms\)", lines[1]), out
+    assert len(lines) == 2, out
