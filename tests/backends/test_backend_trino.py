@@ -158,20 +158,18 @@ def test_preflight_trino(trino: TrinoServer, tmp_path: Path) -> None:
     assert report.overall_status == "pass"
 
 
-@pytest.mark.requirement("007-FR-027c", "SC-007")
-def test_dbt_build_trino(trino_raw: TrinoServer, small_lake: Lake, tmp_path: Path) -> None:
-    if importlib.util.find_spec("dbt.adapters.trino") is None:
-        pytest.skip(NO_ADAPTER)
-    security = trino_raw.security
+def _dbt_env(trino: TrinoServer) -> dict[str, str]:
+    """The ``trino`` target's variables for the local server (password, its CA)."""
+    security = trino.security
     assert security is not None
-    env = {
+    return {
         "TRINO_AUTH_METHOD": "ldap",
-        "TRINO_HOST": trino_raw.host,
-        "TRINO_PORT": str(trino_raw.client_port),
+        "TRINO_HOST": trino.host,
+        "TRINO_PORT": str(trino.client_port),
         "TRINO_USER": security.user,
         "TRINO_PASSWORD": security.password.get_secret_value(),
         "TRINO_CATALOG": CATALOG,
-        "TRINO_CA_BUNDLE": str(trino_raw.ca_bundle),
+        "TRINO_CA_BUNDLE": str(trino.ca_bundle),
         "FLOE_WAREHOUSE_SCHEMA": "analytics",
         "FLOE_DEMO_NAMESPACE": "raw",
         # requests lets these replace the profile's cert (psf/requests#3829; our machines set
@@ -180,6 +178,31 @@ def test_dbt_build_trino(trino_raw: TrinoServer, small_lake: Lake, tmp_path: Pat
         "REQUESTS_CA_BUNDLE": "",
         "CURL_CA_BUNDLE": "",
     }
+
+
+@pytest.mark.requirement("007-FR-027c")
+def test_dbt_trino_verifies_the_certificate(trino: TrinoServer, tmp_path: Path) -> None:
+    """Without TRINO_CA_BUNDLE the profile verifies against the system's CAs, which do not
+    trust the server's self-signed certificate. (dbt-trino's own default, ``cert`` unset,
+    sends the password without verifying the certificate at all.)"""
+    if importlib.util.find_spec("dbt.adapters.trino") is None:
+        pytest.skip(NO_ADAPTER)
+    env = {**_dbt_env(trino), "TRINO_CA_BUNDLE": "True"}
+    with pytest.raises(AssertionError, match="CERTIFICATE_VERIFY_FAILED"):
+        run_dbt(
+            ["show", "--inline", "select 1 as one"],
+            profiles_dir=DEMO_DIR,
+            target="trino",
+            work_dir=tmp_path,
+            env=env,
+        )
+
+
+@pytest.mark.requirement("007-FR-027c", "SC-007")
+def test_dbt_build_trino(trino_raw: TrinoServer, small_lake: Lake, tmp_path: Path) -> None:
+    if importlib.util.find_spec("dbt.adapters.trino") is None:
+        pytest.skip(NO_ADAPTER)
+    env = _dbt_env(trino_raw)
     output = run_dbt(["build"], profiles_dir=DEMO_DIR, target="trino", work_dir=tmp_path, env=env)
     assert "Completed successfully" in output
     check_marts(lambda sql: _query(trino_raw, sql), small_lake.raw)
