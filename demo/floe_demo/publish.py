@@ -44,7 +44,8 @@ class PublishResult:
 
 
 # Column types of the raw tables per warehouse dialect: the publish step uses the Postgres
-# one; the backend tests load the same tables into Snowflake and BigQuery emulators.
+# one; the backend tests load the same tables into Trino and the Snowflake and BigQuery
+# emulators.
 _SQL_TYPES: dict[str, dict[str, str]] = {
     "postgres": {
         "string": "text", "int32": "integer", "int64": "bigint", "decimal": "numeric({p},{s})",
@@ -53,6 +54,11 @@ _SQL_TYPES: dict[str, dict[str, str]] = {
     "snowflake": {
         "string": "VARCHAR", "int32": "INTEGER", "int64": "INTEGER", "decimal": "NUMBER({p},{s})",
         "timestamp": "TIMESTAMP_NTZ", "boolean": "BOOLEAN", "float64": "FLOAT",
+    },
+    "trino": {
+        "string": "varchar", "int32": "integer", "int64": "bigint", "decimal": "decimal({p},{s})",
+        "timestamp": "timestamp(6)",  # the lake's microseconds (Trino's default keeps 3 digits)
+        "boolean": "boolean", "float64": "double",
     },
     "bigquery": {
         "string": "STRING", "int32": "INT64", "int64": "INT64", "decimal": "NUMERIC",
@@ -76,7 +82,7 @@ def _type_family(kind: pa.DataType) -> str | None:
 
 
 def sql_type(kind: pa.DataType, dialect: str = "postgres") -> str:
-    """The column type, in ``dialect`` (postgres, snowflake, bigquery), of an Arrow type used
+    """The column type, in ``dialect`` (postgres, trino, snowflake, bigquery), of an Arrow type used
     by the raw tables.
 
     Raises:

@@ -143,8 +143,23 @@ class TrinoInstall:
     version: str
 
     @property
+    def late_home(self) -> Path:
+        """Where the setup step puts LATE_PLUGINS (Iceberg): beside the tree, each in its own
+        folder once complete (``<name>.partial`` while it is fetched)."""
+        return self.home.parent / f"{self.version}-plugins"
+
+    def plugin_dirs(self) -> dict[str, Path]:
+        """Plugin name → its folder, from the tree's ``plugin/`` and the late plugins."""
+        found = {p.name: p for p in (self.home / "plugin").iterdir() if p.is_dir()}
+        if self.late_home.is_dir():
+            for late in self.late_home.iterdir():
+                if late.is_dir() and not late.name.endswith(".partial"):
+                    found.setdefault(late.name, late)
+        return found
+
+    @property
     def plugins(self) -> frozenset[str]:
-        return frozenset(p.name for p in (self.home / "plugin").iterdir() if p.is_dir())
+        return frozenset(self.plugin_dirs())
 
     @property
     def classpath(self) -> str:
@@ -333,6 +348,18 @@ class TrinoServer:
             _write_properties(catalog_dir / f"{name}.properties", props)
         config = etc / "config.properties"
         secured = self._write_security(etc, install) if self.security else {}
+        # Trino loads every folder of plugin.dir at start: link only what this server uses
+        # (Iceberg alone is 365 jars)
+        wanted = {props["connector.name"] for props in self.catalogs.values()}
+        if self.security:
+            wanted.add(PASSWORD_PLUGIN)
+        plugin_dir = self.base_dir / "plugin"
+        plugin_dir.mkdir(parents=True, exist_ok=True)
+        sources = install.plugin_dirs()
+        for name in sorted(wanted):
+            link = plugin_dir / name
+            if not link.is_symlink():
+                link.symlink_to(sources[name], target_is_directory=True)
         # Memory limits sized for the -Xmx: Trino's defaults assume a production heap.
         _write_properties(
             config,
@@ -346,7 +373,7 @@ class TrinoServer:
                 "http-server.http.port": str(self.port),
                 "discovery.uri": self.internal_url,
                 "catalog.config-dir": str(catalog_dir),
-                "plugin.dir": str(install.home / "plugin"),
+                "plugin.dir": str(plugin_dir),
                 "query.max-memory": "256MB",
                 "query.max-memory-per-node": "256MB",
                 **secured,

@@ -23,6 +23,9 @@ TRINO_VERSION=483
 # name=Plugin class: the jars on Maven Central lack META-INF/services/io.trino.spi.Plugin (Trino's
 # build writes it into the plugin zip only), so this step adds it as a one-file jar.
 PLUGINS="memory=io.trino.plugin.memory.MemoryPlugin tpch=io.trino.plugin.tpch.TpchPlugin"
+# Fetched beside the tree, one by one (late_plugins below): Iceberg, the production catalog's
+# connector (with the S3, GCS and Azure file systems: 364 jars, about 390 MB).
+LATE_PLUGINS="iceberg=io.trino.plugin.iceberg.IcebergPlugin"
 DEP_PLUGIN=org.apache.maven.plugins:maven-dependency-plugin:3.8.1
 ROOT="${XDG_CACHE_HOME:-$HOME/.cache}/floe-checks/trino/${TRINO_VERSION}"
 STAMP="$ROOT/.complete"
@@ -72,18 +75,8 @@ password_plugin() {
   echo "$want" >"$root/.password-file"
 }
 
-if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$WANT" ]; then
-  password_plugin "$ROOT"
-  echo "setup: $WANT ready at $ROOT ($(du -sh "$ROOT" | cut -f1), java ${JAVA25:-none}, $(( $(date +%s) - start )) s)"
-  exit 0
-fi
-command -v mvn >/dev/null || { echo "setup: mvn (Maven) not found; install Maven 3.8+" >&2; exit 1; }
-
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-staging="$ROOT.partial"
-rm -rf "$staging"
-mkdir -p "$staging/lib" "$staging/plugin" "$staging/launcher"
 
 # copy_deps ARTIFACT DEST: ARTIFACT's jar and its runtime dependencies into DEST, through a
 # throwaway pom (copy-dependencies needs a project; dependency:get has no output folder).
@@ -112,15 +105,60 @@ POM
   fi
 }
 
-copy_deps trino-main "$staging/lib"
-for entry in $PLUGINS; do
-  plugin=${entry%%=*}
-  copy_deps "trino-$plugin" "$staging/plugin/$plugin"
-  python3 - "$staging/plugin/$plugin/floe-service-descriptor.jar" "${entry#*=}" <<'PY'
+# service_descriptor JAR CLASS: the one-file jar naming the plugin class (see PLUGINS)
+service_descriptor() {
+  python3 - "$1" "$2" <<'PY'
 import sys, zipfile
 with zipfile.ZipFile(sys.argv[1], "w") as jar:
     jar.writestr("META-INF/services/io.trino.spi.Plugin", sys.argv[2] + "\n")
 PY
+}
+
+# A plugin of LATE_PLUGINS goes beside the tree, into $LATE/<name>/ with its own stamp
+# $LATE/.<name>, fetched into a .partial folder and moved in whole. The tree (and its stamp WANT)
+# does not change, so a checkout whose script lacks the plugin keeps the same tree, and a server
+# loads such a plugin only when one of its catalogs uses it (floe_checks.servers.trino links
+# the plugins it needs into its own plugin folder: Trino loads every folder of plugin.dir).
+LATE="${ROOT}-plugins"
+late_plugins() {
+  local entry plugin want staged t0
+  for entry in $LATE_PLUGINS; do
+    plugin=${entry%%=*}
+    want="trino-$plugin $TRINO_VERSION ${entry#*=}"
+    if [ -f "$LATE/.$plugin" ] && [ "$(cat "$LATE/.$plugin")" = "$want" ]; then
+      continue
+    fi
+    command -v mvn >/dev/null || { echo "setup: mvn (Maven) not found; install Maven 3.8+" >&2; exit 1; }
+    t0=$(date +%s)
+    staged="$LATE/$plugin.partial"
+    rm -rf "$staged"
+    mkdir -p "$staged"
+    copy_deps "trino-$plugin" "$staged"
+    service_descriptor "$staged/floe-service-descriptor.jar" "${entry#*=}"
+    rm -rf "${LATE:?}/$plugin"
+    mv "$staged" "$LATE/$plugin"
+    echo "$want" >"$LATE/.$plugin"
+    echo "setup: Trino plugin $plugin fetched into $LATE/$plugin ($(ls "$LATE/$plugin" | wc -l) jars, $(du -sh "$LATE/$plugin" | cut -f1), $(( $(date +%s) - t0 )) s)"
+  done
+}
+
+if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$WANT" ]; then
+  password_plugin "$ROOT"
+  late_plugins
+  echo "setup: $WANT ready at $ROOT ($(du -sh "$ROOT" | cut -f1)), late plugins ${LATE_PLUGINS%%=*} at $LATE ($(du -sh "$LATE" | cut -f1)) (java ${JAVA25:-none}, $(( $(date +%s) - start )) s)"
+  exit 0
+fi
+command -v mvn >/dev/null || { echo "setup: mvn (Maven) not found; install Maven 3.8+" >&2; exit 1; }
+
+staging="$ROOT.partial"
+rm -rf "$staging"
+mkdir -p "$staging/lib" "$staging/plugin" "$staging/launcher"
+
+copy_deps trino-main "$staging/lib"
+for entry in $PLUGINS; do
+  plugin=${entry%%=*}
+  copy_deps "trino-$plugin" "$staging/plugin/$plugin"
+  service_descriptor "$staging/plugin/$plugin/floe-service-descriptor.jar" "${entry#*=}"
 done
 
 # Not io.trino.server.TrinoServer (its module is not on Maven Central): reflection keeps this
@@ -142,4 +180,5 @@ echo "$WANT" >"$staging/.complete"
 rm -rf "$ROOT"
 mv "$staging" "$ROOT"
 password_plugin "$ROOT"
+late_plugins
 echo "setup: $WANT assembled at $ROOT ($(du -sh "$ROOT" | cut -f1), $(ls "$ROOT/lib" | wc -l) server jars, java ${JAVA25:-none}, $(( $(date +%s) - start )) s)"

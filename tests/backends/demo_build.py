@@ -11,7 +11,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -76,9 +76,14 @@ def make_lake(root: Path) -> Lake:
 
 
 def run_preflight(
-    directory: Path, name: str, sections: Mapping[str, Any], secrets: Mapping[str, str]
+    directory: Path,
+    name: str,
+    sections: Mapping[str, Any],
+    secrets: Mapping[str, str],
+    args: Sequence[str] = (),
 ) -> Report:
-    """Write a floe.yaml with environment ``name`` and run ``floe preflight --json`` on it.
+    """Write a floe.yaml with environment ``name`` and run ``floe preflight --json`` on it,
+    with ``args`` (e.g. ``--check-compute``) after the options.
 
     Secrets go to the subprocess as environment variables only (the file says ``${VAR}``).
     Asserts exit 0 and that no secret value appears in the output; returns the report.
@@ -86,7 +91,7 @@ def run_preflight(
     config = directory / "floe.yaml"
     config.write_text(json.dumps({"environments": {name: dict(sections)}}), encoding="utf-8")
     done = subprocess.run(
-        [str(FLOE), "preflight", "--env", name, "--config", str(config), "--json"],
+        [str(FLOE), "preflight", "--env", name, "--config", str(config), "--json", *args],
         env={**os.environ, **secrets},
         capture_output=True,
         text=True,

@@ -101,7 +101,7 @@ def test_catalog_whose_connector_is_not_installed_fails_before_start(tmp_path: P
         server.start()
     assert str(caught.value) == (
         "Trino catalog 'warehouse' needs connector 'postgresql', but "
-        f"{install.home}/plugin holds only ['memory', 'password-file', 'tpch']"
+        f"{install.home}/plugin holds only ['iceberg', 'memory', 'password-file', 'tpch']"
     )
     assert caught.value.remediation == (
         "add the plugin to PLUGINS in scripts/setup.d/60-trino.sh and rerun it, or drop the catalog"
