@@ -41,6 +41,7 @@ from tests.backends.demo_build import (
     run_dbt,
     run_preflight,
 )
+from tests.trino.shared import connect
 
 CATALOG = "memory"
 NO_ENV = (
@@ -51,28 +52,8 @@ NO_ENV = (
 NO_ADAPTER = "dbt-trino is not installed in this venv: `pip install -e '.[demo]'` or `tox -e trino`"
 
 
-def _connect(trino: TrinoServer) -> Any:
-    """The trino client as dbt-trino uses it: https, basic auth, the server's CA."""
-    import trino as trino_client
-
-    from floe_checks.probes.trino import pinned_session
-
-    assert trino.security is not None
-    return trino_client.dbapi.connect(  # type: ignore[no-untyped-call]
-        host=trino.host,
-        port=trino.client_port,
-        user=trino.security.user,
-        http_scheme="https",
-        auth=trino_client.auth.BasicAuthentication(
-            trino.security.user, trino.security.password.get_secret_value()
-        ),
-        http_session=pinned_session(str(trino.ca_bundle)),
-        catalog=CATALOG,
-    )
-
-
 def _query(trino: TrinoServer, sql: str) -> list[tuple[Any, ...]]:
-    conn = _connect(trino)
+    conn = connect(trino, catalog=CATALOG)
     try:
         cur = conn.cursor()
         cur.execute(sql)

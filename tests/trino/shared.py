@@ -125,3 +125,25 @@ def trino(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrinoServer]:
                 stop_group(int(state["pid"]))
                 state = {}
             _write(state_path, state)
+
+
+def connect(trino: TrinoServer, **session: str) -> Any:
+    """The trino client as dbt-trino uses it: https, basic auth, the server's CA (pinned, so
+    ``REQUESTS_CA_BUNDLE`` cannot replace it); ``session`` are more ``connect`` arguments
+    (``catalog``, ``schema``)."""
+    import trino as trino_client
+
+    from floe_checks.probes.trino import pinned_session
+
+    assert trino.security is not None
+    return trino_client.dbapi.connect(  # type: ignore[no-untyped-call]
+        host=trino.host,
+        port=trino.client_port,
+        user=trino.security.user,
+        http_scheme="https",
+        auth=trino_client.auth.BasicAuthentication(
+            trino.security.user, trino.security.password.get_secret_value()
+        ),
+        http_session=pinned_session(str(trino.ca_bundle)),
+        **session,
+    )

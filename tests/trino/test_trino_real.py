@@ -10,17 +10,16 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Iterator
 from decimal import Decimal
-from typing import Any
 
 import pytest
 
 from floe_checks.config import Section
 from floe_checks.ports import free_port
 from floe_checks.preflight.runner import run_check
-from floe_checks.probes.trino import pinned_session
 from floe_checks.servers.trino import TrinoServer
 from tests.preflight import local_servers
 from tests.preflight.local_servers import Blackhole
+from tests.trino.shared import connect
 
 pytestmark = [pytest.mark.requirement("007-FR-016", "007-FR-020"), pytest.mark.evidence("static")]
 
@@ -52,24 +51,6 @@ def _raw(trino: TrinoServer) -> dict[str, object]:
         "http_scheme": "https",
         "ca_bundle": str(trino.ca_bundle),
     }
-
-
-def _connect(trino: TrinoServer, **session: str) -> Any:
-    """The trino client as dbt-trino uses it: https, basic auth, the server's CA."""
-    import trino as trino_client
-
-    assert trino.security is not None
-    return trino_client.dbapi.connect(  # type: ignore[no-untyped-call]
-        host=trino.host,
-        port=trino.client_port,
-        user=trino.security.user,
-        http_scheme="https",
-        auth=trino_client.auth.BasicAuthentication(
-            trino.security.user, trino.security.password.get_secret_value()
-        ),
-        http_session=pinned_session(str(trino.ca_bundle)),
-        **session,
-    )
 
 
 def test_server_reports_its_version_and_environment(trino: TrinoServer) -> None:
@@ -235,7 +216,7 @@ def test_unknown_catalog_and_schema_errors_of_real_trino(trino: TrinoServer) -> 
     from trino.exceptions import TrinoUserError
 
     def show_tables(catalog: str, schema: str) -> TrinoUserError:
-        conn = _connect(trino, catalog=catalog, schema=schema)
+        conn = connect(trino, catalog=catalog, schema=schema)
         try:
             with pytest.raises(TrinoUserError) as caught:
                 conn.cursor().execute("SHOW TABLES")
@@ -284,7 +265,7 @@ def test_probe_unknown_host_is_dns(load_section: Callable[..., Section]) -> None
 
 def test_exact_answers_through_the_trino_client(trino: TrinoServer) -> None:
     """TPC-H ``tiny`` has 25 nations in 5 regions, 5 each (the TPC-H spec fixes both tables)."""
-    conn = _connect(trino, catalog="tpch", schema="tiny")
+    conn = connect(trino, catalog="tpch", schema="tiny")
     try:
         cur = conn.cursor()
         cur.execute("SELECT count(*) FROM tpch.tiny.nation")
@@ -306,7 +287,7 @@ def test_exact_answers_through_the_trino_client(trino: TrinoServer) -> None:
 
 def test_memory_catalog_round_trip(trino: TrinoServer) -> None:
     """Rows written through the memory connector come back exactly (decimals as Decimal)."""
-    conn = _connect(trino, catalog="memory", schema="default")
+    conn = connect(trino, catalog="memory", schema="default")
     table = f"orders_{free_port()}"  # unique per run: the server lives for the whole session
     try:
         cur = conn.cursor()
