@@ -364,6 +364,15 @@ class RestCatalog(Section):
     namespace: Text | None = None  # when set, preflight also checks that it exists
     verify: Bool = True
     ca_bundle: CaBundle | None = None
+    # opt-in: also write, read back and drop a scratch table (--floe-write / --write for a run)
+    write_check: Bool = False
+
+    # the environment's storage section: where data files go when the catalog vends nothing
+    _storage: Section | None = PrivateAttr(default=None)
+
+    def storage_section(self) -> Section | None:
+        """The ``storage:`` section of the environment this catalog belongs to, if any."""
+        return self._storage
 
 
 class PostgresSection(Section):
@@ -446,6 +455,8 @@ def _bind(env: Environment, name: str) -> None:
     for key, section in env.sections().items():
         section._path = f"environments.{name}.{key}"
         section._tls = env.tls
+    if env.catalog is not None:
+        env.catalog._storage = env.storage
 
 
 def _loc_to_path(loc: tuple[int | str, ...]) -> str:
