@@ -150,7 +150,7 @@ def run(args: argparse.Namespace) -> int:
     env_name = explicit_env or "local"
     wanted = list(dict.fromkeys(args.checks or [])) if not args.all else []
     try:
-        env = load_environment(config_path, env_name, wanted)
+        env = load_environment(config_path, env_name, wanted, write=args.write)
     except ConfigError as exc:
         return _config_error(args, str(exc), field=exc.field, file=exc.file)
     configured = list(env.sections())
