@@ -263,3 +263,44 @@ def test_pytest_floe_write_runs_the_data_path(
     (write_check,) = json.loads((pytester.path / "w.json").read_text())["checks"]
     assert "write_path" not in plain_check["details"]
     assert write_check["details"]["write_path"] == ALL_OK
+
+
+def test_write_check_must_be_a_boolean(monkeypatch: pytest.MonkeyPatch) -> None:
+    from floe_checks.errors import ConfigError
+
+    monkeypatch.setenv("WC_CLIENT_SECRET", "s3cr3t-value")  # pragma: allowlist secret
+    raw = {
+        "type": "polaris",
+        "uri": "http://127.0.0.1:1",
+        "client_id": "id",
+        "client_secret": "${WC_CLIENT_SECRET}",
+        "write_check": "sometimes",
+    }
+    with pytest.raises(ConfigError) as caught:
+        validate_environment("floe.yaml", "prod", {"catalog": raw})
+    assert str(caught.value) == (
+        "floe.yaml: environments.prod.catalog.write_check: Input should be a valid boolean, "
+        "unable to interpret input."
+    )
+
+
+def test_check_catalog_reads_the_storage_section_only_when_writing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """--check-catalog validates only the catalog; with the data path on, the storage section
+    (whose keys the data files are written with) comes along, and its variables must be set."""
+    for name in ("WC_CLIENT_ID", "WC_CLIENT_SECRET", "WC_S3_KEY", "WC_S3_SECRET"):
+        monkeypatch.setenv(name, f"{name.lower()}-value")
+    server = IcebergRestServer("http://127.0.0.1:1", "i", "s", "warehouse", "http://127.0.0.1:2", 0)
+    raw = _raw(server, write=False)
+    read_only = validate_environment("floe.yaml", "prod", raw, ["catalog"])
+    assert list(read_only.sections()) == ["catalog"]
+    written = validate_environment("floe.yaml", "prod", raw, ["catalog"], write=True)
+    assert list(written.sections()) == ["storage", "catalog"]
+    assert written.catalog is not None
+    assert written.catalog.storage_section() is written.storage
+    opted_in = {**raw, "catalog": {**raw["catalog"], "write_check": True}}  # type: ignore[dict-item]
+    assert list(validate_environment("floe.yaml", "prod", opted_in, ["catalog"]).sections()) == [
+        "storage",
+        "catalog",
+    ]
