@@ -5,6 +5,8 @@ catalog (``weed mini``, tests/preflight/local_servers.py).
 * a storage key that can read but not write (a SeaweedFS identity with the S3 actions Read and
   List only) fails at the append, with the ``write_denied`` remediation naming the storage keys;
 * a catalog principal that may list but not create namespaces fails at ``create_namespace``;
+* a scratch namespace SeaweedFS refuses to drop (another writer's table appeared in it) is a
+  warning naming it;
 * read-only stays the default: without the option nothing is written;
 * after each test the scratch namespace is gone (the catalog's own namespace list);
 * ``--floe-write`` in a pytester run and ``floe preflight --write`` in its own process.
@@ -22,6 +24,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -188,6 +191,73 @@ def test_catalog_principal_without_create_rights_fails_at_create_namespace(
         "TABLE_CREATE, TABLE_WRITE_DATA, TABLE_DROP, NAMESPACE_DROP), or turn the data path off "
         "(environments.test.catalog.write_check)."
     )
+
+
+def _rest(server: IcebergRestServer, method: str, path: str, **kwargs: object) -> int:
+    """One catalog REST call with the full identity; its HTTP status."""
+    token = requests.post(
+        f"{server.uri}/v1/oauth/tokens",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": server.client_id,
+            "client_secret": server.client_secret,
+        },
+        timeout=10,
+    ).json()["access_token"]
+    answer = requests.request(
+        method,
+        f"{server.uri}/v1/{server.warehouse}/{path}",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+        **kwargs,  # type: ignore[arg-type]
+    )
+    return answer.status_code
+
+
+def test_a_namespace_that_cannot_be_dropped_is_a_warning_naming_it(
+    server: IcebergRestServer,
+    catalog_section: Callable[..., RestCatalog],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A second table appears in the scratch namespace while the check runs (another writer):
+    SeaweedFS then refuses to drop the namespace (409 "Namespace is not empty"), a real
+    refusal; the check passes with a warning naming the leftover."""
+    from floe_checks.probes import catalog_write
+
+    created: list[str] = []
+    real_vended = catalog_write._vended
+
+    def vended_and_intruder(table: Any, storage: dict[str, str]) -> bool:
+        namespace = table.name()[0]
+        schema = {"type": "struct", "schema-id": 0, "fields": []}
+        status = _rest(
+            server,
+            "POST",
+            f"namespaces/{namespace}/tables",
+            json={"name": "intruder", "schema": schema},
+        )
+        assert status == 200
+        created.append(namespace)
+        return real_vended(table, storage)
+
+    monkeypatch.setattr(catalog_write, "_vended", vended_and_intruder)
+    try:
+        result = run_check("catalog", catalog_section(server), timeout=20, slow_ms=600_000)
+    finally:
+        for namespace in created:
+            assert _rest(server, "DELETE", f"namespaces/{namespace}/tables/intruder") == 204
+            assert _rest(server, "DELETE", f"namespaces/{namespace}") == 204
+    (namespace,) = created
+    assert result.status == "warning", result.line()
+    assert result.details["write_path"] == {**ALL_OK, "drop_namespace": "error"}
+    warning = (
+        f"the scratch namespace {namespace} could not be dropped (NamespaceNotEmptyError: "
+        "NamespaceNotEmptyException: Namespace is not empty): drop it by hand, and grant the "
+        "principal in environments.test.catalog.client_id (${WC_CLIENT_ID}) the right to drop "
+        "what it creates."
+    )
+    assert result.details["warnings"] == [warning]
+    assert result.remediation == warning
 
 
 def test_read_only_by_default_writes_nothing(
