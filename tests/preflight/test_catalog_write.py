@@ -335,6 +335,7 @@ def test_pytest_floe_write_runs_the_data_path(
     assert write_check["details"]["write_path"] == ALL_OK
 
 
+@pytest.mark.evidence("static")
 def test_write_check_must_be_a_boolean(monkeypatch: pytest.MonkeyPatch) -> None:
     from floe_checks.errors import ConfigError
 
@@ -354,6 +355,7 @@ def test_write_check_must_be_a_boolean(monkeypatch: pytest.MonkeyPatch) -> None:
     )
 
 
+@pytest.mark.evidence("static")
 def test_check_catalog_reads_the_storage_section_only_when_writing(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
