@@ -376,3 +376,21 @@ def test_check_catalog_reads_the_storage_section_only_when_writing(
         "storage",
         "catalog",
     ]
+
+
+@pytest.mark.evidence("static")
+def test_the_runner_waits_one_timeout_per_data_path_step(monkeypatch: pytest.MonkeyPatch) -> None:
+    from floe_checks.preflight.runner import WATCHDOG_GRACE, watchdog_budget
+
+    monkeypatch.setenv("WC_CLIENT_SECRET", "s3cr3t-value")  # pragma: allowlist secret
+    raw = {
+        "type": "polaris",
+        "uri": "http://127.0.0.1:1",
+        "client_id": "id",
+        "client_secret": "${WC_CLIENT_SECRET}",
+    }
+    section = validate_environment("floe.yaml", "prod", {"catalog": raw}).catalog
+    assert section is not None
+    assert watchdog_budget(section, 10) == 10 + WATCHDOG_GRACE
+    writing = section.model_copy(update={"write_check": True})
+    assert watchdog_budget(writing, 10) == 10 * 7 + WATCHDOG_GRACE  # the token chain + 6 steps
