@@ -364,6 +364,15 @@ class RestCatalog(Section):
     namespace: Text | None = None  # when set, preflight also checks that it exists
     verify: Bool = True
     ca_bundle: CaBundle | None = None
+    # opt-in: also write, read back and drop a scratch table (--floe-write / --write for a run)
+    write_check: Bool = False
+
+    # the environment's storage section: where data files go when the catalog vends nothing
+    _storage: Section | None = PrivateAttr(default=None)
+
+    def storage_section(self) -> Section | None:
+        """The ``storage:`` section of the environment this catalog belongs to, if any."""
+        return self._storage
 
 
 class PostgresSection(Section):
@@ -446,6 +455,8 @@ def _bind(env: Environment, name: str) -> None:
     for key, section in env.sections().items():
         section._path = f"environments.{name}.{key}"
         section._tls = env.tls
+    if env.catalog is not None:
+        env.catalog._storage = env.storage
 
 
 def _loc_to_path(loc: tuple[int | str, ...]) -> str:
@@ -584,8 +595,16 @@ def _referenced_secrets(raw: Mapping[str, Any]) -> list[str]:
     return values
 
 
+_OFF = (None, False, "false", "False", "no", "0", 0)
+
+
 def validate_environment(
-    file: str, name: str, raw: dict[str, Any], services: Sequence[str] = ()
+    file: str,
+    name: str,
+    raw: dict[str, Any],
+    services: Sequence[str] = (),
+    *,
+    write: bool = False,
 ) -> Environment:
     """Validate one environment's raw mapping (variables are read now).
 
@@ -594,7 +613,9 @@ def validate_environment(
         name: the environment's name.
         raw: its mapping from floe.yaml.
         services: validate only these sections (and read only their variables); the other
-            sections are left alone. Empty: every section.
+            sections are left alone. Empty: every section. A selected catalog whose data path
+            is on (``write_check``, or ``write``) brings the storage section along.
+        write: the run turns the catalog's data path on (``--floe-write``, ``--write``).
 
     Raises:
         ConfigError: the environment is empty or a validated section is wrong.
@@ -603,6 +624,11 @@ def validate_environment(
         raise EnvironmentEmpty(file, "no service is configured.", field=f"environments.{name}")
     picked = raw
     if services:
+        services = list(services)
+        catalog = raw.get("catalog")
+        writes = write or (isinstance(catalog, Mapping) and catalog.get("write_check") not in _OFF)
+        if "catalog" in services and writes:
+            services.append("storage")  # the data path writes with the storage section's keys
         # Unknown keys stay in, so a misspelt section name is still reported.
         picked = {k: v for k, v in raw.items() if k in services or k not in SECTIONS}
     try:
@@ -616,7 +642,9 @@ def validate_environment(
     return env
 
 
-def load_environment(path: Path, name: str, services: Sequence[str] = ()) -> Environment:
+def load_environment(
+    path: Path, name: str, services: Sequence[str] = (), *, write: bool = False
+) -> Environment:
     """Resolve one environment by name.
 
     ``local`` is built in and needs no file; a ``local`` entry in floe.yaml overrides it.
@@ -629,7 +657,8 @@ def load_environment(path: Path, name: str, services: Sequence[str] = ()) -> Env
         return builtin_local()
     model = load_file(path)
     if name in model.environments:
-        return validate_environment(str(path), name, model.environments[name] or {}, services)
+        raw = model.environments[name] or {}
+        return validate_environment(str(path), name, raw, services, write=write)
     if name == LOCAL_ENV:
         return builtin_local()
     defined = sorted([*model.environments, LOCAL_ENV])

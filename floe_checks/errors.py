@@ -199,6 +199,8 @@ class FailureKind(enum.StrEnum):
     MISSING_CLIENT = "missing_client"
     QUERY = "query"
     UNKNOWN = "unknown"
+    # The data path (write_check): the storage refused the table's data files.
+    WRITE_DENIED = "write_denied"
     # Not a failure of the service: a warning that --floe-strict / --strict made fail.
     STRICT = "strict"
 

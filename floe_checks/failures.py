@@ -62,6 +62,10 @@ _TEMPLATES: dict[FailureKind, str] = {
     ),
     FailureKind.QUERY: "the query failed ({what}): check {fields} and the engine's logs.",
     FailureKind.UNKNOWN: "unexpected failure ({what}): check {fields} and the service's logs.",
+    FailureKind.WRITE_DENIED: (
+        "the table's data files could not be written at {endpoint}: grant write access there "
+        "to the credential in {fields}."
+    ),
 }
 
 
@@ -390,4 +394,77 @@ def wrong_region(section: Section, region_field: str, region: str) -> str:
     return (
         f"the bucket is not in region {region!r}: set {section.hint(region_field)} to the "
         "bucket's region (the AWS console or `aws s3api get-bucket-location` shows it)."
+    )
+
+
+# What each step of the data path (probes/catalog_write.py) needs from the catalog principal.
+_DATA_PATH_GRANTS = {
+    "create_namespace": "create namespaces",
+    "create_table": "create tables in a new namespace",
+    "append": "commit to its tables",
+    "read_back": "load its tables",
+}
+
+
+def data_path_failure(
+    kind: FailureKind,
+    section: Section,
+    step: str,
+    text: str,
+    *,
+    details: dict[str, object],
+    location: str = "",
+) -> CheckFailure:
+    """The failure of one step of the catalog's data path (``write_check``), with its own
+    remediation: a catalog principal without create rights, a storage credential that can read
+    but not write (``write_denied``), or the step's generic classification."""
+    message = f"data path failed at {step}: {text}."
+    creds = str(details.get("write_credentials", "none"))
+    principal = f"{section.hint('client_id')}"
+    if kind is FailureKind.AUTHORIZATION:
+        grant = _DATA_PATH_GRANTS.get(step, "write")
+        warehouse = getattr(section, "warehouse", None)
+        where = f" in warehouse {warehouse!r}" if warehouse else ""
+        fix = (
+            f"the catalog principal {principal} may not {grant}{where}: grant it namespace and "
+            "table create, write and drop rights on a scratch namespace (Polaris: a catalog "
+            "role with NAMESPACE_CREATE, TABLE_CREATE, TABLE_WRITE_DATA, TABLE_DROP, "
+            f"NAMESPACE_DROP), or turn the data path off ({section.hint('write_check')})."
+        )
+    elif kind is FailureKind.WRITE_DENIED:
+        storage = getattr(section, "storage_section", lambda: None)()
+        if creds == "vended":
+            fix = (
+                f"the credentials the catalog vended may read but not write {location}: grant "
+                "the catalog's storage role write access there (Polaris: TABLE_WRITE_DATA on "
+                f"the catalog role of {principal})."
+            )
+        elif creds == "storage" and storage is not None:
+            keys = ", ".join(storage.hint(f) for f in ("access_key_id", "secret_access_key"))
+            fix = (
+                f"the storage credential {keys} can read but not write the table's data files "
+                f"at {location}: grant it s3:PutObject (and s3:DeleteObject, for the drop) on "
+                "that location, or let the catalog vend credentials."
+            )
+        else:
+            fix = (
+                f"no credential may write the table's data files at {location}: add the "
+                f"environment's storage section ({section.environment_field('storage')}) with "
+                "a key that may write there, or let the catalog vend credentials."
+            )
+    else:
+        endpoint = str(getattr(section, "uri", "") or "the endpoint")
+        fix = remediation(kind, section, ["uri"], endpoint=endpoint, what=step)
+    facts = {"failure": kind.value, **details}
+    return CheckFailure(kind, message, remediation=fix, details=facts)
+
+
+def scratch_leftover(section: Section, step: str, what: str, exc: BaseException) -> str:
+    """The warning of a scratch table or namespace the data path could not drop."""
+    kind = "table" if step == "drop_table" else "namespace"
+    text = " ".join(str(exc).split())[:200]
+    return (
+        f"the scratch {kind} {what} could not be dropped ({type(exc).__name__}: {text}): drop "
+        f"it by hand, and grant the principal in {section.hint('client_id')} the right to "
+        f"drop what it creates."
     )

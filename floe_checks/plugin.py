@@ -186,7 +186,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     # --floe-check narrows the run: only those sections are validated and need their variables.
     services = tuple(config.getoption("floe_check", None) or ())
     try:
-        env = load_environment(path, name, services)
+        write = bool(config.getoption("floe_write", False))
+        env = load_environment(path, name, services, write=write)
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[ENV_KEY] = env

@@ -72,6 +72,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "(exit 1)",
     )
     parser.add_argument(
+        "--write",
+        action="store_true",
+        help="also prove the catalog's data path: create a scratch namespace and table, append "
+        "a row, read it back, drop both (as write_check: true; pytest: --floe-write)",
+    )
+    parser.add_argument(
         "--timeout",
         metavar="SECONDS",
         default=str(DEFAULT_TIMEOUT),
@@ -144,7 +150,7 @@ def run(args: argparse.Namespace) -> int:
     env_name = explicit_env or "local"
     wanted = list(dict.fromkeys(args.checks or [])) if not args.all else []
     try:
-        env = load_environment(config_path, env_name, wanted)
+        env = load_environment(config_path, env_name, wanted, write=args.write)
     except ConfigError as exc:
         return _config_error(args, str(exc), field=exc.field, file=exc.file)
     configured = list(env.sections())
@@ -189,6 +195,7 @@ def run(args: argparse.Namespace) -> int:
             jobs=args.jobs,
             includes=includes,
             strict=args.strict,
+            write=args.write,
         )
         code, output = _run_pytest(argv)
         if not report_path.is_file():
@@ -234,6 +241,7 @@ def _pytest_argv(
     jobs: int,
     includes: list[Path] = [],  # noqa: B006 -- read only
     strict: bool = False,
+    write: bool = False,
 ) -> list[str]:
     from floe_checks.checks import CHECKS_DIR
 
@@ -271,6 +279,8 @@ def _pytest_argv(
         argv += ["--floe-check", name]
     if strict:
         argv.append("--floe-strict")
+    if write:
+        argv.append("--floe-write")
     if junitxml:
         argv += ["--junitxml", str(Path(junitxml).resolve())]
     # Checks run concurrently in this process (the plugin's thread pool): no worker start-up.

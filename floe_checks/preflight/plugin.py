@@ -3,7 +3,8 @@
 * ``--floe-report PATH`` writes the SPEC's JSON report; ``--floe-timeout`` (per check, 5 to 300 s,
   default 30) and ``--floe-slow-ms`` (default 1000) tune the runner; ``--floe-check NAME``
   narrows the run to some services (``floe preflight --check-*`` uses it); ``--floe-strict``
-  makes every warning (a broad credential, a slow answer) fail like an error.
+  makes every warning (a broad credential, a slow answer) fail like an error; ``--floe-write``
+  turns the catalog's data path on (write, read back, drop a scratch table).
 * Each preflight test stores its :class:`CheckResult` in its ``user_properties`` — the one
   channel pytest-xdist carries from workers to the controller — together with ``service``,
   ``backend``, ``status`` and ``remediation``, which also land in the JUnit XML.
@@ -57,6 +58,7 @@ class PreflightOptions:
     report: str | None = None
     jobs: int = 0
     strict: bool = False
+    write: bool = False
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -104,6 +106,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="a preflight warning (a credential broader than needed, a slow answer) fails like "
         "an error.",
     )
+    group.addoption(
+        "--floe-write",
+        action="store_true",
+        default=False,
+        help="also prove the catalog's data path: create a scratch namespace and table, append "
+        "a row, read it back, drop both (as write_check: true in floe.yaml).",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -122,6 +131,7 @@ def pytest_configure(config: pytest.Config) -> None:
         report=config.getoption("floe_report", None),
         jobs=int(config.getoption("floe_jobs", 0) or 0),
         strict=bool(config.getoption("floe_strict", False)),
+        write=bool(config.getoption("floe_write", False)),
     )
     if options.jobs < 0:
         raise pytest.UsageError("--floe-jobs: must be 0 (all at once) or more")
@@ -177,6 +187,7 @@ def pytest_runtestloop(session: pytest.Session) -> None:
                 timeout=options.timeout,
                 slow_ms=options.slow_ms,
                 strict=options.strict,
+                write=options.write,
             )
             for name, section in sections.items()
         }
@@ -196,7 +207,12 @@ def check_service(config: pytest.Config, service: str, section: Section) -> Chec
     if from_controller is not None:
         return from_controller
     return run_check(
-        service, section, timeout=options.timeout, slow_ms=options.slow_ms, strict=options.strict
+        service,
+        section,
+        timeout=options.timeout,
+        slow_ms=options.slow_ms,
+        strict=options.strict,
+        write=options.write,
     )
 
 
@@ -278,6 +294,7 @@ def start_controller_checks(config: pytest.Config, sections: dict[str, Section])
             timeout=options.timeout,
             slow_ms=options.slow_ms,
             strict=options.strict,
+            write=options.write,
         )
         future.add_done_callback(functools.partial(publish, name))
     pool.shutdown(wait=False)
@@ -342,11 +359,15 @@ def _controller_result(
     if not isinstance(workerinput, dict) or not workerinput.get(_WORKER_DIR):
         return None
     folder, key = str(workerinput[_WORKER_DIR]), str(workerinput.get(_WORKER_KEY, ""))
-    from floe_checks.preflight.runner import WATCHDOG_GRACE
-
     target = Path(folder, f"{service}.json")
-    # The controller's watchdog reports every check within timeout + grace of its start.
-    if not wait_until(target.is_file, timeout=options.timeout + WATCHDOG_GRACE + 5, interval=0.02):
+    # The controller's watchdog reports every check within its budget (timeout + grace; more
+    # for the catalog's data path) of its start.
+    from floe_checks.preflight.runner import watchdog_budget
+
+    budget = watchdog_budget(section, options.timeout)
+    if options.write and "write_check" in type(section).model_fields:
+        budget = watchdog_budget(section.model_copy(update={"write_check": True}), options.timeout)
+    if not wait_until(target.is_file, timeout=budget + 5, interval=0.02):
         return None
     payload = json.loads(target.read_text(encoding="utf-8"))
     if payload.get("section") != _fingerprint(section, key):

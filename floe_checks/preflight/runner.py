@@ -117,6 +117,7 @@ def run_check(
     slow_ms: int = DEFAULT_SLOW_MS,
     expiry_warning_days: int | None = None,
     strict: bool = False,
+    write: bool = False,
 ) -> CheckResult:
     """Run the probe of one configured section and classify the outcome.
 
@@ -129,12 +130,19 @@ def run_check(
             environment's ``tls.expiry_warning_days`` (30).
         strict: a ``warning`` becomes an ``error`` (``--floe-strict``, ``floe preflight
             --strict``).
+        write: turn the catalog's data path on for this run (``--floe-write``, ``floe
+            preflight --write``), as ``write_check: true`` does in floe.yaml.
 
     Returns:
         The check's result; never raises for a failure of the service or of its client.
     """
     backend = backend_of(service, section)
-    scrubber = Scrubber(secret_forms(section))
+    if write and "write_check" in type(section).model_fields:
+        section = section.model_copy(update={"write_check": True})
+    forms = secret_forms(section)
+    for linked in _linked_sections(section):
+        forms += secret_forms(linked)
+    scrubber = Scrubber(sorted(set(forms), key=len, reverse=True))
     started = time.perf_counter()
     result = _run(service, backend, section, timeout, slow_ms, started)
     # after the probe and outside its clock: the handshake is ours, not the service's answer
@@ -147,6 +155,24 @@ def run_check(
     result.remediation = scrubber.value(result.remediation)
     result.details = scrubber.value(result.details)
     return result
+
+
+def _linked_sections(section: Section) -> list[Section]:
+    """Sections a probe also uses: the catalog's data path writes with the storage keys."""
+    if getattr(section, "write_check", False):
+        storage = section.storage_section()  # type: ignore[attr-defined]
+        return [storage] if storage is not None else []
+    return []
+
+
+def watchdog_budget(section: Section, timeout: float) -> float:
+    """How long the runner waits for a probe: ``timeout`` (plus grace) for one request chain;
+    the catalog's data path makes up to one request chain per step on top."""
+    if getattr(section, "write_check", False):
+        from floe_checks.probes.catalog_write import STEPS
+
+        return timeout * (1 + len(STEPS)) + WATCHDOG_GRACE
+    return timeout + WATCHDOG_GRACE
 
 
 STRICT_NOTE = "(a warning; strict mode makes warnings fail)"
@@ -255,7 +281,7 @@ def _run(
         target=_call, args=(probe, section, timeout, outcome), daemon=True, name=f"probe-{service}"
     )
     worker.start()
-    worker.join(timeout + WATCHDOG_GRACE)
+    worker.join(watchdog_budget(section, timeout))
     if worker.is_alive():
         kind = FailureKind.TIMEOUT
         return _result(

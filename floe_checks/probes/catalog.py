@@ -11,7 +11,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from floe_checks.config import RestCatalog
-from floe_checks.errors import FailureKind
+from floe_checks.errors import CheckFailure, FailureKind
 from floe_checks.failures import failure, kind_for_http_status
 from floe_checks.probes.rest import error_text, json_body, request
 from floe_checks.results import Service
@@ -237,7 +237,20 @@ def check(section: RestCatalog, timeout: float) -> dict[str, object]:
             )
         details["namespace"] = section.namespace
     lifetime = f"token valid {expires_in} s" if expires_in is not None else "token issued"
-    details["message"] = f"OAuth2 {lifetime}; config read; {len(names)} namespace(s) listed" + (
-        f"; namespace {section.namespace!r} exists." if section.namespace else "."
+    message = f"OAuth2 {lifetime}; config read; {len(names)} namespace(s) listed" + (
+        f"; namespace {section.namespace!r} exists" if section.namespace else ""
     )
+    if section.write_check:
+        # opt-in: only after every read-only step passed (the module imports pyiceberg)
+        from floe_checks.probes import catalog_write
+
+        try:
+            written = catalog_write.run(section, token, timeout)
+        except CheckFailure as exc:
+            exc.details = {**details, **exc.details}
+            exc.args = (f"{message}; {exc.message}",)
+            raise
+        message += f"; {written.pop('write_message')}"
+        details.update(written)
+    details["message"] = message + "."
     return details

@@ -25,7 +25,7 @@ import signal
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from floe_checks.ports import free_port, is_listening
@@ -49,7 +49,12 @@ class S3Server:
 
 @dataclass(frozen=True)
 class IcebergRestServer:
-    """SeaweedFS's Iceberg REST catalog; OAuth2 client id/secret = its S3 key pair."""
+    """SeaweedFS's Iceberg REST catalog; OAuth2 client id/secret = its S3 key pair.
+
+    ``keys`` holds two narrower identities beside the full one: ``s3_reader`` (S3 actions
+    Read and List: reads data files, may not write them; the catalog refuses it) and
+    ``catalog_reader`` (Read, List and the S3 Tables actions ListNamespaces, GetTableBucket and
+    GetNamespace: lists the catalog, may not create a namespace)."""
 
     uri: str
     client_id: str
@@ -57,6 +62,7 @@ class IcebergRestServer:
     warehouse: str
     s3_endpoint: str
     pid: int
+    keys: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -186,13 +192,37 @@ def iceberg_rest_server(base: Path) -> Iterator[IcebergRestServer]:
     base = _subdir(base, "weed")
     client_id = f"floe{secrets.token_hex(6)}"
     client_secret = secrets.token_urlsafe(24)
+    narrow = {
+        "s3_reader": ["Read", "List"],
+        # checked on weed 4.48: without the s3tables actions, listing answers 404 "table
+        # bucket warehouse not found"; with them it lists, and creating a namespace is a 403
+        "catalog_reader": [
+            "Read",
+            "List",
+            "s3tables:ListNamespaces",
+            "s3tables:GetTableBucket",
+            "s3tables:GetNamespace",
+        ],
+    }
+    keys = {
+        name: (f"{name.replace('_', '')}{secrets.token_hex(4)}", secrets.token_urlsafe(24))
+        for name in narrow
+    }
     config = {
         "identities": [
             {
                 "name": "floe",
                 "credentials": [{"accessKey": client_id, "secretKey": client_secret}],
                 "actions": ["Admin", "Read", "Write", "List", "Tagging"],
-            }
+            },
+            *(
+                {
+                    "name": name,
+                    "credentials": [{"accessKey": keys[name][0], "secretKey": keys[name][1]}],
+                    "actions": actions,
+                }
+                for name, actions in narrow.items()
+            ),
         ]
     }
     (base / "s3.json").write_text(json.dumps(config), encoding="utf-8")
@@ -260,6 +290,7 @@ def iceberg_rest_server(base: Path) -> Iterator[IcebergRestServer]:
             warehouse="warehouse",
             s3_endpoint=f"http://127.0.0.1:{ports['s3.port']}",
             pid=process.pid,
+            keys=keys,
         )
     finally:
         process.stop()
