@@ -68,8 +68,9 @@ SECRET_HEADER_WORDS = (
 # The stack's diagnostics of at most this many failing tests (each a few log tails).
 MAX_STACK_TESTS = 20
 
-# backend -> the distributions of its client (what a support ticket asks for)
-CLIENT_DISTRIBUTIONS: dict[str, tuple[str, ...]] = {
+# backend -> the distributions of its client (what a support ticket asks for); a tuple lists
+# alternatives that provide the same module (psycopg2 from psycopg2-binary or psycopg2)
+CLIENT_DISTRIBUTIONS: dict[str, tuple[str | tuple[str, ...], ...]] = {
     "trino": ("trino", "requests", "urllib3"),
     "snowflake": ("snowflake-connector-python",),
     "bigquery": ("google-cloud-bigquery", "google-auth"),
@@ -77,7 +78,7 @@ CLIENT_DISTRIBUTIONS: dict[str, tuple[str, ...]] = {
     "s3": ("boto3", "botocore", "urllib3"),
     "gcs": ("google-cloud-storage", "google-auth"),
     "adls": ("azure-storage-blob", "azure-identity"),
-    "postgres": ("psycopg2-binary", "psycopg2"),
+    "postgres": (("psycopg2-binary", "psycopg2"),),
     "polaris": ("requests", "urllib3"),
     "iceberg-rest": ("requests", "urllib3"),
     "cube": ("requests", "urllib3"),
@@ -282,17 +283,19 @@ def collect_http(section: Section, target: Target) -> dict[str, object]:
 
 
 def client_versions(backend: str) -> dict[str, str]:
-    """The installed version of each client distribution of ``backend``; alternatives that are
-    not installed (``psycopg2`` beside ``psycopg2-binary``) are left out, and when none is
-    installed each is listed as ``not installed``."""
+    """The installed version of each client distribution of ``backend``, ``not installed``
+    for a missing one; of alternatives, the installed one (all, when none is)."""
     versions: dict[str, str] = {}
-    wanted = CLIENT_DISTRIBUTIONS.get(backend, ())
-    for name in wanted:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-    return versions or dict.fromkeys(wanted, "not installed")
+    for group in CLIENT_DISTRIBUTIONS.get(backend, ()):
+        names = (group,) if isinstance(group, str) else group
+        found = {}
+        for name in names:
+            try:
+                found[name] = metadata.version(name)
+            except metadata.PackageNotFoundError:
+                continue
+        versions |= found or dict.fromkeys(names, "not installed")
+    return versions
 
 
 def collect_check(service: str, section: Section | None, result: CheckResult) -> dict[str, object]:
@@ -418,11 +421,15 @@ def write_bundle(
         worker.join()
     for index, (result, _) in enumerate(failed):
         entry = scrubber.value(entries[index])
-        add(f"checks/{_slug(str(result.service))}.json", json.dumps(entry, indent=2) + "\n")
+        add(
+            f"checks/{_slug(scrubber.text(str(result.service)))}.json",
+            json.dumps(entry, indent=2) + "\n",
+        )
     for diag in stack[:MAX_STACK_TESTS]:
-        folder = f"stack/{_slug(diag.test)}"
+        # scrubbed before the slug: a slug changes a secret's characters, hiding it from later
+        folder = f"stack/{_slug(scrubber.text(diag.test))}"
         for title, text in diag.sections:
-            add(f"{folder}/{_slug(title)}.log", text)
+            add(f"{folder}/{_slug(scrubber.text(title))}.log", text)
     manifest = {
         "format": FORMAT,
         "floe_checks_version": _own_version(),
