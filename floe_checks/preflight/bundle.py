@@ -381,7 +381,7 @@ def write_bundle(
     """Collect the diagnostics of the failing checks and write the archive into ``directory``.
 
     Args:
-        directory: an existing, writable directory (:func:`prepare_directory`).
+        directory: a writable directory (:func:`prepare_directory`); created when missing.
         environment: the environment's name.
         failed: each failing check's result and its floe.yaml section (None for a user check).
         scrubber: removes every configured secret in every encoding from every text.
@@ -444,6 +444,7 @@ def write_bundle(
         ],
     }
     manifest_text = scrubber.text(json.dumps(scrubber.value(manifest), indent=2) + "\n")
+    directory.mkdir(parents=True, exist_ok=True)
     final = directory / f"{top}.tar.gz"
     partial = directory / f".{top}.tar.gz.partial"
     with tarfile.open(partial, "w:gz") as archive:

@@ -15,7 +15,9 @@
 from __future__ import annotations
 
 import base64
+import datetime
 import hashlib
+import http.server
 import json
 import os
 import platform
@@ -23,8 +25,11 @@ import secrets
 import subprocess
 import sys
 import tarfile
+import threading
+import time
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, quote_plus
 
 import boto3
@@ -32,16 +37,28 @@ import pytest
 
 from floe_checks.config import validate_environment
 from floe_checks.ports import free_port
-from floe_checks.preflight.bundle import StackDiagnostics, target_of, write_bundle
+from floe_checks.preflight.bundle import (
+    COLLECTOR_GRACE,
+    COLLECTOR_TIMEOUT,
+    StackDiagnostics,
+    collect_check,
+    collect_http,
+    target_of,
+    write_bundle,
+)
+from floe_checks.preflight.runner import run_check
 from floe_checks.preflight.scrub import Scrubber, environment_forms
 from floe_checks.results import CheckResult, Service, Status
 from floe_checks.servers.postgres import PostgresServer
-from tests.preflight.local_servers import IcebergRestServer, S3Server
+from tests.preflight.certificates import TestCa
+from tests.preflight.local_servers import Blackhole, IcebergRestServer, S3Server
+from tests.preflight.tls_front import tls_front
 
 pytestmark = pytest.mark.requirement("FC-008", "007-FR-015")
 
 BIN = Path(sys.executable).parent
 BUCKET = "floe-bundle-present"
+DAY = datetime.timedelta(days=1)
 
 
 def _canary(prefix: str) -> str:
@@ -104,11 +121,11 @@ def test_cli_bundle_holds_no_secret_in_any_encoding(
         "CANARY_TRINO_PASSWORD": _canary("Tr"),
     }
     identities = {
-        "CANARY_PG_PASSWORD": "postgres",
+        "CANARY_PG_PASSWORD": "postgres",  # pragma: allowlist secret
         "CANARY_CLIENT_SECRET": iceberg_rest_server.client_id,
         "CANARY_AWS_KEY_ID": canaries["CANARY_AWS_SECRET"],
         "CANARY_AWS_SECRET": canaries["CANARY_AWS_KEY_ID"],
-        "CANARY_TRINO_PASSWORD": "analyst",
+        "CANARY_TRINO_PASSWORD": "analyst",  # pragma: allowlist secret
     }
     (tmp_path / "floe.yaml").write_text(
         _yaml(
@@ -364,7 +381,8 @@ def test_pytest_unwritable_bundle_dir(pytester: pytest.Pytester) -> None:
         ("compute", {"type": "snowflake", "account": "xy123", "user": "u"}, "https://xy123.snowflakecomputing.com:443/"),
         ("compute", {"type": "trino", "host": "trino.internal", "port": 8443,
                      "http_scheme": "https"}, "https://trino.internal:8443/"),
-        ("dagster", {"url": "http://user:pw@dagster.internal/graphql?x=1"}, "http://dagster.internal:80/"),
+        ("dagster", {"url": "http://u:pw@dagster.internal/q?x=1"},  # pragma: allowlist secret
+         "http://dagster.internal:80/"),
     ],
 )  # fmt: skip
 def test_target_of_each_kind_of_section(
@@ -502,3 +520,136 @@ def test_pytest_bundle_holds_the_stack_diagnostics_of_a_failing_e2e_test(
             "sha256": hashlib.sha256(log).hexdigest(),
         }
     ]
+
+
+@pytest.mark.evidence("service")
+def test_bundle_of_an_expired_certificate_holds_the_tls_summary(
+    tmp_path: Path, iceberg_rest_server: IcebergRestServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SeaweedFS' real catalog behind a TLS front whose certificate, issued at test time by a
+    throwaway CA, expired 2.5 days ago: the bundle holds the certificate's facts (not the
+    certificate), and the GET's certificate error as its ``http`` entry."""
+    now = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
+    ca = TestCa.create(tmp_path / "ca", "floe bundle CA")
+    not_before, not_after = now - 30 * DAY, now - 2 * DAY - DAY / 2
+    cert = ca.issue(tmp_path / "expired", "expired", not_before=not_before, not_after=not_after)
+    port = int(iceberg_rest_server.uri.rsplit(":", 1)[1].split("/")[0])
+    monkeypatch.setenv("TLS_CS", iceberg_rest_server.client_secret)
+    with tls_front(port, tmp_path / "front", cert) as front:
+        env = validate_environment(
+            "floe.yaml",
+            "t",
+            {
+                "catalog": {
+                    "type": "iceberg-rest",
+                    "uri": front.url(),
+                    "client_id": iceberg_rest_server.client_id,
+                    "client_secret": "${TLS_CS}",
+                    "ca_bundle": str(ca.bundle),
+                }
+            },
+        )
+        section = env.sections()["catalog"]
+        result = run_check("catalog", section, timeout=5)
+        path = write_bundle(
+            tmp_path / "out",
+            environment="t",
+            failed=[(result, section)],
+            scrubber=Scrubber(environment_forms(env)),
+        )
+    top = path.name.removesuffix(".tar.gz")
+    entry = json.loads(_members(path)[f"{top}/checks/catalog.json"])
+    assert entry["details"]["failure"] == "tls_expired"
+    assert entry["tls"] == {
+        "endpoint": front.url(),
+        "inspected": True,
+        "verified": False,
+        "verify_error": "certificate has expired",
+        "subject": "CN=expired,O=floe-checks tests",
+        "names": ["127.0.0.1"],
+        "issuer": "CN=floe bundle CA,O=floe-checks tests",
+        "not_before": not_before.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "not_after": not_after.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "days_left": -3,
+    }
+    assert entry["http"]["error"].startswith("SSLError: ")
+    assert "certificate has expired" in entry["http"]["error"]
+    assert "BEGIN CERTIFICATE" not in json.dumps(entry)
+
+
+class _HeaderHandler(http.server.BaseHTTPRequestHandler):
+    """Answers every GET with headers a real gateway sends, credentials among them."""
+
+    def do_GET(self) -> None:
+        self.send_response(401, "Unauthorized")
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", "2")
+        self.send_header("WWW-Authenticate", 'Bearer realm="floe"')
+        self.send_header("Set-Cookie", "SESSION=abc123; HttpOnly")
+        self.send_header("X-Api-Key", "k-123")
+        self.send_header("X-Auth-Token", "t-456")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.mark.evidence("static")
+def test_http_collector_drops_headers_that_may_hold_a_credential(load_section: Any) -> None:
+    """Python's own HTTP server on a free loopback port: the GET's status and the headers
+    kept and dropped, exactly."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _HeaderHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        section = load_section("dagster", {"url": f"http://127.0.0.1:{server.server_port}/x?y=1"})
+        target = target_of("dagster", section)
+        assert target is not None
+        entry = collect_http(section, target)
+    finally:
+        server.shutdown()
+        server.server_close()
+    headers = entry.pop("headers")
+    assert isinstance(headers, dict)
+    assert headers.pop("Date")  # the moment of the answer
+    assert entry == {
+        "url": f"http://127.0.0.1:{server.server_port}/",
+        "status": 401,
+        "reason": "Unauthorized",
+        "dropped_headers": ["Set-Cookie", "X-Api-Key", "X-Auth-Token"],
+    }
+    assert headers == {
+        "Server": f"BaseHTTP/0.6 Python/{platform.python_version()}",
+        "Content-Type": "application/json",
+        "Content-Length": "2",
+        "WWW-Authenticate": 'Bearer realm="floe"',
+    }
+
+
+@pytest.mark.evidence("static")
+def test_collectors_give_up_after_two_seconds(
+    load_section: Any, blackhole: Blackhole, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server that accepts TCP and never answers: the connect is recorded, the GET gives up
+    after its 2 s read timeout, and collecting the check stays within the collectors' bound."""
+    section = load_section(
+        "cube",
+        {"url": blackhole.url, "api_secret": "${BH_SECRET}"},
+        BH_SECRET="bh-secret-value",  # pragma: allowlist secret
+    )  # pragma: allowlist secret
+    result = CheckResult(
+        service=Service.CUBE, backend="cube", status=Status.ERROR, message="m", duration_ms=1
+    )
+    started = time.perf_counter()
+    entry = collect_check("cube", section, result)
+    elapsed = time.perf_counter() - started
+    assert COLLECTOR_TIMEOUT <= elapsed < COLLECTOR_TIMEOUT + COLLECTOR_GRACE + 0.5
+    tcp = entry["tcp"]
+    assert isinstance(tcp, dict)
+    assert tcp["connected"] is True
+    http_entry = entry["http"]
+    assert isinstance(http_entry, dict)
+    assert http_entry == {
+        "error": f"ReadTimeout: HTTPConnectionPool(host='{blackhole.host}', "
+        f"port={blackhole.port}): Read timed out. (read timeout=2.0)"
+    }
