@@ -505,6 +505,12 @@ def test_pytest_bundle_holds_the_stack_diagnostics_of_a_failing_e2e_test(
         "-p", "no:cacheprovider", "--floe-env=canary", "--floe-bundle=out", "test_e2e.py"
     )
     result.assert_outcomes(failed=1, passed=1)
+    # the terminal too: the session's scrubber wraps the stack plugin's (and this conftest's)
+    # report sections
+    terminal = result.stdout.str() + result.stderr.str()
+    assert "connect password=***" in result.stdout.lines
+    for form in _forms("u", password):
+        assert form not in terminal, form
     (archive,) = sorted((pytester.path / "out").iterdir())
     top = archive.name.removesuffix(".tar.gz")
     members = _members(archive)
@@ -653,3 +659,21 @@ def test_collectors_give_up_after_two_seconds(
         "error": f"ReadTimeout: HTTPConnectionPool(host='{blackhole.host}', "
         f"port={blackhole.port}): Read timed out. (read timeout=2.0)"
     }
+
+
+@pytest.mark.evidence("static")
+def test_the_scrubbing_wrapper_encloses_the_stack_plugins(pytester: pytest.Pytester) -> None:
+    """The stack plugin adds its log tails in its own ``pytest_runtest_makereport`` wrapper: the
+    top plugin's scrubbing wrapper must run around it (called first, resumed last)."""
+    pytester.makeconftest(
+        "def pytest_collection_finish(session):\n"
+        "    hook = session.config.pluginmanager.hook.pytest_runtest_makereport\n"
+        "    names = [i.plugin_name for i in reversed(hook.get_hookimpls())\n"
+        "             if i.wrapper or i.hookwrapper]\n"
+        "    print('WRAPPERS', ' '.join(names))\n"
+    )
+    pytester.makepyfile(test_x="def test_x():\n    pass\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-s", "test_x.py")
+    (line,) = [x for x in result.stdout.lines if x.startswith("WRAPPERS ")]
+    order = line.split()[1:]
+    assert order.index("floe") < order.index("floe_checks.stack.plugin"), order
