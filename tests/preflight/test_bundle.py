@@ -247,14 +247,21 @@ def test_cli_unwritable_bundle_dir(tmp_path: Path) -> None:
 
 
 @pytest.mark.evidence("static")
-def test_pytest_bundle_exact_content(pytester: pytest.Pytester) -> None:
+@pytest.mark.parametrize("xdist", [[], ["-n", "1"]], ids=["plain", "xdist"])
+def test_pytest_bundle_exact_content(pytester: pytest.Pytester, xdist: list[str]) -> None:
+    """Under xdist the controller writes the bundle from the results the workers hand over."""
     port = free_port()
     pytester.makefile(
         ".yaml",
         floe=_yaml({"postgres": {"host": "127.0.0.1", "port": port, "user": "dagster"}}),
     )
     result = pytester.runpytest_subprocess(
-        "-p", "no:cacheprovider", "--floe-env=canary", "--floe-bundle=out", "--floe-timeout=5"
+        "-p",
+        "no:cacheprovider",
+        "--floe-env=canary",
+        "--floe-bundle=out",
+        "--floe-timeout=5",
+        *xdist,
     )
     result.assert_outcomes(failed=1)
     archives = sorted((pytester.path / "out").iterdir())
