@@ -247,6 +247,25 @@ def test_cli_unwritable_bundle_dir(tmp_path: Path) -> None:
 
 
 @pytest.mark.evidence("static")
+def test_cli_json_names_the_bundle(tmp_path: Path) -> None:
+    """With ``--json`` the report gains one key, ``bundle``, only when ``--bundle`` is given."""
+    (tmp_path / "floe.yaml").write_text(
+        _yaml({"postgres": {"host": "127.0.0.1", "port": free_port(), "user": "u"}}),
+        encoding="utf-8",
+    )
+    result = _run_cli("--env", "canary", "--json", "--bundle", "out", env={}, cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    (archive,) = sorted((tmp_path / "out").iterdir())
+    data = json.loads(result.stdout)
+    assert set(data) == {
+        "timestamp", "overall_status", "duration_ms", "environment", "checks", "bundle"
+    }  # fmt: skip
+    assert data["bundle"] == str(archive)
+    plain = _run_cli("--env", "canary", "--json", env={}, cwd=tmp_path)
+    assert "bundle" not in json.loads(plain.stdout)
+
+
+@pytest.mark.evidence("static")
 @pytest.mark.parametrize("xdist", [[], ["-n", "1"]], ids=["plain", "xdist"])
 def test_pytest_bundle_exact_content(pytester: pytest.Pytester, xdist: list[str]) -> None:
     """Under xdist the controller writes the bundle from the results the workers hand over."""
