@@ -247,7 +247,10 @@ def scrub_report(report: pytest.CollectReport | pytest.TestReport, scrubber: Scr
         ]
 
 
-@pytest.hookimpl(wrapper=True)
+# tryfirst: the outermost wrapper, so the report is scrubbed after every other wrapper added to
+# it — the stack plugin's log-tail sections (a provider redacts only the plain secret) and a
+# user's conftest's own sections.
+@pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:

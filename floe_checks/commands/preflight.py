@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import json
 import os
 import sys
 import tempfile
@@ -92,6 +93,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=0,
         help="run up to N checks at once (default 0: all at once; 1: one after another)",
     )
+    parser.add_argument(
+        "--bundle",
+        metavar="DIR",
+        help="when a check failed, write a diagnostics bundle "
+        "(floe-diagnostics-<UTC time>.tar.gz: DNS, TCP, TLS, HTTP, client versions; secrets "
+        "scrubbed) into DIR, created when missing",
+    )
     parser.set_defaults(func=run)
 
 
@@ -106,8 +114,6 @@ def _config_error(
     object on stdout too, so a pipeline reading stdout sees why there is no report."""
     print(f"floe preflight: configuration error: {message}", file=sys.stderr)
     if getattr(args, "json", False):
-        import json
-
         error = {
             "status": "error",
             "error": "configuration",
@@ -135,6 +141,14 @@ def run(args: argparse.Namespace) -> int:
         return _config_error(
             args, f"--jobs: {args.jobs} is negative; use 0 (all at once) or more", field="--jobs"
         )
+    bundle_dir: Path | None = None
+    if args.bundle:
+        from floe_checks.preflight.bundle import BundleError, prepare_directory
+
+        try:
+            bundle_dir = prepare_directory(args.bundle, "--bundle")
+        except BundleError as exc:
+            return _config_error(args, str(exc), field="--bundle")
     explicit_env = args.env or os.environ.get("FLOE_ENV")
     config_path = Path(args.config or os.environ.get("FLOE_CONFIG") or "floe.yaml").resolve()
     if not explicit_env and not config_path.is_file():
@@ -196,8 +210,10 @@ def run(args: argparse.Namespace) -> int:
             includes=includes,
             strict=args.strict,
             write=args.write,
+            bundle=bundle_dir,
         )
-        code, output = _run_pytest(argv)
+        watcher = _BundleWatcher()
+        code, output = _run_pytest(argv, plugins=[watcher])
         if not report_path.is_file():
             # pytest stopped before any check ran: a usage error is a configuration problem.
             if code == 4:
@@ -206,7 +222,12 @@ def run(args: argparse.Namespace) -> int:
             return EXIT_FAILED
         report = Report.model_validate_json(report_path.read_text(encoding="utf-8"))
     if args.json:
-        print(report.model_dump_json(indent=2))
+        if bundle_dir is None:
+            print(report.model_dump_json(indent=2))
+        else:  # one key more, only when asked for: the contract's readers see no change
+            data = report.model_dump(mode="json")
+            data["bundle"] = str(watcher.path) if watcher.path else None
+            print(json.dumps(data, indent=2))
     else:
         for check in report.checks:
             print(check.line())
@@ -214,6 +235,12 @@ def run(args: argparse.Namespace) -> int:
             f"preflight {report.environment}: {report.overall_status.upper()} "
             f"({_checks(len(report.checks))}, {report.duration_ms} ms)"
         )
+        if bundle_dir is not None:
+            print(
+                f"diagnostics bundle: {watcher.path}"
+                if watcher.path
+                else "diagnostics bundle: none written (no check failed)"
+            )
     if report.overall_status != "pass" or code not in (0, 1):
         return EXIT_FAILED
     return EXIT_OK
@@ -242,6 +269,7 @@ def _pytest_argv(
     includes: list[Path] = [],  # noqa: B006 -- read only
     strict: bool = False,
     write: bool = False,
+    bundle: Path | None = None,
 ) -> list[str]:
     from floe_checks.checks import CHECKS_DIR
 
@@ -281,6 +309,8 @@ def _pytest_argv(
         argv.append("--floe-strict")
     if write:
         argv.append("--floe-write")
+    if bundle is not None:
+        argv += ["--floe-bundle", str(bundle)]
     if junitxml:
         argv += ["--junitxml", str(Path(junitxml).resolve())]
     # Checks run concurrently in this process (the plugin's thread pool): no worker start-up.
@@ -291,7 +321,21 @@ def _pytest_argv(
     return argv
 
 
-def _run_pytest(argv: list[str]) -> tuple[int, str]:
+class _BundleWatcher:
+    """A pytest plugin object that reads where the preflight plugin put the bundle."""
+
+    def __init__(self) -> None:
+        self.path: Path | None = None
+
+    def pytest_unconfigure(self, config: object) -> None:
+        from floe_checks.preflight.plugin import BUNDLE_KEY
+
+        stash = getattr(config, "stash", None)
+        if stash is not None:
+            self.path = stash.get(BUNDLE_KEY, None)
+
+
+def _run_pytest(argv: list[str], plugins: list[object] = []) -> tuple[int, str]:  # noqa: B006
     """pytest in this process, its terminal output captured (we print our own)."""
     import pytest
 
@@ -300,7 +344,7 @@ def _run_pytest(argv: list[str]) -> tuple[int, str]:
     os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     try:
         with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
-            code = pytest.main(argv)
+            code = pytest.main(argv, plugins=plugins)
     finally:
         if saved is None:
             del os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"]

@@ -21,6 +21,7 @@ import time
 from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -37,6 +38,9 @@ from floe_checks.preflight.runner import (
 )
 from floe_checks.results import CheckResult, Report, Status
 from floe_checks.session import scrubber_of, selected_environment
+
+if TYPE_CHECKING:
+    from floe_checks.preflight.bundle import StackDiagnostics
 
 # The user property that carries a whole result to the controller; removed before JUnit XML.
 RESULT_PROPERTY = "floe_preflight_result"
@@ -59,6 +63,7 @@ class PreflightOptions:
     jobs: int = 0
     strict: bool = False
     write: bool = False
+    bundle: str | None = None
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -113,6 +118,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="also prove the catalog's data path: create a scratch namespace and table, append "
         "a row, read it back, drop both (as write_check: true in floe.yaml).",
     )
+    group.addoption(
+        "--floe-bundle",
+        metavar="DIR",
+        default=None,
+        help="when a check or test failed, write a diagnostics bundle "
+        "(floe-diagnostics-<UTC time>.tar.gz: DNS, TCP, TLS, HTTP, client versions, the stack's "
+        "logs; secrets scrubbed) into DIR, created when missing.",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -132,9 +145,17 @@ def pytest_configure(config: pytest.Config) -> None:
         jobs=int(config.getoption("floe_jobs", 0) or 0),
         strict=bool(config.getoption("floe_strict", False)),
         write=bool(config.getoption("floe_write", False)),
+        bundle=config.getoption("floe_bundle", None),
     )
     if options.jobs < 0:
         raise pytest.UsageError("--floe-jobs: must be 0 (all at once) or more")
+    if options.bundle and not hasattr(config, "workerinput"):
+        from floe_checks.preflight.bundle import BundleError, prepare_directory
+
+        try:
+            prepare_directory(Path(config.invocation_params.dir, options.bundle), "--floe-bundle")
+        except BundleError as exc:
+            raise pytest.UsageError(str(exc)) from None
     config.stash[_OPTIONS_KEY] = options
     if not hasattr(config, "workerinput"):
         config.pluginmanager.register(PreflightReporter(config, options), "floe-preflight")
@@ -498,8 +519,15 @@ def render_table(report: Report, width: int = 120, color: bool = False) -> str:
     return buffer.getvalue()
 
 
+# Where the session's diagnostics bundle went (None: none was written); `floe preflight` reads it.
+BUNDLE_KEY = pytest.StashKey["Path | None"]()
+# The stack plugin's report sections and the attribute of the reports of tests that used it.
+_STACK_SECTION = "floe stack: "
+_STACK_USED_ATTR = "floe_stack_used"
+
+
 class PreflightReporter:
-    """Controller-side collector: results in, report file and table out."""
+    """Controller-side collector: results in, report file, diagnostics bundle and table out."""
 
     def __init__(self, config: pytest.Config, options: PreflightOptions) -> None:
         self.config = config
@@ -507,6 +535,9 @@ class PreflightReporter:
         self.results: list[CheckResult] = []
         self.report: Report | None = None
         self.started = time.perf_counter()
+        self.failed_tests: list[str] = []
+        self.stack: list[StackDiagnostics] = []
+        self.bundle_line = ""
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         self.started = time.perf_counter()
@@ -520,9 +551,23 @@ class PreflightReporter:
             elif report.when == "call":
                 self.results.append(CheckResult.model_validate_json(str(value)))
         report.user_properties = kept
+        if report.failed and self.options.bundle:
+            if report.nodeid not in self.failed_tests:
+                self.failed_tests.append(report.nodeid)
+            sections = [
+                (title.removeprefix(_STACK_SECTION), text)
+                for title, text in report.sections
+                if title.startswith(_STACK_SECTION)
+            ]
+            if getattr(report, _STACK_USED_ATTR, False) and sections:
+                from floe_checks.preflight.bundle import StackDiagnostics
+
+                self.stack.append(StackDiagnostics(f"{report.nodeid} {report.when}", sections))
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self.options.bundle:
+            self._write_bundle()
         if not self.results and not self.options.report:
             return
         env = selected_environment(self.config)
@@ -533,16 +578,52 @@ class PreflightReporter:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(self.report.model_dump_json(indent=2) + "\n", encoding="utf-8")
 
-    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
-        if self.report is None or not self.report.checks:
+    def _write_bundle(self) -> None:
+        from floe_checks.preflight.bundle import failing, write_bundle
+        from floe_checks.preflight.scrub import Scrubber, environment_forms
+
+        self.config.stash[BUNDLE_KEY] = None
+        failed = failing(self.results)
+        if not failed and not self.failed_tests:
+            self.bundle_line = "floe diagnostics bundle: none written (no check or test failed)"
             return
-        writer = self.config.get_terminal_writer()
-        terminalreporter.write_sep("=", "floe preflight")
-        terminalreporter.write(
-            render_table(self.report, width=max(writer.fullwidth, 80), color=writer.hasmarkup)
-        )
-        if self.options.report:
-            terminalreporter.write_line(f"floe preflight report: {self.options.report}")
+        env = selected_environment(self.config)
+        sections = env.sections() if env is not None else {}
+        forms = list(environment_forms(env)) if env is not None else []
+        scrubber = scrubber_of(self.config)
+        if scrubber is not None:
+            forms.extend(scrubber.forms)
+        directory = Path(self.config.invocation_params.dir, str(self.options.bundle)).resolve()
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            path = write_bundle(
+                directory,
+                environment=env.name if env is not None else "",
+                failed=[(r, sections.get(str(r.service))) for r in failed],
+                scrubber=Scrubber(forms),
+                stack=self.stack,
+                failed_tests=self.failed_tests,
+            )
+        except OSError as exc:
+            self.bundle_line = (
+                f"floe diagnostics bundle: --floe-bundle: could not write into {directory}: "
+                f"{exc.strerror or exc}"
+            )
+            return
+        self.config.stash[BUNDLE_KEY] = path
+        self.bundle_line = f"floe diagnostics bundle: {path}"
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        if self.report is not None and self.report.checks:
+            writer = self.config.get_terminal_writer()
+            terminalreporter.write_sep("=", "floe preflight")
+            terminalreporter.write(
+                render_table(self.report, width=max(writer.fullwidth, 80), color=writer.hasmarkup)
+            )
+            if self.options.report:
+                terminalreporter.write_line(f"floe preflight report: {self.options.report}")
+        if self.bundle_line:
+            terminalreporter.write_line(self.bundle_line)
 
 
 def _is_placeholder(item: pytest.Item) -> bool:
