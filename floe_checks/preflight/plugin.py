@@ -65,6 +65,17 @@ class PreflightOptions:
     write: bool = False
     bundle: str | None = None
 
+    def run(self, service: str, section: Section) -> CheckResult:
+        """Run one section's check with these settings (the one place they are passed on)."""
+        return run_check(
+            service,
+            section,
+            timeout=self.timeout,
+            slow_ms=self.slow_ms,
+            strict=self.strict,
+            write=self.write,
+        )
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("floe", "floe-checks")
@@ -201,16 +212,7 @@ def pytest_runtestloop(session: pytest.Session) -> None:
     jobs = options.jobs or len(sections)
     with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="floe-preflight") as pool:
         futures = {
-            name: pool.submit(
-                run_check,
-                name,
-                section,
-                timeout=options.timeout,
-                slow_ms=options.slow_ms,
-                strict=options.strict,
-                write=options.write,
-            )
-            for name, section in sections.items()
+            name: pool.submit(options.run, name, section) for name, section in sections.items()
         }
         config.stash[_PREFETCH_KEY] = {
             name: (sections[name], future.result()) for name, future in futures.items()
@@ -227,14 +229,7 @@ def check_service(config: pytest.Config, service: str, section: Section) -> Chec
     from_controller = _controller_result(config, service, section, options)
     if from_controller is not None:
         return from_controller
-    return run_check(
-        service,
-        section,
-        timeout=options.timeout,
-        slow_ms=options.slow_ms,
-        strict=options.strict,
-        write=options.write,
-    )
+    return options.run(service, section)
 
 
 # --- under xdist: the controller starts the checks while the workers start up ------------
@@ -308,15 +303,7 @@ def start_controller_checks(config: pytest.Config, sections: dict[str, Section])
 
     pool = ThreadPoolExecutor(max_workers=len(wanted), thread_name_prefix="floe-preflight")
     for name, section in wanted.items():
-        future = pool.submit(
-            run_check,
-            name,
-            section,
-            timeout=options.timeout,
-            slow_ms=options.slow_ms,
-            strict=options.strict,
-            write=options.write,
-        )
+        future = pool.submit(options.run, name, section)
         future.add_done_callback(functools.partial(publish, name))
     pool.shutdown(wait=False)
 
